@@ -1,0 +1,52 @@
+//! Typed calls into the greeter.
+//!
+//! The host declares the `name` record with wasmtime's derives rather than
+//! generating bindings from `wit/` at compile time: the host then still
+//! compiles when a WIT file is broken, so the pipeline can report the error.
+//! Wasmtime checks these types against the component's own at lookup, so a
+//! drifted interface fails loudly.
+
+use anyhow::{Context, Result};
+use wasmtime::component::{Component, ComponentExportIndex, ComponentType, Lift, Linker, Lower, TypedFunc};
+use wasmtime::{Engine, Store};
+
+/// The interface the greeter exports.
+pub const INTERFACE: &str = "edgekit:greeter/api@0.1.0";
+
+/// `record name { first: string, last: string }`
+#[derive(ComponentType, Lift, Lower, Clone, Debug)]
+#[component(record)]
+pub struct Name {
+    pub first: String,
+    pub last: String,
+}
+
+/// A compiled greeter with its `greet` export already located.
+pub struct Greeter {
+    component: Component,
+    linker: Linker<()>,
+    greet: ComponentExportIndex,
+}
+
+impl Greeter {
+    pub fn new(engine: &Engine, component: &Component) -> Result<Greeter> {
+        let api = component
+            .get_export_index(None, INTERFACE)
+            .with_context(|| format!("the component does not export `{INTERFACE}`"))?;
+        let greet = component
+            .get_export_index(Some(&api), "greet")
+            .with_context(|| format!("`{INTERFACE}` has no `greet` function"))?;
+        // The greeter imports nothing, so the linker stays empty.
+        Ok(Greeter { component: component.clone(), linker: Linker::new(engine), greet })
+    }
+
+    /// Instantiates the greeter and calls `greet` once.
+    pub fn greet(&self, first: &str, last: &str) -> Result<String> {
+        let mut store = Store::new(self.component.engine(), ());
+        let instance = self.linker.instantiate(&mut store, &self.component)?;
+        let greet: TypedFunc<(Name,), (String,)> = instance.get_typed_func(&mut store, &self.greet)?;
+        let name = Name { first: first.to_string(), last: last.to_string() };
+        let (answer,) = greet.call(&mut store, (name,))?;
+        Ok(answer)
+    }
+}

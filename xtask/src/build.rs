@@ -1,0 +1,60 @@
+//! Stage 1, build: compiles every guest crate to a core Wasm module with
+//! cargo, after making sure the rustup target is installed.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use xshell::{Shell, cmd};
+
+use crate::project::{Component, WASM_PROFILE, WASM_TARGET};
+
+/// Installs the Wasm target with rustup when the active toolchain lacks it.
+pub fn ensure_target(sh: &Shell) -> Result<()> {
+    let installed = cmd!(sh, "rustup target list --installed").quiet().read().context(
+        "cannot run `rustup target list`: install rustup, or add the \
+         wasm32-unknown-unknown target to your toolchain by hand",
+    )?;
+    if !installed.lines().any(|t| t.trim() == WASM_TARGET) {
+        eprintln!("==> installing the {WASM_TARGET} target with rustup");
+        cmd!(sh, "rustup target add {WASM_TARGET}").run().with_context(|| {
+            format!("`rustup target add {WASM_TARGET}` failed: run it by hand and retry")
+        })?;
+    }
+    Ok(())
+}
+
+/// Builds the components in one cargo invocation and returns the path of
+/// each core module, in the same order.
+pub fn build(sh: &Shell, components: &[Component]) -> Result<Vec<PathBuf>> {
+    let target_dir = target_dir(sh)?;
+    let packages: Vec<String> =
+        components.iter().flat_map(|c| ["--package".to_string(), c.name.clone()]).collect();
+    cmd!(sh, "cargo build --quiet --profile {WASM_PROFILE} --target {WASM_TARGET} {packages...}")
+        .run()
+        .context("cargo could not build the components: fix the compile errors above")?;
+    let out = target_dir.join(WASM_TARGET).join(WASM_PROFILE);
+    components
+        .iter()
+        .map(|c| {
+            let path = out.join(c.core_file_name());
+            if !path.exists() {
+                bail!(
+                    "cargo built no {}: {} must declare `crate-type = [\"cdylib\"]` under [lib]",
+                    path.display(),
+                    c.manifest.display()
+                );
+            }
+            Ok(path)
+        })
+        .collect()
+}
+
+/// Cargo's target directory, honouring `CARGO_TARGET_DIR` and cargo config.
+fn target_dir(sh: &Shell) -> Result<PathBuf> {
+    let json = cmd!(sh, "cargo metadata --format-version 1 --no-deps").quiet().read()?;
+    let meta: serde_json::Value = serde_json::from_str(&json)?;
+    meta["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("`cargo metadata` printed no target_directory")
+}

@@ -1,0 +1,144 @@
+//! `cargo xtask dist`: the pipeline. Builds every component, then per
+//! component strips, optimizes, componentizes, validates and round-trip
+//! checks it, all in memory. Only when every component passed are the
+//! artifacts and the manifest written, each atomically, so a failed run never
+//! leaves a half-written or half-updated `target/dist/`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use wit_parser::WorldId;
+use xshell::Shell;
+
+use crate::manifest::{Entry, Manifest, sha256_hex};
+use crate::project::{self, Component, WASM_PROFILE, WASM_TARGET};
+use crate::wit::{Surface, Wit};
+use crate::{build, componentize, flags, optimize, roundtrip, strip};
+
+/// A component that went through every stage, not yet written to disk.
+pub struct Artifact {
+    pub name: String,
+    pub world: String,
+    /// The size of the component made from the unoptimized build.
+    pub before: usize,
+    pub bytes: Vec<u8>,
+    pub surface: Surface,
+}
+
+impl flags::Dist {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let root = project::root();
+        let components = project::components(&root, &self.components)?;
+        let wit = Wit::load(&root.join("wit"))?;
+        // Every world must exist before anything is built.
+        let worlds = components
+            .iter()
+            .map(|c| wit.world(&c.world, &c.manifest))
+            .collect::<Result<Vec<_>>>()?;
+
+        build::ensure_target(sh)?;
+        let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
+        eprintln!("==> build      {} ({WASM_TARGET}, profile {WASM_PROFILE})", names.join(", "));
+        let cores = build::build(sh, &components)?;
+
+        let dist = project::dist_dir(&root);
+        let work = root.join("target").join("xtask");
+        let mut artifacts = Vec::new();
+        for ((component, world), core) in components.iter().zip(worlds).zip(cores) {
+            let core = std::fs::read(&core).with_context(|| format!("cannot read {}", core.display()))?;
+            artifacts.push(pipeline(&wit, component, world, &core, &work.join(&component.name), &dist)?);
+        }
+
+        write(&dist, &wit, &artifacts)?;
+        print!("{}", table(&artifacts));
+        Ok(())
+    }
+}
+
+/// Stages 2 to 5 for one component, with a progress line per stage.
+pub fn pipeline(
+    wit: &Wit,
+    component: &Component,
+    world: WorldId,
+    core: &[u8],
+    work: &Path,
+    dist: &Path,
+) -> Result<Artifact> {
+    let name = &component.name;
+    let progress = |stage: &str, from: usize, to: usize| {
+        eprintln!("    {name:<12} {stage:<12} {:>9} B -> {:>9} B", group(from), group(to));
+    };
+    let before = componentize::componentize(core)
+        .with_context(|| format!("{name}: componentizing the unoptimized build"))?
+        .len();
+    let stripped = strip::strip(core).with_context(|| format!("{name}: strip"))?;
+    progress("strip", core.len(), stripped.len());
+    let optimized = optimize::optimize(&stripped, work).with_context(|| format!("{name}: wasm-opt"))?;
+    progress("wasm-opt -Oz", stripped.len(), optimized.len());
+    let bytes = componentize::componentize(&optimized).with_context(|| format!("{name}: componentize"))?;
+    progress("componentize", optimized.len(), bytes.len());
+    let artifact = dist.join(format!("{name}.wasm"));
+    let surface = roundtrip::check(wit, world, &artifact, &bytes)?;
+    eprintln!("    {name:<12} round-trip   matches world `{}`", component.world);
+    Ok(Artifact { name: name.clone(), world: wit.world_id(world), before, bytes, surface })
+}
+
+/// Writes every artifact, then the manifest, each through a temporary file
+/// renamed into place.
+fn write(dist: &Path, wit: &Wit, artifacts: &[Artifact]) -> Result<()> {
+    std::fs::create_dir_all(dist).with_context(|| format!("cannot create {}", dist.display()))?;
+    let mut entries = Vec::new();
+    for a in artifacts {
+        let file = format!("{}.wasm", a.name);
+        write_atomic(&dist.join(&file), &a.bytes)?;
+        entries.push(Entry {
+            name: a.name.clone(),
+            file,
+            bytes: a.bytes.len(),
+            sha256: sha256_hex(&a.bytes),
+            world: a.world.clone(),
+            imports: a.surface.imports.iter().cloned().collect(),
+            exports: a.surface.exports.iter().cloned().collect(),
+            wasi: a.surface.wasi_versions().into_iter().collect(),
+        });
+    }
+    let manifest = Manifest { wasi: wit.wasi_version()?, components: entries };
+    write_atomic(&dist.join("manifest.json"), manifest.to_json().as_bytes())
+}
+
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp: PathBuf = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))
+}
+
+fn table(artifacts: &[Artifact]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n{:<14} {:>10} {:>10} {:>10}", "component", "before", "final", "reduction");
+    for a in artifacts {
+        let saved = 100.0 * (1.0 - a.bytes.len() as f64 / a.before as f64);
+        let _ = writeln!(
+            out,
+            "{:<14} {:>10} {:>10} {:>9.1}%",
+            a.name,
+            group(a.before),
+            group(a.bytes.len()),
+            saved
+        );
+    }
+    out
+}
+
+/// `12345` as `12,345`.
+pub fn group(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,111 @@
+//! The workspace as the pipeline sees it: where things live, and the list of
+//! guest components under `components/` with the world each one targets.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// The Rust target guests are built for: a bare core module whose only
+/// imports are the WIT functions the code calls (see ARCHITECTURE.md).
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The cargo profile guests are built with (declared in the root Cargo.toml).
+pub const WASM_PROFILE: &str = "wasm-release";
+
+/// The workspace root (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Where `dist` writes artifacts: always `<root>/target/dist`, even when
+/// `CARGO_TARGET_DIR` moves cargo's own output elsewhere.
+pub fn dist_dir(root: &Path) -> PathBuf {
+    root.join("target").join("dist")
+}
+
+/// One guest crate under `components/`.
+#[derive(Debug, Clone)]
+pub struct Component {
+    /// The directory name, which is also the crate name and the artifact name.
+    pub name: String,
+    pub dir: PathBuf,
+    pub manifest: PathBuf,
+    /// The world in `wit/` this component is written against, read from
+    /// `[package.metadata.component.target] world` in its Cargo.toml.
+    pub world: String,
+}
+
+impl Component {
+    /// The file name cargo gives the cdylib (`edge-fn` becomes `edge_fn.wasm`).
+    pub fn core_file_name(&self) -> String {
+        format!("{}.wasm", self.name.replace('-', "_"))
+    }
+}
+
+/// Lists the components under `<root>/components`, sorted by name. With a
+/// non-empty `only`, returns just those, failing on a name that has no
+/// directory.
+pub fn components(root: &Path, only: &[String]) -> Result<Vec<Component>> {
+    let components_dir = root.join("components");
+    let mut names = Vec::new();
+    let entries = std::fs::read_dir(&components_dir)
+        .with_context(|| format!("cannot read {}: run from an edgekit checkout", components_dir.display()))?;
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    if !only.is_empty() {
+        for name in only {
+            if !names.contains(name) {
+                bail!(
+                    "no component `{name}`: {} does not exist (components: {}); \
+                     create it by copying an existing component directory, or fix the name",
+                    components_dir.join(name).display(),
+                    names.join(", ")
+                );
+            }
+        }
+        names.retain(|n| only.contains(n));
+    }
+    names.iter().map(|name| load(&components_dir.join(name))).collect()
+}
+
+/// Reads one component directory.
+pub fn load(dir: &Path) -> Result<Component> {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).with_context(|| {
+        format!(
+            "{} is missing: every directory under components/ must be a guest crate",
+            manifest.display()
+        )
+    })?;
+    let toml: toml::Table = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", manifest.display()))?;
+    let crate_name = toml.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str());
+    if crate_name != Some(name.as_str()) {
+        bail!(
+            "{}: the crate must be named `{name}` after its directory (found {crate_name:?})",
+            manifest.display()
+        );
+    }
+    let world = toml
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("component"))
+        .and_then(|c| c.get("target"))
+        .and_then(|t| t.get("world"))
+        .and_then(|w| w.as_str())
+        .with_context(|| {
+            format!(
+                "{} does not name its world: add `world = \"<name>\"` under \
+                 `[package.metadata.component.target]`, naming a world in wit/",
+                manifest.display()
+            )
+        })?
+        .to_string();
+    Ok(Component { name, dir: dir.to_path_buf(), manifest, world })
+}

@@ -4,6 +4,7 @@
 //! artifacts and the manifest written, each atomically, so a failed run never
 //! leaves a half-written or half-updated `target/dist/`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +15,8 @@ use xshell::Shell;
 use crate::manifest::{Entry, Manifest, sha256_hex};
 use crate::project::{self, Component, WASM_PROFILE, WASM_TARGET};
 use crate::wit::{Surface, Wit};
-use crate::{build, componentize, flags, optimize, roundtrip, strip};
+use crate::explain::Names;
+use crate::{build, componentize, drift, flags, optimize, roundtrip, strip};
 
 /// A component that went through every stage, not yet written to disk.
 pub struct Artifact {
@@ -24,6 +26,8 @@ pub struct Artifact {
     pub before: usize,
     pub bytes: Vec<u8>,
     pub surface: Surface,
+    /// Function names of the shipped core module, set aside before stripping.
+    pub names: BTreeMap<u32, String>,
 }
 
 impl flags::Dist {
@@ -72,16 +76,19 @@ pub fn pipeline(
     let before = componentize::componentize(core)
         .with_context(|| format!("{name}: componentizing the unoptimized build"))?
         .len();
-    let stripped = strip::strip(core).with_context(|| format!("{name}: strip"))?;
+    let stripped = strip::strip(core, true).with_context(|| format!("{name}: strip"))?;
     progress("strip", core.len(), stripped.len());
     let optimized = optimize::optimize(&stripped, work).with_context(|| format!("{name}: wasm-opt"))?;
+    let names = strip::function_names(&optimized)?;
+    let optimized = strip::strip(&optimized, false).with_context(|| format!("{name}: strip names"))?;
     progress("wasm-opt -Oz", stripped.len(), optimized.len());
     let bytes = componentize::componentize(&optimized).with_context(|| format!("{name}: componentize"))?;
     progress("componentize", optimized.len(), bytes.len());
     let artifact = dist.join(format!("{name}.wasm"));
+    drift::check(wit, &artifact, &bytes, &roundtrip::decode(&artifact, &bytes)?)?;
     let surface = roundtrip::check(wit, world, &artifact, &bytes)?;
     eprintln!("    {name:<12} round-trip   matches world `{}`", component.world);
-    Ok(Artifact { name: name.clone(), world: wit.world_id(world), before, bytes, surface })
+    Ok(Artifact { name: name.clone(), world: wit.world_id(world), before, bytes, surface, names })
 }
 
 /// Writes every artifact, then the manifest, each through a temporary file
@@ -91,7 +98,10 @@ fn write(dist: &Path, wit: &Wit, artifacts: &[Artifact]) -> Result<()> {
     let mut entries = Vec::new();
     for a in artifacts {
         let file = format!("{}.wasm", a.name);
-        write_atomic(&dist.join(&file), &a.bytes)?;
+        let path = dist.join(&file);
+        write_atomic(&path, &a.bytes)?;
+        let names = Names { artifact_sha256: sha256_hex(&a.bytes), functions: a.names.clone() };
+        write_atomic(&Names::path(&path), serde_json::to_string(&names)?.as_bytes())?;
         entries.push(Entry {
             name: a.name.clone(),
             file,

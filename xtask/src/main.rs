@@ -12,14 +12,18 @@
 mod build;
 mod componentize;
 mod dist;
+mod drift;
+mod explain;
 mod flags;
 mod manifest;
 mod optimize;
 mod project;
 mod roundtrip;
+mod size;
 mod strip;
 mod tidy;
 mod wit;
+mod witbump;
 
 #[cfg(test)]
 mod tests;
@@ -50,6 +54,8 @@ fn run() -> Result<()> {
             Ok(())
         }
         flags::Xtask::Dist(cmd) => cmd.run(&sh),
+        flags::Xtask::Size(cmd) => cmd.run(&sh),
+        flags::Xtask::Wit(cmd) => cmd.run(&sh),
         flags::Xtask::Tidy(cmd) => cmd.run(&sh),
     }
 }

@@ -30,6 +30,9 @@ pub fn optimize(module: &[u8], work: &Path) -> Result<Vec<u8>> {
     let output = work.join("optimized.wasm");
     std::fs::write(&input, module).with_context(|| format!("cannot write {}", input.display()))?;
     let mut options = OptimizationOptions::new_optimize_for_size_aggressively();
+    // Keep the name section (binaryen's `-g`) so the output's functions can
+    // be attributed; the strip stage removes it before componentizing.
+    options.debug_info(true);
     for feature in FEATURES {
         options.enable_feature(feature);
     }

@@ -209,7 +209,7 @@ fn strip_and_optimize_keep_the_world() {
         module.push(wasm_encoder::Section::id(&section));
         wasm_encoder::Encode::encode(&section, &mut module);
     }
-    let stripped = strip::strip(&module).unwrap();
+    let stripped = strip::strip(&module, false).unwrap();
     let customs: Vec<String> = wasmparser::Parser::new(0)
         .parse_all(&stripped)
         .filter_map(|p| match p.unwrap() {

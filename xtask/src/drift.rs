@@ -1,0 +1,51 @@
+//! Stage 5, WASI drift (runs just before the round-trip): every WASI
+//! interface an artifact uses is at the one version `wit/deps/` pins, and a
+//! wasi:http component fits the `wasi:http/proxy` world of that version,
+//! the world edge hosts offer (`wasmtime serve` without `-Scli`, most edge
+//! platforms).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use crate::wit::{Surface, Wit};
+
+const INCOMING_HANDLER: &str = "wasi:http/incoming-handler";
+
+pub fn check(wit: &Wit, artifact: &Path, component: &[u8], surface: &Surface) -> Result<()> {
+    let pinned = wit.wasi_version()?;
+    let drifted: Vec<&String> = surface
+        .imports
+        .iter()
+        .chain(&surface.exports)
+        .filter(|n| n.starts_with("wasi:") && !n.ends_with(&format!("@{pinned}")))
+        .collect();
+    if !drifted.is_empty() {
+        bail!(
+            "{} uses {drifted:?}, but the workspace pins WASI {pinned} in {}/deps: the component \
+             was left behind by a WASI bump; point its `wit_bindgen::generate!` at ../../wit and \
+             rebuild with `cargo xtask dist`",
+            artifact.display(),
+            wit.dir.display(),
+        );
+    }
+    if !surface.exports.iter().any(|e| e.starts_with(INCOMING_HANDLER)) {
+        return Ok(());
+    }
+    let proxy_name = format!("wasi:http/proxy@{pinned}");
+    let proxy = wit
+        .resolve
+        .select_world(&[wit.package], Some(&proxy_name))
+        .with_context(|| format!("{}/deps has no world {proxy_name}", wit.dir.display()))?;
+    let offered = Surface::of(&wit.resolve, proxy);
+    let extra: Vec<&String> = surface.imports.difference(&offered.imports).collect();
+    if !extra.is_empty() {
+        bail!(
+            "{} imports {extra:?}, which the {proxy_name} world does not offer: hosts that serve \
+             only that world refuse the component; remove the code that needs it",
+            artifact.display(),
+        );
+    }
+    wit_component::targets(&wit.resolve, proxy, component, true)
+        .with_context(|| format!("{} does not fit the {proxy_name} world", artifact.display()))
+}

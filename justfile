@@ -4,6 +4,10 @@
 dist *components:
     cargo xtask dist {{components}}
 
+# Check target/dist against size-budgets.toml (pass flags: --bless, --explain edge-fn, ...).
+size *flags:
+    cargo xtask size {{flags}}
+
 # Run every test: the artifacts in wasmtime, the pipeline, tidy.
 test:
     cargo test

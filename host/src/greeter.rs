@@ -8,7 +8,7 @@
 
 use anyhow::{Context, Result};
 use wasmtime::component::{Component, ComponentExportIndex, ComponentType, Lift, Linker, Lower, TypedFunc};
-use wasmtime::{Engine, Store};
+use wasmtime::{Engine, ResourceLimiter, Store};
 
 /// The interface the greeter exports.
 pub const INTERFACE: &str = "edgekit:greeter/api@0.1.0";
@@ -24,7 +24,7 @@ pub struct Name {
 /// A compiled greeter with its `greet` export already located.
 pub struct Greeter {
     component: Component,
-    linker: Linker<()>,
+    linker: Linker<PeakMemory>,
     greet: ComponentExportIndex,
 }
 
@@ -42,11 +42,51 @@ impl Greeter {
 
     /// Instantiates the greeter and calls `greet` once.
     pub fn greet(&self, first: &str, last: &str) -> Result<String> {
-        let mut store = Store::new(self.component.engine(), ());
+        self.instantiate()?.greet(first, last)
+    }
+
+    /// One instance to call many times, e.g. to put its allocator under churn.
+    pub fn instantiate(&self) -> Result<Session> {
+        let mut store = Store::new(self.component.engine(), PeakMemory::default());
+        store.limiter(|peak| peak);
         let instance = self.linker.instantiate(&mut store, &self.component)?;
-        let greet: TypedFunc<(Name,), (String,)> = instance.get_typed_func(&mut store, &self.greet)?;
+        let greet = instance.get_typed_func(&mut store, &self.greet)?;
+        Ok(Session { store, greet })
+    }
+}
+
+/// A live greeter instance.
+pub struct Session {
+    store: Store<PeakMemory>,
+    greet: TypedFunc<(Name,), (String,)>,
+}
+
+impl Session {
+    pub fn greet(&mut self, first: &str, last: &str) -> Result<String> {
         let name = Name { first: first.to_string(), last: last.to_string() };
-        let (answer,) = greet.call(&mut store, (name,))?;
+        let (answer,) = self.greet.call(&mut self.store, (name,))?;
         Ok(answer)
+    }
+
+    /// The largest the instance's linear memory has grown to, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.store.data().bytes
+    }
+}
+
+/// Records the largest linear memory an instance asked for.
+#[derive(Default)]
+pub struct PeakMemory {
+    bytes: usize,
+}
+
+impl ResourceLimiter for PeakMemory {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.bytes = self.bytes.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, _desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(true)
     }
 }

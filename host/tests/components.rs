@@ -57,6 +57,36 @@ mod greeter {
         assert_eq!(greet("", ""), "Hello,  ");
     }
 
+    /// The greeter's allocator (lol_alloc's free list) under churn in one
+    /// instance: thousands of calls with sizes from empty to 1 MiB, each
+    /// allocating the arguments, growing the answer (reallocs) and freeing
+    /// both. Every answer must be right, and memory must stay bounded, which
+    /// fails if freed blocks are not reused.
+    #[test]
+    fn allocator_churn() {
+        static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
+        let (engine, component) = compiled("greeter", &CACHE);
+        let mut session = Greeter::new(engine, component).unwrap().instantiate().unwrap();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |limit: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % limit) as usize
+        };
+        let mut allocated = 0usize;
+        for call in 0..3000 {
+            let first_len = if call % 250 == 0 { 1024 * 1024 } else { next(64 * 1024) };
+            let first = "é".repeat(first_len / 2);
+            let last = "z".repeat(next(300));
+            allocated += 2 * (first.len() + last.len());
+            assert_eq!(session.greet(&first, &last).unwrap(), expected(&first, &last), "call {call}");
+        }
+        let peak = session.peak_memory();
+        assert!(allocated > 100 * 1024 * 1024, "the churn allocated only {allocated} bytes");
+        assert!(peak < 16 * 1024 * 1024, "memory grew to {peak} bytes over {allocated} allocated");
+    }
+
     #[test]
     fn one_mib_names() {
         let first = "é".repeat(512 * 1024);

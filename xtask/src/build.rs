@@ -1,7 +1,7 @@
 //! Stage 1, build: compiles every guest crate to a core Wasm module with
 //! cargo, after making sure the rustup target is installed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
@@ -23,13 +23,26 @@ pub fn ensure_target(sh: &Shell) -> Result<()> {
     Ok(())
 }
 
-/// Builds the components in one cargo invocation and returns the path of
-/// each core module, in the same order.
-pub fn build(sh: &Shell, components: &[Component]) -> Result<Vec<PathBuf>> {
+/// Builds the components of the workspace at `root` in one cargo invocation
+/// and returns the path of each core module, in the same order.
+///
+/// Paths are remapped (the workspace to `/edgekit`, cargo's home to
+/// `/cargo`) so no absolute path of this machine reaches an artifact: two
+/// checkouts in different places build byte-identical components.
+pub fn build(sh: &Shell, root: &Path, components: &[Component]) -> Result<Vec<PathBuf>> {
+    let _dir = sh.push_dir(root);
     let target_dir = target_dir(sh)?;
     let packages: Vec<String> =
         components.iter().flat_map(|c| ["--package".to_string(), c.name.clone()]).collect();
-    cmd!(sh, "cargo build --quiet --profile {WASM_PROFILE} --target {WASM_TARGET} {packages...}")
+    let cargo_home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
+    let remap = format!(
+        "target.{WASM_TARGET}.rustflags=[\"--remap-path-prefix={}=/edgekit\", \"--remap-path-prefix={}=/cargo\"]",
+        root.display(),
+        cargo_home.display()
+    );
+    cmd!(sh, "cargo build --quiet --config {remap} --profile {WASM_PROFILE} --target {WASM_TARGET} {packages...}")
         .run()
         .context("cargo could not build the components: fix the compile errors above")?;
     let out = target_dir.join(WASM_TARGET).join(WASM_PROFILE);

@@ -28,36 +28,61 @@ pub struct Artifact {
     pub surface: Surface,
     /// Function names of the shipped core module, set aside before stripping.
     pub names: BTreeMap<u32, String>,
+    /// The tools that produced it: rustc from the built core module's
+    /// `producers` section, wit-component from the component's, binaryen, and
+    /// the crate's direct dependencies as Cargo.lock pins them.
+    pub built_with: BTreeMap<String, String>,
+}
+
+/// The `processed-by` entries of a module's or component's producers section.
+fn provenance(wasm: &[u8]) -> Result<BTreeMap<String, String>> {
+    let mut tools = BTreeMap::new();
+    if let Some(producers) = wasm_metadata::Producers::from_wasm(wasm)? {
+        if let Some(field) = producers.get("processed-by") {
+            for (name, version) in field.iter() {
+                tools.insert(name.clone(), version.clone());
+            }
+        }
+    }
+    Ok(tools)
 }
 
 impl flags::Dist {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let root = project::root();
-        let components = project::components(&root, &self.components)?;
-        let wit = Wit::load(&root.join("wit"))?;
-        // Every world must exist before anything is built.
-        let worlds = components
-            .iter()
-            .map(|c| wit.world(&c.world, &c.manifest))
-            .collect::<Result<Vec<_>>>()?;
-
-        build::ensure_target(sh)?;
-        let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
-        eprintln!("==> build      {} ({WASM_TARGET}, profile {WASM_PROFILE})", names.join(", "));
-        let cores = build::build(sh, &components)?;
-
-        let dist = project::dist_dir(&root);
-        let work = root.join("target").join("xtask");
-        let mut artifacts = Vec::new();
-        for ((component, world), core) in components.iter().zip(worlds).zip(cores) {
-            let core = std::fs::read(&core).with_context(|| format!("cannot read {}", core.display()))?;
-            artifacts.push(pipeline(&wit, component, world, &core, &work.join(&component.name), &dist)?);
-        }
-
-        write(&dist, &wit, &artifacts)?;
+        let (wit, artifacts) = produce(sh, &root, &self.components)?;
+        write(&project::dist_dir(&root), &wit, &artifacts)?;
         print!("{}", table(&artifacts));
         Ok(())
     }
+}
+
+/// Runs every stage for the components of the workspace at `root` (all of
+/// them, or those in `only`), in memory.
+pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Wit, Vec<Artifact>)> {
+    let components = project::components(root, only)?;
+    let wit = Wit::load(&root.join("wit"))?;
+    // Every world must exist before anything is built.
+    let worlds = components
+        .iter()
+        .map(|c| wit.world(&c.world, &c.manifest))
+        .collect::<Result<Vec<_>>>()?;
+
+    build::ensure_target(sh)?;
+    let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
+    eprintln!("==> build      {} ({WASM_TARGET}, profile {WASM_PROFILE})", names.join(", "));
+    let cores = build::build(sh, root, &components)?;
+
+    let dist = project::dist_dir(root);
+    let work = root.join("target").join("xtask");
+    let mut artifacts = Vec::new();
+    for ((component, world), core) in components.iter().zip(worlds).zip(cores) {
+        let core = std::fs::read(&core).with_context(|| format!("cannot read {}", core.display()))?;
+        let mut artifact = pipeline(&wit, component, world, &core, &work.join(&component.name), &dist)?;
+        artifact.built_with.extend(project::locked_dependencies(root, &component.name)?);
+        artifacts.push(artifact);
+    }
+    Ok((wit, artifacts))
 }
 
 /// Stages 2 to 5 for one component, with a progress line per stage.
@@ -73,6 +98,7 @@ pub fn pipeline(
     let progress = |stage: &str, from: usize, to: usize| {
         eprintln!("    {name:<12} {stage:<12} {:>9} B -> {:>9} B", group(from), group(to));
     };
+    let built_with = provenance(core)?;
     let before = componentize::componentize(core)
         .with_context(|| format!("{name}: componentizing the unoptimized build"))?
         .len();
@@ -88,7 +114,10 @@ pub fn pipeline(
     drift::check(wit, &artifact, &bytes, &roundtrip::decode(&artifact, &bytes)?)?;
     let surface = roundtrip::check(wit, world, &artifact, &bytes)?;
     eprintln!("    {name:<12} round-trip   matches world `{}`", component.world);
-    Ok(Artifact { name: name.clone(), world: wit.world_id(world), before, bytes, surface, names })
+    let mut built_with = built_with;
+    built_with.extend(provenance(&bytes)?);
+    built_with.insert("binaryen".into(), optimize::BINARYEN_VERSION.into());
+    Ok(Artifact { name: name.clone(), world: wit.world_id(world), before, bytes, surface, names, built_with })
 }
 
 /// Writes every artifact, then the manifest, each through a temporary file
@@ -111,6 +140,7 @@ fn write(dist: &Path, wit: &Wit, artifacts: &[Artifact]) -> Result<()> {
             imports: a.surface.imports.iter().cloned().collect(),
             exports: a.surface.exports.iter().cloned().collect(),
             wasi: a.surface.wasi_versions().into_iter().collect(),
+            built_with: a.built_with.clone(),
         });
     }
     let manifest = Manifest { wasi: wit.wasi_version()?, components: entries };

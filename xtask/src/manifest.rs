@@ -24,6 +24,8 @@ pub struct Entry {
     /// WASI versions the artifact imports or exports (empty for a component
     /// that uses no WASI at all).
     pub wasi: Vec<String>,
+    /// Tool name to version, for every tool that processed the artifact.
+    pub built_with: std::collections::BTreeMap<String, String>,
 }
 
 impl Manifest {

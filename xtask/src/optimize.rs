@@ -12,6 +12,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use wasm_opt::{Feature, OptimizationOptions};
 
+/// The binaryen release inside the `wasm-opt` crate (recorded in the manifest).
+pub const BINARYEN_VERSION: &str = "116 (wasm-opt crate 0.116.1)";
+
 /// The proposals rustc 1.95 uses for `wasm32-unknown-unknown` by default.
 const FEATURES: [Feature; 6] = [
     Feature::BulkMemory,

@@ -109,3 +109,34 @@ pub fn load(dir: &Path) -> Result<Component> {
         .to_string();
     Ok(Component { name, dir: dir.to_path_buf(), manifest, world })
 }
+
+/// The versions Cargo.lock pins for a crate's direct dependencies, e.g.
+/// `wit-bindgen` to `0.61.1`, recorded in the manifest beside the tools.
+pub fn locked_dependencies(root: &Path, krate: &str) -> Result<std::collections::BTreeMap<String, String>> {
+    let path = root.join("Cargo.lock");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let lock: toml::Table = text.parse().with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let packages = lock.get("package").and_then(|p| p.as_array()).cloned().unwrap_or_default();
+    let version_of = |name: &str| {
+        packages
+            .iter()
+            .find(|p| p.get("name").and_then(|n| n.as_str()) == Some(name))
+            .and_then(|p| p.get("version")?.as_str().map(str::to_string))
+    };
+    let mut deps = std::collections::BTreeMap::new();
+    let Some(package) = packages.iter().find(|p| p.get("name").and_then(|n| n.as_str()) == Some(krate)) else {
+        return Ok(deps);
+    };
+    for dep in package.get("dependencies").and_then(|d| d.as_array()).into_iter().flatten() {
+        let Some(dep) = dep.as_str() else { continue };
+        // An entry is `name`, or `name version` when several versions are locked.
+        let (name, version) = match dep.split_once(' ') {
+            Some((name, version)) => (name, Some(version.to_string())),
+            None => (dep, version_of(dep)),
+        };
+        if let Some(version) = version {
+            deps.insert(name.to_string(), version);
+        }
+    }
+    Ok(deps)
+}

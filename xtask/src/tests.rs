@@ -3,12 +3,15 @@
 //! process on temporary copies of `wit/` and fabricated components, so no
 //! cargo build is needed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use wit_parser::{LiftLowerAbi, ManglingAndAbi};
 
 use crate::wit::Wit;
-use crate::{componentize, optimize, project, roundtrip, strip, tidy};
+use crate::{
+    componentize, dist, drift, explain, flags, manifest, optimize, project, roundtrip, size, strip, tidy, witbump,
+};
 
 #[test]
 fn tidy() {
@@ -223,4 +226,236 @@ fn strip_and_optimize_keep_the_world() {
     let optimized = optimize::optimize(&stripped, &tmp.0).unwrap();
     let component = componentize::componentize(&optimized).unwrap();
     roundtrip::check(&wit, world, Path::new("edge-fn.wasm"), &component).unwrap();
+}
+
+// ---- Size budgets, attribution, WASI drift and reproducibility (issue 3) ----
+
+/// A dist artifact, or a one-line failure saying how to make it.
+fn dist_artifact(name: &str) -> (PathBuf, Vec<u8>) {
+    let path = project::dist_dir(&project::root()).join(format!("{name}.wasm"));
+    match std::fs::read(&path) {
+        Ok(bytes) => (path, bytes),
+        Err(_) => panic!("{} is missing: run `cargo xtask dist` first", path.display()),
+    }
+}
+
+/// `bytes` with a custom section of `pad` bytes appended: still a valid
+/// component, just bigger.
+fn padded(bytes: &[u8], pad: usize) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let section = wasm_encoder::CustomSection { name: "padding".into(), data: vec![0u8; pad].into() };
+    out.push(wasm_encoder::Section::id(&section));
+    wasm_encoder::Encode::encode(&section, &mut out);
+    componentize::validate(&out).unwrap();
+    out
+}
+
+fn budgets() -> size::Budgets {
+    size::Budgets::load(&project::root()).unwrap()
+}
+
+fn sizes(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    pairs.iter().map(|(n, b)| (n.to_string(), *b)).collect()
+}
+
+fn outcome_for(outcomes: &[size::Outcome], name: &str) -> size::Outcome {
+    outcomes.iter().find(|o| o.component == name).unwrap().clone()
+}
+
+#[test]
+fn budgets_cover_exactly_the_components() {
+    let names: Vec<String> = project::components(&project::root(), &[]).unwrap().into_iter().map(|c| c.name).collect();
+    let budgeted: Vec<String> = budgets().components.keys().cloned().collect();
+    assert_eq!(names, budgeted, "every component needs an entry in {}", size::BUDGETS_FILE);
+}
+
+#[test]
+fn padded_past_budget_fails() {
+    let (_, bytes) = dist_artifact("greeter");
+    let b = budgets();
+    let budget = b.components["greeter"].budget;
+    let fat = padded(&bytes, budget);
+    let outcomes = size::evaluate(&b, &sizes(&[("greeter", fat.len()), ("edge-fn", b.components["edge-fn"].baseline)]), 1.0);
+    let o = outcome_for(&outcomes, "greeter");
+    assert!(!o.ok);
+    assert_mentions(&o.message, &["over its budget", "cargo xtask size --explain greeter"]);
+    assert!(outcome_for(&outcomes, "edge-fn").ok);
+}
+
+#[test]
+fn growth_past_tolerance_fails_and_names_bless() {
+    let b = budgets();
+    let baseline = b.components["greeter"].baseline;
+    let grown = baseline + baseline / 50 + 1; // 2%: within the budget, past the 1% tolerance
+    assert!(grown <= b.components["greeter"].budget);
+    let o = outcome_for(&size::evaluate(&b, &sizes(&[("greeter", grown)]), 1.0), "greeter");
+    assert!(!o.ok);
+    assert_mentions(&o.message, &["grew 2.0%", "cargo xtask size --bless", "--diff"]);
+    // A looser tolerance, as `--tolerance 5` gives, passes the same growth.
+    assert!(outcome_for(&size::evaluate(&b, &sizes(&[("greeter", grown)]), 5.0), "greeter").ok);
+}
+
+#[test]
+fn shrinking_passes_and_says_so() {
+    let b = budgets();
+    let smaller = b.components["greeter"].baseline - 100;
+    let o = outcome_for(&size::evaluate(&b, &sizes(&[("greeter", smaller)]), 1.0), "greeter");
+    assert!(o.ok);
+    assert_mentions(&o.message, &["shrank by 100 bytes", "--bless"]);
+}
+
+#[test]
+fn missing_entry_and_stale_entry_fail() {
+    let b = budgets();
+    let outcomes = size::evaluate(&b, &sizes(&[("greeter", 2000), ("newcomer", 1000)]), 1.0);
+    let newcomer = outcome_for(&outcomes, "newcomer");
+    assert!(!newcomer.ok);
+    assert_mentions(&newcomer.message, &["no entry in size-budgets.toml", "[components.newcomer]", "--bless"]);
+    let stale = outcome_for(&outcomes, "edge-fn");
+    assert!(!stale.ok);
+    assert_mentions(&stale.message, &["not a component in target/dist", "remove [components.edge-fn]"]);
+}
+
+#[test]
+fn size_reports_render_in_every_format() {
+    let outcomes = size::evaluate(&budgets(), &sizes(&[("greeter", 5000), ("edge-fn", 100)]), 1.0);
+    let table = size::render(&outcomes, flags::Format::Table);
+    assert!(table.contains("greeter") && table.contains("FAIL"), "{table}");
+    let markdown = size::render(&outcomes, flags::Format::Markdown);
+    assert!(markdown.starts_with("| component | baseline | now |"), "{markdown}");
+    assert!(markdown.contains("over its budget"), "{markdown}");
+    let json: serde_json::Value = serde_json::from_str(&size::render(&outcomes, flags::Format::Json)).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["components"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn explain_names_the_functions_of_the_shipped_artifact() {
+    let (path, bytes) = dist_artifact("edge-fn");
+    let b = explain::load(&path).unwrap();
+    assert_eq!(b.total, bytes.len());
+    let main = b.modules.iter().max_by_key(|m| m.bytes).unwrap();
+    let names: Vec<&str> = main.functions.iter().map(|f| f.what.as_str()).collect();
+    assert!(names.contains(&"wasi:http/incoming-handler@0.2.12#handle"), "{names:?}");
+    assert!(names.iter().any(|n| n.contains("lol_alloc")), "{names:?}");
+    // The names came from the side file: the artifact itself ships none.
+    assert!(!main.sections.iter().any(|s| s.what == "custom `name`"), "{:?}", main.sections);
+    let report = explain::render("edge-fn", &b, 5);
+    assert!(report.contains("largest functions") && report.contains("component types"), "{report}");
+}
+
+#[test]
+fn explain_diff_shows_what_grew() {
+    let (_, bytes) = dist_artifact("greeter");
+    let old = explain::breakdown(&bytes, None).unwrap();
+    let new = explain::breakdown(&padded(&bytes, 3000), None).unwrap();
+    let diff = explain::render_diff("greeter", &old, &new, 5);
+    assert!(diff.contains("custom `padding`"), "{diff}");
+    assert!(diff.contains("+300"), "{diff}");
+}
+
+/// A copy of `wit/` with every WASI reference moved from 0.2.12 to `version`.
+fn wit_at_version(label: &str, version: &str) -> TempDir {
+    let tmp = wit_copy(label);
+    for dir in [tmp.0.join("wit"), tmp.0.join("wit/deps")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "wit") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                std::fs::write(&path, text.replace("0.2.12", version)).unwrap();
+            }
+        }
+    }
+    tmp
+}
+
+#[test]
+fn import_at_another_wasi_version_is_drift() {
+    let old = wit_at_version("old-wasi", "0.2.9");
+    let old_wit = Wit::load(&old.0.join("wit")).unwrap();
+    let component = fabricate(&old_wit, "edge-fn");
+    let surface = roundtrip::decode(Path::new("edge-fn.wasm"), &component).unwrap();
+    let message = error_of(drift::check(&real_wit(), Path::new("edge-fn.wasm"), &component, &surface));
+    assert_mentions(&message, &["wasi:http/incoming-handler@0.2.9", "pins WASI 0.2.12", "left behind"]);
+}
+
+#[test]
+fn non_proxy_import_in_http_component_is_refused() {
+    let tmp = wit_copy("non-proxy");
+    tmp.write(
+        "wit/edge-fn-env.wit",
+        "package edgekit:components@0.1.0;\n\nworld edge-fn-env {\n  include edge-fn;\n  import wasi:cli/environment@0.2.12;\n}\n",
+    );
+    let wit = Wit::load(&tmp.0.join("wit")).unwrap();
+    let component = fabricate(&wit, "edge-fn-env");
+    let surface = roundtrip::decode(Path::new("edge-fn.wasm"), &component).unwrap();
+    let message = error_of(drift::check(&wit, Path::new("edge-fn.wasm"), &component, &surface));
+    assert_mentions(&message, &["wasi:cli/environment@0.2.12", "wasi:http/proxy@0.2.12 world does not offer"]);
+}
+
+#[test]
+fn dist_artifacts_pass_the_drift_check() {
+    let wit = real_wit();
+    for name in ["greeter", "edge-fn"] {
+        let (path, bytes) = dist_artifact(name);
+        drift::check(&wit, &path, &bytes, &roundtrip::decode(&path, &bytes).unwrap()).unwrap();
+    }
+}
+
+#[test]
+fn wasi_bump_revendors_and_catches_a_component_left_behind() {
+    let tmp = wit_copy("bump");
+    let sh = xshell::Shell::new().unwrap();
+    witbump::bump(&sh, &tmp.0, "0.2.9").unwrap();
+    let bumped = Wit::load(&tmp.0.join("wit")).unwrap();
+    assert_eq!(bumped.wasi_version().unwrap(), "0.2.9");
+    let edge_fn = std::fs::read_to_string(tmp.0.join("wit/edge-fn.wit")).unwrap();
+    assert!(edge_fn.contains("wasi:http/incoming-handler@0.2.9"), "{edge_fn}");
+    // The dist artifact, built before the bump, is now drift.
+    let (path, bytes) = dist_artifact("edge-fn");
+    let message = error_of(drift::check(&bumped, &path, &bytes, &roundtrip::decode(&path, &bytes).unwrap()));
+    assert_mentions(&message, &["@0.2.12", "pins WASI 0.2.9"]);
+    // An unknown version is refused and wit/ is left alone.
+    let message = error_of(witbump::bump(&sh, &tmp.0, "0.2.99"));
+    assert_mentions(&message, &["no known source for WASI 0.2.99", "WIT_SOURCES"]);
+    assert_eq!(Wit::load(&tmp.0.join("wit")).unwrap().wasi_version().unwrap(), "0.2.9");
+}
+
+/// Two builds from clean, in two checkouts at different paths with separate
+/// target directories, give byte-identical artifacts.
+#[test]
+fn clean_builds_are_reproducible() {
+    let root = project::root();
+    let sh = xshell::Shell::new().unwrap();
+    let mut hashes = Vec::new();
+    for label in ["repro-a", "repro-b-longer-path"] {
+        let tmp = TempDir::new(label);
+        for file in ["Cargo.toml", "Cargo.lock", "rust-toolchain.toml"] {
+            std::fs::copy(root.join(file), tmp.0.join(file)).unwrap();
+        }
+        for dir in ["wit", "components", "xtask", "host"] {
+            copy_tree(&root.join(dir), &tmp.0.join(dir));
+        }
+        let _env = sh.push_env("CARGO_TARGET_DIR", tmp.0.join("target"));
+        let (_, artifacts) = dist::produce(&sh, &tmp.0, &[]).unwrap();
+        hashes.push(artifacts.iter().map(|a| (a.name.clone(), manifest::sha256_hex(&a.bytes))).collect::<Vec<_>>());
+    }
+    assert_eq!(hashes[0], hashes[1]);
+}
+
+/// Copies a source tree, leaving out build output.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n == "target") {
+            continue;
+        }
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
 }

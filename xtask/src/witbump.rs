@@ -94,7 +94,9 @@ fn move_wasi_refs(text: &str, old: &str, new: &str) -> String {
     while let Some(i) = rest.find("wasi:") {
         let (before, after) = rest.split_at(i);
         out.push_str(before);
-        let end = after.find(|c: char| c.is_whitespace() || c == ';' || c == ',' || c == '}' || c == '.').unwrap_or(after.len());
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, ';' | ',' | '{' | '}' | '>' | ')'))
+            .unwrap_or(after.len());
         let reference = &after[..end];
         out.push_str(&reference.replace(&format!("@{old}"), &format!("@{new}")));
         rest = &after[end..];

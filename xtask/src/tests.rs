@@ -70,21 +70,8 @@ impl Drop for TempDir {
 /// A copy of the workspace's `wit/` directory in a temp dir.
 fn wit_copy(label: &str) -> TempDir {
     let tmp = TempDir::new(label);
-    copy_dir(&project::root().join("wit"), &tmp.0.join("wit"));
+    copy_tree(&project::root().join("wit"), &tmp.0.join("wit"));
     tmp
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 fn real_wit() -> Wit {

@@ -6,8 +6,10 @@
 use std::path::Path;
 
 fn main() {
-    let components = Path::new(env!("CARGO_MANIFEST_DIR")).join("../components");
-    println!("cargo::rerun-if-changed={}", components.display());
+    // Relative to this package, so a checkout elsewhere sharing the target
+    // directory still reruns this script against its own components.
+    println!("cargo::rerun-if-changed=../components");
+    let components = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../components");
     let mut names: Vec<String> = std::fs::read_dir(&components)
         .expect("components/ is readable")
         .filter_map(|e| e.ok())

@@ -9,7 +9,7 @@
 pub mod greeter;
 pub mod http;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use wasmtime::component::Component;
@@ -17,9 +17,14 @@ use wasmtime::{Config, Engine};
 
 include!(concat!(env!("OUT_DIR"), "/components.rs"));
 
-/// The workspace root.
+/// The workspace root, read at run time (cargo sets `CARGO_MANIFEST_DIR` for
+/// `cargo test` and `cargo run`), so a test binary reused from a shared target
+/// directory reads the checkout that ran it.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir.parent().unwrap().to_path_buf()
 }
 
 /// The path of a dist artifact, or a one-line error saying how to make it.

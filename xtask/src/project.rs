@@ -11,9 +11,14 @@ pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The cargo profile guests are built with (declared in the root Cargo.toml).
 pub const WASM_PROFILE: &str = "wasm-release";
 
-/// The workspace root (the parent of `xtask/`).
+/// The workspace root (the parent of `xtask/`). Read at run time, from the
+/// variable cargo sets for `cargo run` and `cargo test`, so that a binary
+/// reused from a shared target directory serves the checkout that ran it.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir.parent().unwrap().to_path_buf()
 }
 
 /// Where `dist` writes artifacts: always `<root>/target/dist`, even when

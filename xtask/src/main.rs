@@ -14,13 +14,19 @@ mod componentize;
 mod dist;
 mod flags;
 mod manifest;
+mod oci;
 mod optimize;
 mod project;
+mod publish;
+mod pull;
+mod registry;
 mod roundtrip;
 mod strip;
 mod tidy;
 mod wit;
 
+#[cfg(test)]
+mod oci_tests;
 #[cfg(test)]
 mod tests;
 
@@ -51,5 +57,8 @@ fn run() -> Result<()> {
         }
         flags::Xtask::Dist(cmd) => cmd.run(&sh),
         flags::Xtask::Tidy(cmd) => cmd.run(&sh),
+        flags::Xtask::Oci(cmd) => cmd.run(&sh),
+        flags::Xtask::Publish(cmd) => cmd.run(&sh),
+        flags::Xtask::Pull(cmd) => cmd.run(&sh),
     }
 }

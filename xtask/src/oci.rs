@@ -307,7 +307,7 @@ pub fn check_artifact(manifest: &OciImageManifest, config: &[u8], layer: &[u8]) 
 }
 
 /// The version a component's crate declares, following `version.workspace`.
-fn crate_version(root: &Path, name: &str) -> Result<String> {
+pub fn crate_version(root: &Path, name: &str) -> Result<String> {
     let component = project::load(&root.join("components").join(name))?;
     let read = |path: &Path| -> Result<toml::Table> {
         let text =

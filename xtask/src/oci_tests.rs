@@ -19,7 +19,7 @@ use oci_wasm::{
 use xshell::{Shell, cmd};
 
 use crate::manifest::sha256_hex;
-use crate::oci::{DistEntry, Image, Stamp, check_artifact, dist_entries};
+use crate::oci::{DistEntry, Image, Stamp, check_artifact, crate_version, dist_entries};
 use crate::{flags, project, publish, pull, registry};
 
 const REVISION: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -146,7 +146,10 @@ fn oci_layout_is_reproducible_and_follows_the_wasm_artifact_layout() {
         let annotations = manifest.annotations.clone().unwrap();
         assert_eq!(annotations["org.opencontainers.image.created"], "2023-11-14T22:13:20Z");
         assert_eq!(annotations["org.opencontainers.image.revision"], REVISION);
-        assert_eq!(annotations["org.opencontainers.image.version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(
+            annotations["org.opencontainers.image.version"],
+            crate_version(&project::root(), name).unwrap()
+        );
         assert_eq!(annotations["org.opencontainers.image.title"], *name);
 
         let config: WasmConfig = serde_json::from_slice(&config).unwrap();

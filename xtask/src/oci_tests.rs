@@ -19,7 +19,7 @@ use oci_wasm::{
 use xshell::{Shell, cmd};
 
 use crate::manifest::sha256_hex;
-use crate::oci::{DistEntry, Image, Stamp, check_artifact, crate_version, dist_entries};
+use crate::oci::{DistEntry, Image, Stamp, check_artifact, crate_version, dist_entries, git_revision};
 use crate::{flags, project, publish, pull, registry};
 
 const REVISION: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -392,4 +392,53 @@ fn a_registry_that_refuses_the_push_fails_the_publish() {
     assert!(e.contains(&format!("cannot push {name} to")) && e.contains("refused it"), "{e}");
     // And nothing was stored under the tag.
     assert!(pull::pull(&reference).is_err(), "a refused push left a pullable tag");
+}
+
+#[test]
+fn git_revision_follows_worktrees_symbolic_refs_and_packed_refs() {
+    let tmp = TempDir::new("git-revision");
+    let sha = "89abcdef0123456789abcdef0123456789abcdef";
+    let write = |rel: &str, text: &str| {
+        let path = tmp.0.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    // A worktree: `.git` is a file naming its git dir, whose `commondir`
+    // holds the refs, here only in packed-refs.
+    write("repo/.git/worktrees/wt/HEAD", "ref: refs/heads/topic\n");
+    write("repo/.git/worktrees/wt/commondir", "../..\n");
+    write(
+        "repo/.git/packed-refs",
+        &format!("# pack-refs with: peeled\n{REVISION} refs/heads/main\n{sha} refs/heads/topic\n"),
+    );
+    write("wt/.git", &format!("gitdir: {}\n", tmp.0.join("repo/.git/worktrees/wt").display()));
+    assert_eq!(git_revision(&tmp.0.join("wt")).as_deref(), Some(sha));
+    // A loose ref wins over packed-refs; a detached HEAD is the commit.
+    write("repo/.git/refs/heads/topic", &format!("{REVISION}\n"));
+    assert_eq!(git_revision(&tmp.0.join("wt")).as_deref(), Some(REVISION));
+    write("repo/.git/HEAD", &format!("{sha}\n"));
+    assert_eq!(git_revision(&tmp.0.join("repo")).as_deref(), Some(sha));
+    // Not a checkout: no revision, no error.
+    assert_eq!(git_revision(&tmp.0.join("nowhere")), None);
+}
+
+#[test]
+fn git_revision_of_this_checkout_is_what_git_says() {
+    let root = project::root();
+    let sh = Shell::new().unwrap();
+    sh.change_dir(&root);
+    match cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read() {
+        Ok(head) => assert_eq!(git_revision(&root), Some(head.trim().to_string())),
+        Err(_) => assert_eq!(git_revision(&root), None, "git knows no HEAD here"),
+    }
+}
+
+#[test]
+fn a_missing_registry_program_fails_with_one_line_naming_the_packages() {
+    let panic = std::panic::catch_unwind(|| require("edgekit-no-such-program")).unwrap_err();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains(
+        "`edgekit-no-such-program` is not installed: run `apt-get install docker-registry skopeo`"
+    ));
 }

@@ -20,6 +20,13 @@ Commands:
       --explain <component>  attribute the artifact's bytes instead
       --diff <old.wasm>      with --explain: what changed since an older build
       --top <n>              with --explain: how many functions to list (default 15)
+  oci [<component>...]       write each dist artifact as a Wasm OCI artifact (CNCF TAG
+                             Runtime layout) to target/dist/oci/<name>/, an OCI image layout
+  publish <component> <registry>/<repo>:<tag>
+                             push a dist artifact to an OCI registry (plain HTTP only for
+                             127.0.0.1/localhost) and print its digest
+  pull <registry>/<repo>:<tag> <out.wasm>
+                             fetch a Wasm OCI artifact, check it, write its component
   wit --bump <0.2.N>         re-vendor wit/deps at another WASI 0.2.x version
   tidy                       check the workspace's own rules (also runs in `cargo test`)
   help                       print this text
@@ -31,6 +38,9 @@ pub enum Xtask {
     Size(Size),
     Wit(Wit),
     Tidy(Tidy),
+    Oci(Oci),
+    Publish(Publish),
+    Pull(Pull),
 }
 
 /// `cargo xtask dist [<component>...]`
@@ -64,6 +74,24 @@ pub struct Wit {
 
 /// `cargo xtask tidy`
 pub struct Tidy;
+
+/// `cargo xtask oci [<component>...]`
+pub struct Oci {
+    /// Components to package; every one in `target/dist/manifest.json` when empty.
+    pub components: Vec<String>,
+}
+
+/// `cargo xtask publish <component> <registry>/<repo>:<tag>`
+pub struct Publish {
+    pub component: String,
+    pub reference: String,
+}
+
+/// `cargo xtask pull <registry>/<repo>:<tag> <out.wasm>`
+pub struct Pull {
+    pub reference: String,
+    pub out: String,
+}
 
 /// The arguments after the command name, consumed flag by flag.
 struct Args {
@@ -153,6 +181,15 @@ impl Xtask {
                 args.finish()?;
                 Xtask::Tidy(Tidy)
             }
+            "oci" => Xtask::Oci(Oci { components: args.positional()? }),
+            "publish" => match <[String; 2]>::try_from(args.positional()?) {
+                Ok([component, reference]) => Xtask::Publish(Publish { component, reference }),
+                Err(_) => bail!("usage: cargo xtask publish <component> <registry>/<repo>:<tag>"),
+            },
+            "pull" => match <[String; 2]>::try_from(args.positional()?) {
+                Ok([reference, out]) => Xtask::Pull(Pull { reference, out }),
+                Err(_) => bail!("usage: cargo xtask pull <registry>/<repo>:<tag> <out.wasm>"),
+            },
             other => bail!("unknown command `{other}`; see `cargo xtask help`"),
         })
     }

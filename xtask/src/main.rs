@@ -16,8 +16,12 @@ mod drift;
 mod explain;
 mod flags;
 mod manifest;
+mod oci;
 mod optimize;
 mod project;
+mod publish;
+mod pull;
+mod registry;
 mod roundtrip;
 mod size;
 mod strip;
@@ -25,6 +29,8 @@ mod tidy;
 mod wit;
 mod witbump;
 
+#[cfg(test)]
+mod oci_tests;
 #[cfg(test)]
 mod tests;
 
@@ -57,5 +63,8 @@ fn run() -> Result<()> {
         flags::Xtask::Size(cmd) => cmd.run(&sh),
         flags::Xtask::Wit(cmd) => cmd.run(&sh),
         flags::Xtask::Tidy(cmd) => cmd.run(&sh),
+        flags::Xtask::Oci(cmd) => cmd.run(&sh),
+        flags::Xtask::Publish(cmd) => cmd.run(&sh),
+        flags::Xtask::Pull(cmd) => cmd.run(&sh),
     }
 }

@@ -9,14 +9,18 @@
 //! Each command is a module with a `run` entry point; each stage of the `dist`
 //! pipeline is a module of its own.
 
+mod bench;
 mod build;
+mod call;
 mod componentize;
 mod dist;
 mod flags;
 mod manifest;
 mod optimize;
+mod portability;
 mod project;
 mod roundtrip;
+mod serve;
 mod strip;
 mod tidy;
 mod wit;
@@ -51,5 +55,9 @@ fn run() -> Result<()> {
         }
         flags::Xtask::Dist(cmd) => cmd.run(&sh),
         flags::Xtask::Tidy(cmd) => cmd.run(&sh),
+        flags::Xtask::Serve(cmd) => cmd.run(&sh),
+        flags::Xtask::Call(cmd) => cmd.run(&sh),
+        flags::Xtask::Portability(cmd) => cmd.run(&sh),
+        flags::Xtask::Bench(cmd) => cmd.run(&sh),
     }
 }

@@ -7,8 +7,11 @@
 //! only the `wasi:http/proxy` world linked, as `wasmtime serve` does.
 
 pub mod call;
+pub mod client;
 pub mod greeter;
 pub mod http;
+pub mod serve;
+pub mod test_guests;
 
 use std::path::{Path, PathBuf};
 

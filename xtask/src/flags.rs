@@ -12,8 +12,10 @@ Commands:
                           writes target/dist/<name>.wasm and target/dist/manifest.json
   tidy                    check the workspace's own rules (also runs in `cargo test`)
   serve <component> [--addr 127.0.0.1:8080] [--deadline-ms 10000] [--memory-mib 128]
+        [--instances 100] [--allow-host <host>]...
                           serve a wasi:http component over HTTP, a fresh instance
-                          per request, with a per-request deadline and memory limit
+                          per request, with a per-request deadline and memory limit;
+                          outbound requests only to the hosts allowed
   call <component> '<expr>'
                           call an export of a non-http component, arguments and
                           result in WAVE: call greeter 'greet({first: \"Ada\", last: \"Lovelace\"})'
@@ -51,6 +53,9 @@ pub struct Serve {
     pub addr: String,
     pub deadline_ms: u64,
     pub memory_mib: u64,
+    pub instances: u64,
+    /// Hosts the component may send outbound requests to.
+    pub allow_hosts: Vec<String>,
 }
 
 /// `cargo xtask call <component> '<expr>'`
@@ -107,7 +112,14 @@ impl Xtask {
 impl Serve {
     fn parse(args: Vec<String>) -> Result<Serve> {
         let mut component = None;
-        let mut serve = Serve { component: String::new(), addr: "127.0.0.1:8080".into(), deadline_ms: 10_000, memory_mib: 128 };
+        let mut serve = Serve {
+            component: String::new(),
+            addr: "127.0.0.1:8080".into(),
+            deadline_ms: 10_000,
+            memory_mib: 128,
+            instances: 100,
+            allow_hosts: Vec::new(),
+        };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let mut value = |flag: &str| {
@@ -117,6 +129,8 @@ impl Serve {
                 "--addr" => serve.addr = value("--addr")?,
                 "--deadline-ms" => serve.deadline_ms = number("--deadline-ms", &value("--deadline-ms")?)?,
                 "--memory-mib" => serve.memory_mib = number("--memory-mib", &value("--memory-mib")?)?,
+                "--instances" => serve.instances = number("--instances", &value("--instances")?)?,
+                "--allow-host" => serve.allow_hosts.push(value("--allow-host")?),
                 flag if flag.starts_with('-') => {
                     bail!("unknown flag `{flag}` for `cargo xtask serve`; see `cargo xtask help`")
                 }

@@ -307,3 +307,15 @@ impl Handler {
         }
     }
 }
+
+/// Edgekit's own answer to `GET path` from the dist artifact (or `.wasm`)
+/// `name`, in a fresh instance: the reference other hosts must agree with.
+pub fn answer(name: &str, path: &str) -> Result<(u16, Vec<u8>)> {
+    let engine = crate::engine()?;
+    let component = crate::load(&engine, name)?;
+    let handler = Handler::new(&engine, &component)?;
+    let request = hyper::Request::get(format!("http://localhost{path}")).body(full_body(""))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let response = runtime.block_on(handler.handle(request))?;
+    Ok((response.status, response.body.to_vec()))
+}

@@ -4,7 +4,9 @@
 //! the guest crates under `components/` into optimized, verified components.
 //! Everything Wasm-specific runs in process through the Bytecode Alliance
 //! libraries (wit-parser, wit-component, wasmparser, wasm-encoder) and binaryen
-//! (the `wasm-opt` crate); the only programs it starts are `cargo` and `rustup`.
+//! (the `wasm-opt` crate); the only programs it starts are `cargo` and `rustup`,
+//! and the outside hosts `portability` and `bench` exist to test (wasmtime-cli,
+//! jco in Node).
 //!
 //! Each command is a module with a `run` entry point; each stage of the `dist`
 //! pipeline is a module of its own.

@@ -232,6 +232,28 @@ impl Handler {
         &self.limits
     }
 
+    /// Makes a fresh store and instance and drops them: what every request
+    /// pays before the guest runs (for `bench`).
+    pub async fn instantiate(&self) -> Result<()> {
+        let mut store = self.store();
+        self.pre.instantiate_async(&mut store).await?;
+        Ok(())
+    }
+
+    fn store(&self) -> Store<RequestState> {
+        let state = RequestState {
+            wasi: WasiCtx::builder().build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: Outbound(self.grants.clone()),
+            memory: MemoryLimit { limit: self.limits.memory, exceeded: false },
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|state| &mut state.memory);
+        store.set_epoch_deadline((self.limits.deadline.as_nanos() / TICK.as_nanos()) as u64 + 1);
+        store
+    }
+
     /// Handles one request in a fresh instance and collects the response.
     pub async fn handle<B>(&self, request: hyper::Request<B>) -> Result<Response>
     where
@@ -261,16 +283,7 @@ impl Handler {
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
         let limits = self.limits.clone();
-        let state = RequestState {
-            wasi: WasiCtx::builder().build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            hooks: Outbound(self.grants.clone()),
-            memory: MemoryLimit { limit: limits.memory, exceeded: false },
-        };
-        let mut store = Store::new(self.pre.engine(), state);
-        store.limiter(|state| &mut state.memory);
-        store.set_epoch_deadline((limits.deadline.as_nanos() / TICK.as_nanos()) as u64 + 1);
+        let mut store = self.store();
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let host = |e: wasmtime::Error| Failure::Host(e.into());
         let req = store.data_mut().http().new_incoming_request(Scheme::Http, request).map_err(host)?;

@@ -16,7 +16,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use tokio::net::TcpListener;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
@@ -35,10 +35,16 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
         .total_tables(n * 4)
         .total_stacks(n)
         .max_memory_size(limits.memory)
-        // Resetting a slot's first pages with memset is cheaper than
-        // returning them to the kernel and faulting them in again.
+        // Between instances, reset up to 64 KiB of dirtied pages with memset
+        // instead of handing them back to the kernel and faulting them in
+        // again. With PAGEMAP_SCAN (Linux 6.7+) only the pages the guest
+        // dirtied are reset, wherever they are (a Rust guest's stack sits at
+        // 1 MiB, its heap above): this halved the greeter's instantiate +
+        // first call here, 18.8 to 9.6 µs. Older kernels reset the first
+        // 64 KiB.
         .linear_memory_keep_resident(64 << 10)
-        .table_keep_resident(16 << 10);
+        .table_keep_resident(16 << 10)
+        .pagemap_scan(Enabled::Auto);
     let mut config = Config::new();
     config
         .wasm_component_model(true)
@@ -88,12 +94,6 @@ impl Server {
         Ok(Server { listener, handler, log: true })
     }
 
-    /// Without the per-request log line (for load tests).
-    pub fn quiet(mut self) -> Server {
-        self.log = false;
-        self
-    }
-
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
     }
@@ -126,28 +126,29 @@ impl Server {
             });
         }
     }
+}
 
-    /// Serves on a thread of its own with its own runtime until the
-    /// returned [`Running`] is dropped; for tests, benchmarks and checks.
-    pub fn spawn(self) -> Result<Running> {
-        let addr = self.local_addr();
-        let listener = self.listener.into_std()?;
-        let (handler, log) = (self.handler, self.log);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new().name("edgekit-serve".into()).spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-            runtime.block_on(async move {
-                let listener = TcpListener::from_std(listener).expect("the listener moves to the new runtime");
-                let server = Server { listener, handler, log };
-                tokio::select! {
-                    _ = server.run() => {}
-                    _ = stopped => {}
-                }
-            });
-            runtime.shutdown_background();
-        })?;
-        Ok(Running { addr, stop: Some(stop), thread: Some(thread) })
-    }
+/// Serves `handler` on `addr` on a thread of its own with its own runtime
+/// until the returned [`Running`] is dropped; for tests, benchmarks and
+/// checks. `log` turns the per-request log line on.
+pub fn start(addr: &str, handler: Handler, log: bool) -> Result<Running> {
+    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new().name("edgekit-serve".into()).spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+        runtime.block_on(async move {
+            let listener = TcpListener::from_std(listener).expect("a non-blocking listener");
+            let server = Server { listener, handler, log };
+            tokio::select! {
+                _ = server.run() => {}
+                _ = stopped => {}
+            }
+        });
+        runtime.shutdown_background();
+    })?;
+    Ok(Running { addr, stop: Some(stop), thread: Some(thread) })
 }
 
 /// A server running on its own thread; dropping it stops the server.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use edgekit_host::client::get_blocking;
 use edgekit_host::http::{Grants, Handler, Limits};
-use edgekit_host::serve::{Running, Server, engine};
+use edgekit_host::serve::{Running, engine, start};
 use edgekit_host::test_guests;
 use wasmtime::component::Component;
 
@@ -26,9 +26,7 @@ fn serve(name: &str, guest: Option<Vec<u8>>) -> Running {
         None => edgekit_host::load(&engine, name).unwrap_or_else(|e| panic!("{e:#}")),
     };
     let handler = Handler::with(&engine, &component, limits(), Grants::default()).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let server = runtime.block_on(Server::bind("127.0.0.1:0", handler)).unwrap();
-    server.spawn().unwrap()
+    start("127.0.0.1:0", handler, true).unwrap()
 }
 
 /// `GET path` on a fresh connection: status and body as text.

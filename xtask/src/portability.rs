@@ -64,7 +64,7 @@ impl crate::flags::Portability {
 
 /// The dist artifacts that export `wasi:http/incoming-handler`, from the
 /// manifest `dist` wrote.
-fn http_components(root: &Path) -> Result<Vec<String>> {
+pub fn http_components(root: &Path) -> Result<Vec<String>> {
     let path = project::dist_dir(root).join("manifest.json");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("{} is missing: run `cargo xtask dist` first", path.display()))?;

@@ -6,12 +6,17 @@
 //! wasi:http components get a real request through wasmtime-wasi-http with
 //! only the `wasi:http/proxy` world linked, as `wasmtime serve` does.
 
+pub mod bench;
+pub mod call;
+pub mod client;
 pub mod greeter;
 pub mod http;
+pub mod serve;
+pub mod test_guests;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
@@ -31,9 +36,37 @@ pub fn root() -> PathBuf {
 pub fn artifact(name: &str) -> Result<PathBuf> {
     let path = root().join("target").join("dist").join(format!("{name}.wasm"));
     if !path.exists() {
-        bail!("{} is missing: run `cargo xtask dist` first", path.display());
+        let dir = path.parent().unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".wasm").map(str::to_string))
+            .collect();
+        if names.is_empty() {
+            bail!("{} is missing: run `cargo xtask dist` first", path.display());
+        }
+        names.sort();
+        bail!(
+            "{} is missing: `{name}` is not a dist artifact (there are: {}); name one of those, \
+             or run `cargo xtask dist` if `{name}` is a new component",
+            path.display(),
+            names.join(", ")
+        );
     }
     Ok(path)
+}
+
+/// A component named on the command line: a dist artifact's name
+/// (`greeter`), or the path of any `.wasm` component.
+pub fn resolve(component: &str) -> Result<PathBuf> {
+    let path = Path::new(component);
+    if component.ends_with(".wasm") {
+        if !path.exists() {
+            bail!("{component} does not exist: name a dist artifact (`greeter`) or an existing .wasm file");
+        }
+        return Ok(path.to_path_buf());
+    }
+    artifact(component)
 }
 
 /// The engine every artifact runs in.
@@ -43,8 +76,10 @@ pub fn engine() -> Result<Engine> {
     Ok(Engine::new(&config)?)
 }
 
-/// Compiles a dist artifact.
+/// Compiles a dist artifact, or any `.wasm` component (see [`resolve`]).
 pub fn load(engine: &Engine, name: &str) -> Result<Component> {
-    let path = artifact(name)?;
-    Ok(Component::from_file(engine, &path)?)
+    let path = resolve(name)?;
+    Component::from_file(engine, &path)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("{} is not a component wasmtime can compile: build it with `cargo xtask dist`", path.display()))
 }

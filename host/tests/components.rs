@@ -87,6 +87,36 @@ mod greeter {
         assert!(peak < 16 * 1024 * 1024, "memory grew to {peak} bytes over {allocated} allocated");
     }
 
+    /// `cargo xtask call greeter '<expr>'`: the answer, or the error message.
+    fn call(expr: &str) -> String {
+        static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
+        let (engine, component) = compiled("greeter", &CACHE);
+        edgekit_host::call::call(engine, component, expr).unwrap_or_else(|e| format!("{e:#}"))
+    }
+
+    const SIGNATURE: &str = "edgekit:greeter/api@0.1.0#greet: func(n: record { first: string, last: string }) -> string";
+
+    #[test]
+    fn call_wave() {
+        assert_eq!(call(r#"greet({first: "Ada", last: "Lovelace"})"#), r#""Hello, Ada Lovelace""#);
+    }
+
+    #[test]
+    fn call_qualified_name() {
+        assert_eq!(call(r#"edgekit:greeter/api@0.1.0#greet({first: "", last: "\u{1f980}"})"#), r#""Hello,  🦀""#);
+    }
+
+    #[test]
+    fn call_unknown_function_lists_exports() {
+        assert!(call("hello()").contains(SIGNATURE));
+    }
+
+    #[test]
+    fn call_ill_typed_arguments_list_exports() {
+        assert!(call(r#"greet({first: "Ada"})"#).contains(SIGNATURE));
+        assert!(call("greet(42)").contains(SIGNATURE));
+    }
+
     #[test]
     fn one_mib_names() {
         let first = "é".repeat(512 * 1024);

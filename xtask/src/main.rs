@@ -4,12 +4,16 @@
 //! the guest crates under `components/` into optimized, verified components.
 //! Everything Wasm-specific runs in process through the Bytecode Alliance
 //! libraries (wit-parser, wit-component, wasmparser, wasm-encoder) and binaryen
-//! (the `wasm-opt` crate); the only programs it starts are `cargo` and `rustup`.
+//! (the `wasm-opt` crate); the only programs it starts are `cargo` and `rustup`,
+//! and the outside hosts `portability` and `bench` exist to test (wasmtime-cli,
+//! jco in Node).
 //!
 //! Each command is a module with a `run` entry point; each stage of the `dist`
 //! pipeline is a module of its own.
 
+mod bench;
 mod build;
+mod call;
 mod componentize;
 mod dist;
 mod drift;
@@ -18,12 +22,14 @@ mod flags;
 mod manifest;
 mod oci;
 mod optimize;
+mod portability;
 mod project;
 mod publish;
 mod pull;
 mod registry;
 mod roundtrip;
 mod size;
+mod serve;
 mod strip;
 mod tidy;
 mod wit;
@@ -66,5 +72,9 @@ fn run() -> Result<()> {
         flags::Xtask::Oci(cmd) => cmd.run(&sh),
         flags::Xtask::Publish(cmd) => cmd.run(&sh),
         flags::Xtask::Pull(cmd) => cmd.run(&sh),
+        flags::Xtask::Serve(cmd) => cmd.run(&sh),
+        flags::Xtask::Call(cmd) => cmd.run(&sh),
+        flags::Xtask::Portability(cmd) => cmd.run(&sh),
+        flags::Xtask::Bench(cmd) => cmd.run(&sh),
     }
 }

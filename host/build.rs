@@ -6,7 +6,12 @@
 use std::path::Path;
 
 fn main() {
-    let components = Path::new(env!("CARGO_MANIFEST_DIR")).join("../components");
+    // Read at run time, not with `env!`: cargo reuses a build script's binary
+    // for a copy of the workspace at another path (the shared target
+    // directory, the tests' temporary workspaces), and a path compiled in
+    // would then point at the other copy.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let components = Path::new(&manifest_dir).join("../components");
     println!("cargo::rerun-if-changed={}", components.display());
     let mut names: Vec<String> = std::fs::read_dir(&components)
         .expect("components/ is readable")

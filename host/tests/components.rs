@@ -31,10 +31,13 @@ fn compiled(name: &'static str, cache: &'static OnceLock<(Engine, Component)>) -
 mod greeter {
     use super::*;
 
+    /// The interface the component exports (`cargo xtask new` renames it).
+    const INTERFACE: &str = "edgekit:greeter/api@0.1.0";
+
     fn greet(first: &str, last: &str) -> String {
         static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
         let (engine, component) = compiled("greeter", &CACHE);
-        Greeter::new(engine, component).unwrap().greet(first, last).unwrap()
+        Greeter::for_interface(engine, component, INTERFACE).unwrap().greet(first, last).unwrap()
     }
 
     /// The greeting the interface documents.
@@ -66,7 +69,7 @@ mod greeter {
     fn allocator_churn() {
         static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
         let (engine, component) = compiled("greeter", &CACHE);
-        let mut session = Greeter::new(engine, component).unwrap().instantiate().unwrap();
+        let mut session = Greeter::for_interface(engine, component, INTERFACE).unwrap().instantiate().unwrap();
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = |limit: u64| {
             seed ^= seed << 13;

@@ -122,7 +122,7 @@ pub fn pipeline(
 
 /// Writes every artifact, then the manifest, each through a temporary file
 /// renamed into place.
-fn write(dist: &Path, wit: &Wit, artifacts: &[Artifact]) -> Result<()> {
+pub fn write(dist: &Path, wit: &Wit, artifacts: &[Artifact]) -> Result<()> {
     std::fs::create_dir_all(dist).with_context(|| format!("cannot create {}", dist.display()))?;
     let mut entries = Vec::new();
     for a in artifacts {

@@ -22,6 +22,9 @@ Commands:
       --top <n>              with --explain: how many functions to list (default 15)
   wit --bump <0.2.N>         re-vendor wit/deps at another WASI 0.2.x version
   tidy                       check the workspace's own rules (also runs in `cargo test`)
+  new <name> --template <c>  create components/<name> from component <c>: renamed crate,
+                             WIT package and world, a test module, a README row and
+                             a size budget
   help                       print this text
 ";
 
@@ -31,6 +34,7 @@ pub enum Xtask {
     Size(Size),
     Wit(Wit),
     Tidy(Tidy),
+    New(New),
 }
 
 /// `cargo xtask dist [<component>...]`
@@ -64,6 +68,12 @@ pub struct Wit {
 
 /// `cargo xtask tidy`
 pub struct Tidy;
+
+/// `cargo xtask new <name> --template <component>`
+pub struct New {
+    pub name: String,
+    pub template: String,
+}
 
 /// The arguments after the command name, consumed flag by flag.
 struct Args {
@@ -152,6 +162,16 @@ impl Xtask {
             "tidy" => {
                 args.finish()?;
                 Xtask::Tidy(Tidy)
+            }
+            "new" => {
+                let template = args
+                    .value("--template")?
+                    .context("`cargo xtask new <name>` needs --template <component>, e.g. --template http-api")?;
+                let mut names = args.positional()?;
+                if names.len() != 1 {
+                    bail!("`cargo xtask new` takes one name: cargo xtask new <name> --template <component>");
+                }
+                Xtask::New(New { name: names.remove(0), template })
             }
             other => bail!("unknown command `{other}`; see `cargo xtask help`"),
         })

@@ -16,6 +16,7 @@ mod drift;
 mod explain;
 mod flags;
 mod manifest;
+mod new;
 mod optimize;
 mod project;
 mod roundtrip;
@@ -57,5 +58,6 @@ fn run() -> Result<()> {
         flags::Xtask::Size(cmd) => cmd.run(&sh),
         flags::Xtask::Wit(cmd) => cmd.run(&sh),
         flags::Xtask::Tidy(cmd) => cmd.run(&sh),
+        flags::Xtask::New(cmd) => cmd.run(&sh),
     }
 }

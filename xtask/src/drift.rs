@@ -33,18 +33,29 @@ pub fn check(wit: &Wit, artifact: &Path, component: &[u8], surface: &Surface) ->
         return Ok(());
     }
     let proxy_name = format!("wasi:http/proxy@{pinned}");
+    // Middleware imports the next handler, which the proxy world does not
+    // offer: it fits once composed in front of one, and the composition is
+    // checked here in full (compose.rs).
+    let middleware = surface.imports.iter().any(|i| i.starts_with(INCOMING_HANDLER));
     let proxy = wit
         .resolve
         .select_world(&[wit.package], Some(&proxy_name))
         .with_context(|| format!("{}/deps has no world {proxy_name}", wit.dir.display()))?;
     let offered = Surface::of(&wit.resolve, proxy);
-    let extra: Vec<&String> = surface.imports.difference(&offered.imports).collect();
+    let extra: Vec<&String> = surface
+        .imports
+        .difference(&offered.imports)
+        .filter(|i| !(middleware && i.starts_with(INCOMING_HANDLER)))
+        .collect();
     if !extra.is_empty() {
         bail!(
             "{} imports {extra:?}, which the {proxy_name} world does not offer: hosts that serve \
              only that world refuse the component; remove the code that needs it",
             artifact.display(),
         );
+    }
+    if middleware {
+        return Ok(());
     }
     wit_component::targets(&wit.resolve, proxy, component, true)
         .with_context(|| format!("{} does not fit the {proxy_name} world", artifact.display()))

@@ -21,6 +21,11 @@ Commands:
       --diff <old.wasm>      with --explain: what changed since an older build
       --top <n>              with --explain: how many functions to list (default 15)
   wit --bump <0.2.N>         re-vendor wit/deps at another WASI 0.2.x version
+  compose <middleware> <handler>
+                             plug a middleware component in front of an http
+                             component (both in target/dist); writes
+                             target/dist/<middleware>+<handler>.wasm (`dist` also
+                             builds those listed in compose.toml)
   tidy                       check the workspace's own rules (also runs in `cargo test`)
   new <name> --template <c>  create components/<name> from component <c>: renamed crate,
                              WIT package and world, a test module, a README row and
@@ -35,6 +40,7 @@ pub enum Xtask {
     Wit(Wit),
     Tidy(Tidy),
     New(New),
+    Compose(Compose),
 }
 
 /// `cargo xtask dist [<component>...]`
@@ -68,6 +74,12 @@ pub struct Wit {
 
 /// `cargo xtask tidy`
 pub struct Tidy;
+
+/// `cargo xtask compose <middleware> <handler>`
+pub struct Compose {
+    pub middleware: String,
+    pub handler: String,
+}
 
 /// `cargo xtask new <name> --template <component>`
 pub struct New {
@@ -173,6 +185,10 @@ impl Xtask {
                 }
                 Xtask::New(New { name: names.remove(0), template })
             }
+            "compose" => match <[String; 2]>::try_from(args.positional()?) {
+                Ok([middleware, handler]) => Xtask::Compose(Compose { middleware, handler }),
+                Err(_) => bail!("`cargo xtask compose` takes two components: <middleware> <handler>"),
+            },
             other => bail!("unknown command `{other}`; see `cargo xtask help`"),
         })
     }

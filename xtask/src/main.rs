@@ -10,6 +10,7 @@
 //! pipeline is a module of its own.
 
 mod build;
+mod compose;
 mod componentize;
 mod dist;
 mod drift;
@@ -59,5 +60,6 @@ fn run() -> Result<()> {
         flags::Xtask::Wit(cmd) => cmd.run(&sh),
         flags::Xtask::Tidy(cmd) => cmd.run(&sh),
         flags::Xtask::New(cmd) => cmd.run(&sh),
+        flags::Xtask::Compose(cmd) => cmd.run(&sh),
     }
 }

@@ -6,7 +6,8 @@
 //! name (`http-api`, `http_api`, `HttpApi`); appends a copy of the template's
 //! test module to `host/tests/components.rs`, a row to the README's component
 //! table and a budget entry (the template's budget, baseline 0) to
-//! `size-budgets.toml`. Everything is computed and checked first; a refused
+//! `size-budgets.toml`; a middleware's copy also gets the template's
+//! compositions in `compose.toml`. Everything is computed and checked first; a refused
 //! name or template writes nothing, and a failed write removes what it wrote.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use xshell::Shell;
 
+use crate::compose::{self, Composition};
 use crate::project;
 use crate::size::{self, Budget, Budgets};
 
@@ -223,6 +225,30 @@ pub fn create(root: &Path, name: &str, template: &str) -> Result<()> {
         .map(|b| b.budget)
         .with_context(|| format!("{} has no entry for the template `{template}`", size::BUDGETS_FILE))?;
     budgets.components.insert(name.to_string(), Budget { budget, baseline: 0 });
+
+    // A middleware template's tests run its compositions: the copy gets the
+    // same ones, in front of the same handlers.
+    let compose_path = root.join(compose::COMPOSE_FILE);
+    let mut compose_text = std::fs::read_to_string(&compose_path).unwrap_or_default();
+    let copied: Vec<Composition> = compose::compositions(root)?
+        .into_iter()
+        .filter(|c| c.middleware == template)
+        .map(|c| Composition { middleware: name.to_string(), handler: c.handler })
+        .collect();
+    for composition in &copied {
+        let template_name = format!("{template}+{}", composition.handler);
+        let budget = budgets.components.get(&template_name).map(|b| b.budget).with_context(|| {
+            format!("{} has no entry for the composition `{template_name}`", size::BUDGETS_FILE)
+        })?;
+        budgets.components.insert(composition.name(), Budget { budget, baseline: 0 });
+        compose_text.push_str(&format!(
+            "\n[[composition]]\nmiddleware = \"{}\"\nhandler = \"{}\"\n",
+            composition.middleware, composition.handler
+        ));
+    }
+    if !copied.is_empty() {
+        writes.push((compose_path, compose_text));
+    }
     writes.push((root.join(size::BUDGETS_FILE), budgets.to_toml()));
 
     // Write, remembering what to undo if a write fails.

@@ -6,6 +6,7 @@
 //! wasi:http components get a real request through wasmtime-wasi-http with
 //! only the `wasi:http/proxy` world linked, as `wasmtime serve` does.
 
+pub mod command;
 pub mod greeter;
 pub mod http;
 

@@ -506,7 +506,7 @@ fn new_refuses_bad_names_existing_directories_and_unknown_templates() {
         ("orders_api", "greeter", "is not a valid component name"),
         ("type", "greeter", "`type` is a Rust or WIT keyword"),
         ("edge-fn", "greeter", "components/edge-fn already exists"),
-        ("orders", "nope", "no template `nope`: the templates are the components under components/ (edge-fn, greeter"),
+        ("orders", "nope", "no template `nope`: the templates are the components under components/ (command, edge-fn, greeter"),
     ] {
         assert_mentions(&error_of(new::create(&tmp.0, name, template)), &[expected]);
         assert!(snapshot(&tmp.0) == before, "`new {name} --template {template}` changed files");

@@ -1,6 +1,6 @@
 //! Serving wasi:http components: one fresh instance per request, linked with
-//! the `wasi:http/proxy` world and nothing else, as `wasmtime serve` does
-//! without `-Scli`.
+//! the `wasi:http/proxy` world, as `wasmtime serve` does without `-Scli`,
+//! plus `wasi:config/store` holding the variables the caller configures.
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -9,6 +9,7 @@ use http_body_util::{BodyExt, Full};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -16,6 +17,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 /// Per-request state: what the proxy world's imports need.
 pub struct RequestState {
     wasi: WasiCtx,
+    config: WasiConfigVariables,
     http: WasiHttpCtx,
     table: ResourceTable,
 }
@@ -36,6 +38,7 @@ impl WasiHttpView for RequestState {
 #[derive(Clone)]
 pub struct Handler {
     pre: ProxyPre<RequestState>,
+    config: Vec<(String, String)>,
 }
 
 /// A response with its body collected.
@@ -53,12 +56,19 @@ pub fn full_body(bytes: impl Into<Bytes>) -> UnsyncBoxBody<Bytes, wasmtime_wasi_
 
 impl Handler {
     pub fn new(engine: &Engine, component: &Component) -> Result<Handler> {
+        Handler::with_config(engine, component, &[])
+    }
+
+    /// A handler whose instances read `config` through `wasi:config/store`.
+    pub fn with_config(engine: &Engine, component: &Component, config: &[(&str, &str)]) -> Result<Handler> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_config::add_to_linker(&mut linker, |s: &mut RequestState| WasiConfig::new(&s.config))?;
         let pre = ProxyPre::new(linker.instantiate_pre(component)?)
             .map_err(anyhow::Error::from)
             .context("the component does not export wasi:http/incoming-handler")?;
-        Ok(Handler { pre })
+        let config = config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Ok(Handler { pre, config })
     }
 
     /// Handles one request in a fresh instance and collects the response.
@@ -67,8 +77,13 @@ impl Handler {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
+        let mut config = WasiConfigVariables::new();
+        for (key, value) in &self.config {
+            config.insert(key, value);
+        }
         let state = RequestState {
             wasi: WasiCtx::builder().build(),
+            config,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
         };

@@ -131,6 +131,32 @@ fn rename(text: &str, from: &Spellings, to: &Spellings, camel: bool) -> String {
     if camel { replace_word(&text, &from.camel, |_, _| &to.camel) } else { text }
 }
 
+/// A world file without the `package wasi:... { ... }` blocks (and their doc
+/// comments) it declares for a WASI proposal (wit/proxy.wit declares
+/// `wasi:config`): the template's file still does, and a package may be
+/// declared only once.
+fn without_wasi_packages(wit: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let mut inside = false;
+    for line in wit.lines() {
+        if line.starts_with("package wasi:") && line.trim_end().ends_with('{') {
+            inside = true;
+            while out.last().is_some_and(|l| l.starts_with("///")) {
+                out.pop();
+            }
+            continue;
+        }
+        if inside {
+            inside = line != "}";
+            continue;
+        }
+        out.push(line);
+    }
+    let mut text = out.join("\n").trim_end().to_string();
+    text.push('\n');
+    text
+}
+
 /// The test module `mod <module> { ... }` of `tests`, up to its closing brace
 /// at the start of a line.
 fn test_module<'a>(tests: &'a str, module: &str) -> Option<&'a str> {
@@ -191,6 +217,7 @@ pub fn create(root: &Path, name: &str, template: &str) -> Result<()> {
     let wit = std::fs::read_to_string(&template_world)
         .with_context(|| format!("cannot read {}, the template's world", template_world.display()))?;
     let from_world = Spellings::of(&source.world);
+    let wit = without_wasi_packages(&wit);
     writes.push((world_file.clone(), rename(&rename(&wit, &from, &to, true), &from_world, &to, true)));
 
     let tests_path = root.join("host/tests/components.rs");

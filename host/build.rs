@@ -6,10 +6,15 @@
 use std::path::Path;
 
 fn main() {
+    // Read at run time, not with `env!`: cargo reuses a build script's binary
+    // for a copy of the workspace at another path (the shared target
+    // directory, the tests' temporary workspaces), and a path compiled in
+    // would then point at the other copy.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let components = Path::new(&manifest_dir).join("../components");
     // Relative to this package, so a checkout elsewhere sharing the target
     // directory still reruns this script against its own components.
     println!("cargo::rerun-if-changed=../components");
-    let components = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../components");
     let mut names: Vec<String> = std::fs::read_dir(&components)
         .expect("components/ is readable")
         .filter_map(|e| e.ok())

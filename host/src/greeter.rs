@@ -30,12 +30,18 @@ pub struct Greeter {
 
 impl Greeter {
     pub fn new(engine: &Engine, component: &Component) -> Result<Greeter> {
+        Greeter::for_interface(engine, component, INTERFACE)
+    }
+
+    /// A greeter exporting the same `greet` under another interface name,
+    /// such as a copy made with `cargo xtask new` (`edgekit:<name>/api@0.1.0`).
+    pub fn for_interface(engine: &Engine, component: &Component, interface: &str) -> Result<Greeter> {
         let api = component
-            .get_export_index(None, INTERFACE)
-            .with_context(|| format!("the component does not export `{INTERFACE}`"))?;
+            .get_export_index(None, interface)
+            .with_context(|| format!("the component does not export `{interface}`"))?;
         let greet = component
             .get_export_index(Some(&api), "greet")
-            .with_context(|| format!("`{INTERFACE}` has no `greet` function"))?;
+            .with_context(|| format!("`{interface}` has no `greet` function"))?;
         // The greeter imports nothing, so the linker stays empty.
         Ok(Greeter { component: component.clone(), linker: Linker::new(engine), greet })
     }

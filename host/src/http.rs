@@ -1,6 +1,6 @@
 //! Serving wasi:http components: one fresh instance per request, linked with
-//! the `wasi:http/proxy` world and nothing else, as `wasmtime serve` does
-//! without `-Scli`.
+//! the `wasi:http/proxy` world, as `wasmtime serve` does without `-Scli`,
+//! plus `wasi:config/store` holding the variables the caller grants.
 //!
 //! Each request's instance gets [`Limits`]: a deadline (epoch interruption,
 //! plus a timer for a guest blocked in the host), a memory limit (a
@@ -18,6 +18,7 @@ use http_body_util::{BodyExt, Full};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -49,15 +50,18 @@ impl Default for Limits {
 }
 
 /// Capabilities beyond the proxy world's types: the hosts a component may
-/// send outbound requests to (none by default).
+/// send outbound requests to, and the `wasi:config` variables it may read
+/// (none of either by default).
 #[derive(Clone, Debug, Default)]
 pub struct Grants {
     pub outbound_hosts: Vec<String>,
+    pub config: Vec<(String, String)>,
 }
 
 /// Per-request state: what the proxy world's imports need, and the limits.
 pub struct RequestState {
     wasi: WasiCtx,
+    config: WasiConfigVariables,
     http: WasiHttpCtx,
     table: ResourceTable,
     hooks: Outbound,
@@ -218,6 +222,7 @@ impl Handler {
     pub fn with(engine: &Engine, component: &Component, limits: Limits, grants: Grants) -> Result<Handler> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_config::add_to_linker(&mut linker, |s: &mut RequestState| WasiConfig::new(&s.config))?;
         let pre = linker
             .instantiate_pre(component)
             .map_err(anyhow::Error::from)
@@ -241,8 +246,13 @@ impl Handler {
     }
 
     fn store(&self) -> Store<RequestState> {
+        let mut config = WasiConfigVariables::new();
+        for (key, value) in &self.grants.config {
+            config.insert(key, value);
+        }
         let state = RequestState {
             wasi: WasiCtx::builder().build(),
+            config,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: Outbound(self.grants.clone()),

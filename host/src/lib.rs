@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod call;
 pub mod client;
+pub mod command;
 pub mod greeter;
 pub mod http;
 pub mod serve;

@@ -7,7 +7,8 @@
 use std::sync::OnceLock;
 
 use edgekit_host::greeter::Greeter;
-use edgekit_host::{foreach_component, http::Handler};
+use edgekit_host::foreach_component;
+use edgekit_host::http::{Grants, Handler, Limits};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -31,10 +32,13 @@ fn compiled(name: &'static str, cache: &'static OnceLock<(Engine, Component)>) -
 mod greeter {
     use super::*;
 
+    /// The interface the component exports (`cargo xtask new` renames it).
+    const INTERFACE: &str = "edgekit:greeter/api@0.1.0";
+
     fn greet(first: &str, last: &str) -> String {
         static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
         let (engine, component) = compiled("greeter", &CACHE);
-        Greeter::new(engine, component).unwrap().greet(first, last).unwrap()
+        Greeter::for_interface(engine, component, INTERFACE).unwrap().greet(first, last).unwrap()
     }
 
     /// The greeting the interface documents.
@@ -66,7 +70,7 @@ mod greeter {
     fn allocator_churn() {
         static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
         let (engine, component) = compiled("greeter", &CACHE);
-        let mut session = Greeter::new(engine, component).unwrap().instantiate().unwrap();
+        let mut session = Greeter::for_interface(engine, component, INTERFACE).unwrap().instantiate().unwrap();
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = |limit: u64| {
             seed ^= seed << 13;
@@ -160,5 +164,381 @@ mod edge_fn {
         let response = request("POST", "http://example.com/some/path?q=1", b"ignored body");
         assert_eq!(response.status, 200);
         assert_eq!(response.body, "hello from the edge\n");
+    }
+}
+
+mod http_api {
+    use super::*;
+    use edgekit_host::http::{Response, full_body};
+
+    fn handler() -> Handler {
+        static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
+        let (engine, component) = compiled("http-api", &CACHE);
+        Handler::new(engine, component).unwrap()
+    }
+
+    /// Serves one request in a fresh instance; a trap fails the test here.
+    fn request(method: &str, uri: &str, body: impl Into<bytes::Bytes>) -> Response {
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(["http://localhost", uri].concat())
+            .body(full_body(body))
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(handler().handle(request)).unwrap_or_else(|e| panic!("{method} {uri}: {e:#}"))
+    }
+
+    /// Asserts the status and the exact JSON body.
+    fn check(method: &str, uri: &str, body: &'static str, status: u16, expected: &str) -> Response {
+        let response = request(method, uri, body);
+        assert_eq!((response.status, std::str::from_utf8(&response.body).unwrap()), (status, expected));
+        assert_eq!(response.headers["content-type"], "application/json");
+        response
+    }
+
+    #[test]
+    fn health() {
+        check("GET", "/health", "", 200, r#"{"status":"ok"}"#);
+    }
+
+    #[test]
+    fn get_item_by_path_parameter() {
+        check("GET", "/items/2", "", 200, r#"{"id":2,"name":"teapot","price":1800}"#);
+    }
+
+    #[test]
+    fn list_with_query_string() {
+        check("GET", "/items?min_price=1000&limit=1", "", 200, r#"{"items":[{"id":1,"name":"kettle","price":2500}]}"#);
+    }
+
+    #[test]
+    fn list_all() {
+        let body = r#"{"items":[{"id":1,"name":"kettle","price":2500},{"id":2,"name":"teapot","price":1800},{"id":3,"name":"mug","price":650}]}"#;
+        check("GET", "/items", "", 200, body);
+    }
+
+    #[test]
+    fn post_creates() {
+        let response = check("POST", "/items", r#" {"name": "caf\u00e9 cup \"x\"", "price": 990} "#, 201, r#"{"id":4,"name":"café cup \"x\"","price":990}"#);
+        assert_eq!(response.headers["location"], "/items/4");
+    }
+
+    #[test]
+    fn unknown_item_is_404() {
+        check("GET", "/items/99", "", 404, r#"{"error":"no such item"}"#);
+    }
+
+    #[test]
+    fn unknown_path_is_404() {
+        check("GET", "/nope", "", 404, r#"{"error":"no such route"}"#);
+    }
+
+    #[test]
+    fn wrong_method_is_405_with_allow() {
+        let response = check("DELETE", "/items", "", 405, r#"{"error":"method not allowed"}"#);
+        assert_eq!(response.headers["allow"], "GET, POST");
+        assert_eq!(check("PUT", "/items/1", "", 405, r#"{"error":"method not allowed"}"#).headers["allow"], "GET");
+    }
+
+    #[test]
+    fn body_over_limit_is_413() {
+        let response = request("POST", "/items", vec![b' '; 4097]);
+        assert_eq!((response.status, &response.body[..]), (413, &br#"{"error":"the body is larger than 4096 bytes"}"#[..]));
+        assert_eq!(request("POST", "/items", vec![b' '; 4096]).status, 400);
+    }
+
+    #[test]
+    fn malformed_json_is_400() {
+        check("POST", "/items", r#"{"name": "x", "price": 1"#, 400, r#"{"error":"expected `,` or `}` in an object"}"#);
+    }
+
+    #[test]
+    fn failed_validation_is_400() {
+        check("POST", "/items", r#"{"name": "x", "price": -5}"#, 400, r#"{"error":"`price` must be between 0 and 1000000"}"#);
+        check("POST", "/items", r#"{"name": "  ", "price": 5}"#, 400, r#"{"error":"`name` must be 1 to 64 characters"}"#);
+        check("POST", "/items", r#"{"name": "x", "price": 1.5}"#, 400, r#"{"error":"`price` must be an integer (cents)"}"#);
+        check("POST", "/items", r#"{"name": "x"}"#, 400, r#"{"error":"`name` and `price` are required"}"#);
+        check("POST", "/items", r#"{"name": "x", "price": 1, "extra": 1}"#, 400, r#"{"error":"unknown field; an item has `name` and `price`"}"#);
+    }
+
+    #[test]
+    fn bad_path_parameter_and_query_are_400() {
+        check("GET", "/items/abc", "", 400, r#"{"error":"id must be a positive integer"}"#);
+        check("GET", "/items?limit=-1", "", 400, r#"{"error":"min_price and limit must be non-negative integers"}"#);
+        check("GET", "/items?limit=%zz", "", 400, r#"{"error":"malformed percent-encoding in the query"}"#);
+    }
+
+    /// Hostile bodies and paths get a 4xx, never a trap (`request` fails on one).
+    #[test]
+    fn never_traps() {
+        let deep = "[".repeat(4000);
+        let bodies: Vec<Vec<u8>> = vec![
+            deep.into_bytes(),
+            b"\xff\xfe".to_vec(),
+            br#"{"name": "\ud800", "price": 1}"#.to_vec(),
+            br#"{"name": "\u12"#.to_vec(),
+            br#"{"name": "x", "price": 99999999999999999999999}"#.to_vec(),
+            br#"{"name": "x", "price": 01}"#.to_vec(),
+            b"\"unterminated".to_vec(),
+            b"{\"a\x01\": 1}".to_vec(),
+            b"".to_vec(),
+            b"nul".to_vec(),
+            br#"[1, 2, {"k": [true, false, null, -0.5e+3]}]"#.to_vec(),
+        ];
+        for body in bodies {
+            let response = request("POST", "/items", body.clone());
+            assert_eq!(response.status, 400, "{:?}: {:?}", String::from_utf8_lossy(&body), response.body);
+        }
+        for uri in ["/", "//", "/items/", "/items/1/2", "/items/99999999999999999999", "/items?%", "/health?x=1", "/%ff"] {
+            let status = request("GET", uri, "").status;
+            assert!((200..500).contains(&status), "{uri}: {status}");
+        }
+    }
+}
+
+/// The middleware runs composed in front of http-api (compose.toml): alone it
+/// imports the next handler, which no proxy host offers.
+mod middleware {
+    use super::*;
+    use edgekit_host::http::{Response, full_body};
+
+    const TOKEN: &str = "Bearer edgekit-example-token";
+
+    /// One request to the composed `middleware+http-api`, with `headers`.
+    fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Response {
+        static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
+        let (engine, component) = compiled("middleware+http-api", &CACHE);
+        let mut builder = hyper::Request::builder().method(method).uri(["http://localhost", uri].concat());
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder.body(full_body("")).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(Handler::new(engine, component).unwrap().handle(request)).unwrap()
+    }
+
+    #[test]
+    fn no_token_is_401() {
+        let response = request("GET", "/items/2", &[]);
+        assert_eq!((response.status, &response.body[..]), (401, &br#"{"error":"missing or invalid bearer token"}"#[..]));
+        assert_eq!(response.headers["www-authenticate"], "Bearer");
+        assert_eq!(response.headers["x-request-id"].len(), 16);
+    }
+
+    #[test]
+    fn wrong_token_is_401() {
+        assert_eq!(request("GET", "/health", &[("authorization", "Bearer edgekit-example-tokem")]).status, 401);
+        assert_eq!(request("GET", "/health", &[("authorization", "Basic edgekit-example-token")]).status, 401);
+    }
+
+    #[test]
+    fn token_passes_through_to_the_handler() {
+        let response = request("GET", "/items/2", &[("authorization", TOKEN)]);
+        assert_eq!((response.status, &response.body[..]), (200, &br#"{"id":2,"name":"teapot","price":1800}"#[..]));
+        assert_eq!(request("DELETE", "/items", &[("authorization", "bearer edgekit-example-token")]).status, 405);
+    }
+
+    #[test]
+    fn cors_preflight_is_answered_without_a_token() {
+        let headers = [("origin", "https://app.example"), ("access-control-request-method", "POST"), ("x-request-id", "req-42")];
+        let response = request("OPTIONS", "/items", &headers);
+        assert_eq!(response.status, 204);
+        assert_eq!(response.headers["access-control-allow-origin"], "*");
+        assert_eq!(response.headers["access-control-allow-headers"], "authorization, content-type");
+        assert_eq!(response.headers["x-request-id"], "req-42");
+    }
+}
+
+mod command {
+    use super::*;
+    use edgekit_host::command::Output;
+
+    /// A directory `granted/` holding `a.txt` and `b.txt`, beside a
+    /// `secret.txt` the command must not reach; removed when dropped.
+    struct Sandbox(std::path::PathBuf);
+
+    impl Drop for Sandbox {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn sandbox() -> Sandbox {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let root = std::env::temp_dir().join(format!("edgekit-command-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(root.join("granted")).unwrap();
+        std::fs::write(root.join("granted/a.txt"), "hello world\nbye\n").unwrap();
+        std::fs::write(root.join("granted/b.txt"), "  one  two three ").unwrap();
+        std::fs::write(root.join("secret.txt"), "top secret\n").unwrap();
+        Sandbox(root)
+    }
+
+    /// Runs `command <args>` with only `granted/` granted.
+    fn run(args: &[&str]) -> Output {
+        static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
+        let (engine, component) = compiled("command", &CACHE);
+        let sandbox = sandbox();
+        let argv: Vec<&str> = std::iter::once("command").chain(args.iter().copied()).collect();
+        edgekit_host::command::run(engine, component, &argv, &sandbox.0.join("granted")).unwrap()
+    }
+
+    #[test]
+    fn counts_a_file_in_the_granted_directory() {
+        let out = run(&["a.txt"]);
+        assert_eq!((out.success, out.stdout.as_str(), out.stderr.as_str()), (true, "2 3 16 a.txt\n", ""));
+    }
+
+    #[test]
+    fn counts_several_with_a_total() {
+        let out = run(&["a.txt", "b.txt"]);
+        assert_eq!(out.stdout, "2 3 16 a.txt\n0 3 17 b.txt\n2 6 33 total\n");
+    }
+
+    #[test]
+    fn cannot_reach_outside_the_granted_directory() {
+        let out = run(&["../secret.txt"]);
+        assert_eq!((out.success, out.stdout.as_str()), (false, ""));
+        assert_eq!(out.stderr, "command: ../secret.txt: not permitted: outside the granted directory\n");
+        // A file that exists, by its absolute host path.
+        let other = sandbox();
+        let out = run(&[other.0.join("secret.txt").to_str().unwrap()]);
+        assert!(!out.success && out.stderr.contains("not permitted"), "{out:?}");
+    }
+
+    #[test]
+    fn missing_file_and_no_arguments_fail() {
+        let out = run(&["nope.txt"]);
+        assert_eq!((out.success, out.stderr.as_str()), (false, "command: nope.txt: no such file\n"));
+        assert_eq!(run(&[]).stderr, "usage: command <file>...\n");
+    }
+}
+
+mod proxy {
+    use super::*;
+    use edgekit_host::http::{Response, full_body};
+    use http_body_util::BodyExt;
+
+    /// The upstream: answers with what it received (method, path, the headers
+    /// the proxy adds or drops, the body); `/slow` waits 30 s first.
+    async fn upstream(request: hyper::Request<hyper::body::Incoming>) -> Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, hyper::Error> {
+        if request.uri().path() == "/slow" {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        }
+        let header = |name: &str| request.headers().get(name).map(|v| v.to_str().unwrap_or("?").to_string()).unwrap_or_else(|| "-".into());
+        let seen = [
+            request.method().as_str(), " ", request.uri().path(), "\nx-forwarded-host: ", &header("x-forwarded-host"),
+            "\nx-forwarded-proto: ", &header("x-forwarded-proto"), "\nx-custom: ", &header("x-custom"),
+            "\nkeep-alive: ", &header("keep-alive"), "\n",
+        ]
+        .concat();
+        let body = request.into_body().collect().await?.to_bytes();
+        let reply = [seen.as_bytes(), &body].concat();
+        Ok(hyper::Response::builder().header("x-upstream", "yes").header("keep-alive", "timeout=5").body(reply.into()).unwrap())
+    }
+
+    /// Serves `upstream` on 127.0.0.1 and returns its origin.
+    async fn serve_upstream() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                tokio::spawn(async move {
+                    let io = hyper_util_io(stream);
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, hyper::service::service_fn(upstream)).await;
+                });
+            }
+        });
+        origin
+    }
+
+    fn hyper_util_io(stream: tokio::net::TcpStream) -> TokioIo {
+        TokioIo(stream)
+    }
+
+    /// A minimal tokio-to-hyper I/O adapter (hyper-util is not a dependency).
+    struct TokioIo(tokio::net::TcpStream);
+
+    impl hyper::rt::Read for TokioIo {
+        fn poll_read(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, mut buf: hyper::rt::ReadBufCursor<'_>) -> std::task::Poll<std::io::Result<()>> {
+            let n = unsafe {
+                let mut tbuf = tokio::io::ReadBuf::uninit(buf.as_mut());
+                match tokio::io::AsyncRead::poll_read(std::pin::Pin::new(&mut self.get_mut().0), cx, &mut tbuf) {
+                    std::task::Poll::Ready(Ok(())) => tbuf.filled().len(),
+                    other => return other,
+                }
+            };
+            unsafe { buf.advance(n) };
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    impl hyper::rt::Write for TokioIo {
+        fn poll_write(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+            tokio::io::AsyncWrite::poll_write(std::pin::Pin::new(&mut self.get_mut().0), cx, buf)
+        }
+        fn poll_flush(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+            tokio::io::AsyncWrite::poll_flush(std::pin::Pin::new(&mut self.get_mut().0), cx)
+        }
+        fn poll_shutdown(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+            tokio::io::AsyncWrite::poll_shutdown(std::pin::Pin::new(&mut self.get_mut().0), cx)
+        }
+    }
+
+    /// One request through the proxy; `upstream` is `Some(origin)` to use,
+    /// or `None` for the test upstream server.
+    fn request(method: &str, uri: &str, body: &'static str, upstream: Option<&str>) -> Response {
+        static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
+        let (engine, component) = compiled("proxy", &CACHE);
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let origin = match upstream {
+                Some(origin) => origin.to_string(),
+                None => serve_upstream().await,
+            };
+            let config = [("upstream", origin.as_str()), ("timeout_ms", "300")];
+            let grants = Grants {
+                outbound_hosts: vec!["127.0.0.1".into()],
+                config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            };
+            let handler = Handler::with(engine, component, Limits::default(), grants).unwrap();
+            let request = hyper::Request::builder()
+                .method(method)
+                .uri(["http://edge.example", uri].concat())
+                .header("x-custom", "kept")
+                .header("keep-alive", "timeout=5")
+                .body(full_body(body))
+                .unwrap();
+            handler.handle(request).await.unwrap()
+        })
+    }
+
+    #[test]
+    fn forwards_with_rewritten_headers_and_both_bodies() {
+        let response = request("POST", "/echo?q=1", "payload", None);
+        assert_eq!(response.status, 200);
+        let expected = "POST /echo\nx-forwarded-host: edge.example\nx-forwarded-proto: http\nx-custom: kept\nkeep-alive: -\npayload";
+        assert_eq!(std::str::from_utf8(&response.body).unwrap(), expected);
+        assert_eq!(response.headers["x-upstream"], "yes");
+        assert!(response.headers.get("keep-alive").is_none());
+    }
+
+    #[test]
+    fn unreachable_upstream_is_502() {
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let origin = format!("http://127.0.0.1:{port}");
+        assert_eq!(request("GET", "/", "", Some(&origin)).status, 502);
+    }
+
+    #[test]
+    fn slow_upstream_is_504() {
+        assert_eq!(request("GET", "/slow", "", None).status, 504);
+    }
+
+    #[test]
+    fn missing_configuration_is_500() {
+        assert_eq!(request("GET", "/", "", Some("ftp://nowhere")).status, 500);
     }
 }

@@ -16,7 +16,7 @@ use crate::manifest::{Entry, Manifest, sha256_hex};
 use crate::project::{self, Component, WASM_PROFILE, WASM_TARGET};
 use crate::wit::{Surface, Wit};
 use crate::explain::Names;
-use crate::{build, componentize, drift, flags, optimize, roundtrip, strip};
+use crate::{build, compose, componentize, drift, flags, optimize, roundtrip, strip};
 
 /// A component that went through every stage, not yet written to disk.
 pub struct Artifact {
@@ -82,6 +82,23 @@ pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Wit, Vec<Art
         artifact.built_with.extend(project::locked_dependencies(root, &component.name)?);
         artifacts.push(artifact);
     }
+    // The compositions whose parts were built in this run.
+    for composition in compose::compositions(root)? {
+        let name = composition.name();
+        let find = |part: &str| artifacts.iter().find(|a| a.name == part).map(|a| a.bytes.clone());
+        let (Some(middleware), Some(handler)) = (find(&composition.middleware), find(&composition.handler)) else {
+            if only.is_empty() {
+                anyhow::bail!(
+                    "{}: composition {name} names a component that does not exist",
+                    root.join(compose::COMPOSE_FILE).display()
+                );
+            }
+            continue;
+        };
+        let artifact = compose::compose(&wit, &name, &middleware, &handler, &work.join(&name), &dist)?;
+        eprintln!("    {name:<12} composed     {:>9} B", group(artifact.bytes.len()));
+        artifacts.push(artifact);
+    }
     Ok((wit, artifacts))
 }
 
@@ -122,7 +139,7 @@ pub fn pipeline(
 
 /// Writes every artifact, then the manifest, each through a temporary file
 /// renamed into place.
-fn write(dist: &Path, wit: &Wit, artifacts: &[Artifact]) -> Result<()> {
+pub fn write(dist: &Path, wit: &Wit, artifacts: &[Artifact]) -> Result<()> {
     std::fs::create_dir_all(dist).with_context(|| format!("cannot create {}", dist.display()))?;
     let mut entries = Vec::new();
     for a in artifacts {

@@ -29,10 +29,11 @@ Commands:
                              fetch a Wasm OCI artifact, check it, write its component
   wit --bump <0.2.N>         re-vendor wit/deps at another WASI 0.2.x version
   serve <component> [--addr 127.0.0.1:8080] [--deadline-ms 10000] [--memory-mib 128]
-        [--instances 100] [--allow-host <host>]...
+        [--instances 100] [--allow-host <host>]... [--config <key>=<value>]...
                              serve a wasi:http component over HTTP, a fresh instance
                              per request, with a per-request deadline and memory limit;
-                             outbound requests only to the hosts allowed
+                             outbound requests only to the hosts allowed, and
+                             only the wasi:config variables given
   call <component> '<expr>'  call an export of a non-http component, arguments and
                              result in WAVE: call greeter 'greet({first: \"Ada\", last: \"Lovelace\"})'
   portability                run every wasi:http artifact under `wasmtime serve` and
@@ -40,7 +41,15 @@ Commands:
                              first use) and print a component x host matrix
   bench                      cold start (compile, load, instantiate, first call) and
                              throughput against `wasmtime serve`; medians, no assertions
+  compose <middleware> <handler>
+                             plug a middleware component in front of an http
+                             component (both in target/dist); writes
+                             target/dist/<middleware>+<handler>.wasm (`dist` also
+                             builds those listed in compose.toml)
   tidy                       check the workspace's own rules (also runs in `cargo test`)
+  new <name> --template <c>  create components/<name> from component <c>: renamed crate,
+                             WIT package and world, a test module, a README row and
+                             a size budget
   help                       print this text
 ";
 
@@ -57,6 +66,8 @@ pub enum Xtask {
     Call(Call),
     Portability(Portability),
     Bench(Bench),
+    New(New),
+    Compose(Compose),
 }
 
 /// `cargo xtask dist [<component>...]`
@@ -119,6 +130,8 @@ pub struct Serve {
     pub instances: u64,
     /// Hosts the component may send outbound requests to.
     pub allow_hosts: Vec<String>,
+    /// `wasi:config` variables the component may read (`--config key=value`).
+    pub config: Vec<(String, String)>,
 }
 
 /// `cargo xtask call <component> '<expr>'`
@@ -133,6 +146,18 @@ pub struct Portability;
 
 /// `cargo xtask bench`
 pub struct Bench;
+
+/// `cargo xtask compose <middleware> <handler>`
+pub struct Compose {
+    pub middleware: String,
+    pub handler: String,
+}
+
+/// `cargo xtask new <name> --template <component>`
+pub struct New {
+    pub name: String,
+    pub template: String,
+}
 
 /// The arguments after the command name, consumed flag by flag.
 struct Args {
@@ -250,6 +275,20 @@ impl Xtask {
                 args.finish()?;
                 Xtask::Bench(Bench)
             }
+            "new" => {
+                let template = args
+                    .value("--template")?
+                    .context("`cargo xtask new <name>` needs --template <component>, e.g. --template http-api")?;
+                let mut names = args.positional()?;
+                if names.len() != 1 {
+                    bail!("`cargo xtask new` takes one name: cargo xtask new <name> --template <component>");
+                }
+                Xtask::New(New { name: names.remove(0), template })
+            }
+            "compose" => match <[String; 2]>::try_from(args.positional()?) {
+                Ok([middleware, handler]) => Xtask::Compose(Compose { middleware, handler }),
+                Err(_) => bail!("`cargo xtask compose` takes two components: <middleware> <handler>"),
+            },
             other => bail!("unknown command `{other}`; see `cargo xtask help`"),
         })
     }
@@ -265,6 +304,7 @@ impl Serve {
             memory_mib: 128,
             instances: 100,
             allow_hosts: Vec::new(),
+            config: Vec::new(),
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -277,6 +317,13 @@ impl Serve {
                 "--memory-mib" => serve.memory_mib = number("--memory-mib", &value("--memory-mib")?)?,
                 "--instances" => serve.instances = number("--instances", &value("--instances")?)?,
                 "--allow-host" => serve.allow_hosts.push(value("--allow-host")?),
+                "--config" => {
+                    let pair = value("--config")?;
+                    let (key, value) = pair
+                        .split_once('=')
+                        .with_context(|| format!("`--config {pair}`: write it as key=value"))?;
+                    serve.config.push((key.to_string(), value.to_string()));
+                }
                 flag if flag.starts_with('-') => {
                     bail!("unknown flag `{flag}` for `cargo xtask serve`; see `cargo xtask help`")
                 }

@@ -14,6 +14,7 @@
 mod bench;
 mod build;
 mod call;
+mod compose;
 mod componentize;
 mod dist;
 mod drift;
@@ -21,6 +22,7 @@ mod explain;
 mod flags;
 mod manifest;
 mod oci;
+mod new;
 mod optimize;
 mod portability;
 mod project;
@@ -76,5 +78,7 @@ fn run() -> Result<()> {
         flags::Xtask::Call(cmd) => cmd.run(&sh),
         flags::Xtask::Portability(cmd) => cmd.run(&sh),
         flags::Xtask::Bench(cmd) => cmd.run(&sh),
+        flags::Xtask::New(cmd) => cmd.run(&sh),
+        flags::Xtask::Compose(cmd) => cmd.run(&sh),
     }
 }

@@ -307,17 +307,22 @@ pub fn check_artifact(manifest: &OciImageManifest, config: &[u8], layer: &[u8]) 
 }
 
 /// The version a component's crate declares, following `version.workspace`.
+/// A composition (`middleware+http-api`) has no crate of its own and takes
+/// the workspace's version.
 pub fn crate_version(root: &Path, name: &str) -> Result<String> {
-    let component = project::load(&root.join("components").join(name))?;
     let read = |path: &Path| -> Result<toml::Table> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         text.parse().with_context(|| format!("{} is not valid TOML", path.display()))
     };
-    let toml = read(&component.manifest)?;
-    let version = toml.get("package").and_then(|p| p.get("version"));
-    if let Some(v) = version.and_then(|v| v.as_str()) {
-        return Ok(v.to_string());
+    let dir = root.join("components").join(name);
+    if dir.exists() {
+        let component = project::load(&dir)?;
+        let toml = read(&component.manifest)?;
+        let version = toml.get("package").and_then(|p| p.get("version"));
+        if let Some(v) = version.and_then(|v| v.as_str()) {
+            return Ok(v.to_string());
+        }
     }
     let root_manifest = root.join("Cargo.toml");
     read(&root_manifest)?
@@ -328,8 +333,8 @@ pub fn crate_version(root: &Path, name: &str) -> Result<String> {
         .map(str::to_string)
         .with_context(|| {
             format!(
-                "{} has no version: set `version` there or `[workspace.package] version` in {}",
-                component.manifest.display(),
+                "`{name}` has no version: set `version` in {} or `[workspace.package] version` in {}",
+                dir.join("Cargo.toml").display(),
                 root_manifest.display()
             )
         })

@@ -300,7 +300,10 @@ fn every_dist_component_round_trips_through_a_registry() {
         let artifact = std::fs::read(dist.join(&entry.file)).unwrap();
         let img = image(entry, &stamp);
         let tag = "roundtrip";
-        let reference = format!("{}/edgekit/{name}:{tag}", registry.addr);
+        // OCI repository names allow no `+`: a composition such as
+        // `middleware+http-api` is published as `middleware--http-api`.
+        let repository = name.replace('+', "--");
+        let reference = format!("{}/edgekit/{repository}:{tag}", registry.addr);
 
         // Publish, as `cargo xtask publish` does: the registry's digest is ours.
         let digest =
@@ -343,7 +346,7 @@ fn every_dist_component_round_trips_through_a_registry() {
         let layout = tmp.0.join("layout").join(name);
         img.write_layout(&layout).unwrap();
         let src = format!("oci:{}:{}", layout.display(), img.version);
-        let dst = format!("docker://{}/edgekit/{name}:from-layout", registry.addr);
+        let dst = format!("docker://{}/edgekit/{repository}:from-layout", registry.addr);
         cmd!(
             sh,
             "skopeo --insecure-policy copy --quiet --preserve-digests --dest-tls-verify=false {src} {dst}"
@@ -351,7 +354,7 @@ fn every_dist_component_round_trips_through_a_registry() {
         .run()
         .unwrap();
         let from_layout = pull::pull(
-            &registry::reference(&format!("{}/edgekit/{name}:from-layout", registry.addr)).unwrap(),
+            &registry::reference(&format!("{}/edgekit/{repository}:from-layout", registry.addr)).unwrap(),
         )
         .unwrap();
         assert_eq!(from_layout.digest, digest, "{name}: the layout and publish disagree");

@@ -18,7 +18,7 @@ impl crate::flags::Serve {
         };
         let engine = engine(&limits)?;
         let component = edgekit_host::load(&engine, &self.component)?;
-        let handler = Handler::with(&engine, &component, limits.clone(), Grants { outbound_hosts: self.allow_hosts })
+        let handler = Handler::with(&engine, &component, limits.clone(), Grants { outbound_hosts: self.allow_hosts, config: self.config })
             .with_context(|| format!("cannot serve `{}`: serve takes wasi:http components; use `cargo xtask call` for others", self.component))?;
         serve_blocking(&self.addr, handler, |addr| {
             eprintln!(

@@ -54,7 +54,13 @@ impl Budgets {
         );
         let _ = writeln!(out, "tolerance_percent = {:?}", self.tolerance_percent);
         for (name, b) in &self.components {
-            let _ = writeln!(out, "\n[components.{name}]\nbudget = {}\nbaseline = {}", b.budget, b.baseline);
+            // A composition's name (`middleware+http-api`) is not a bare key.
+            let key = if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                name.clone()
+            } else {
+                format!("\"{name}\"")
+            };
+            let _ = writeln!(out, "\n[components.{key}]\nbudget = {}\nbaseline = {}", b.budget, b.baseline);
         }
         out
     }

@@ -10,7 +10,7 @@ use wit_parser::{LiftLowerAbi, ManglingAndAbi};
 
 use crate::wit::Wit;
 use crate::{
-    componentize, dist, drift, explain, flags, manifest, optimize, project, roundtrip, size, strip, tidy, witbump,
+    componentize, dist, drift, explain, flags, manifest, new, optimize, project, roundtrip, size, strip, tidy, witbump,
 };
 
 #[test]
@@ -251,7 +251,9 @@ fn outcome_for(outcomes: &[size::Outcome], name: &str) -> size::Outcome {
 
 #[test]
 fn budgets_cover_exactly_the_components() {
-    let names: Vec<String> = project::components(&project::root(), &[]).unwrap().into_iter().map(|c| c.name).collect();
+    let mut names: Vec<String> = project::components(&project::root(), &[]).unwrap().into_iter().map(|c| c.name).collect();
+    names.extend(crate::compose::compositions(&project::root()).unwrap().iter().map(|c| c.name()));
+    names.sort();
     let budgeted: Vec<String> = budgets().components.keys().cloned().collect();
     assert_eq!(names, budgeted, "every component needs an entry in {}", size::BUDGETS_FILE);
 }
@@ -313,7 +315,8 @@ fn size_reports_render_in_every_format() {
     assert!(markdown.contains("over its budget"), "{markdown}");
     let json: serde_json::Value = serde_json::from_str(&size::render(&outcomes, flags::Format::Json)).unwrap();
     assert_eq!(json["ok"], false);
-    assert_eq!(json["components"].as_array().unwrap().len(), 2);
+    // One row per budgeted component, measured or not.
+    assert_eq!(json["components"].as_array().unwrap().len(), budgets().components.len());
 }
 
 #[test]
@@ -445,4 +448,126 @@ fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(&path, &target).unwrap();
         }
     }
+}
+
+// ---- `cargo xtask new` (issue 4) ----
+
+/// The files a `new` can touch, copied into a temp dir: wit/, components/,
+/// the README, the host tests and the budgets.
+fn new_copy(label: &str) -> TempDir {
+    let root = project::root();
+    let tmp = wit_copy(label);
+    copy_tree(&root.join("components"), &tmp.0.join("components"));
+    for file in ["README.md", "size-budgets.toml", "compose.toml", "host/tests/components.rs"] {
+        std::fs::create_dir_all(tmp.0.join(file).parent().unwrap()).unwrap();
+        std::fs::copy(root.join(file), tmp.0.join(file)).unwrap();
+    }
+    tmp
+}
+
+/// Every file under `dir` with its contents.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn new_refuses_bad_names_existing_directories_and_unknown_templates() {
+    let tmp = new_copy("new-refused");
+    let before = snapshot(&tmp.0);
+    for (name, template, expected) in [
+        ("Orders", "greeter", "`Orders` is not a valid component name"),
+        ("9lives", "greeter", "`9lives` is not a valid component name"),
+        ("orders--api", "greeter", "is not a valid component name"),
+        ("orders_api", "greeter", "is not a valid component name"),
+        ("type", "greeter", "`type` is a Rust or WIT keyword"),
+        ("edge-fn", "greeter", "components/edge-fn already exists"),
+        ("orders", "nope", "no template `nope`: the templates are the components under components/ (command, edge-fn, greeter"),
+    ] {
+        assert_mentions(&error_of(new::create(&tmp.0, name, template)), &[expected]);
+        assert!(snapshot(&tmp.0) == before, "`new {name} --template {template}` changed files");
+    }
+}
+
+#[test]
+fn new_renames_everything_and_passes_tidy() {
+    let tmp = new_copy("new-renames");
+    new::create(&tmp.0, "hello-world", "greeter").unwrap();
+    tidy::check(&tmp.0).unwrap();
+    let read = |rel: &str| std::fs::read_to_string(tmp.0.join(rel)).unwrap();
+    assert_mentions(&read("wit/hello-world.wit"), &["world hello-world {", "package edgekit:hello-world@0.1.0 {"]);
+    assert_mentions(
+        &read("components/hello-world/src/lib.rs"),
+        &["world: \"hello-world\"", "exports::edgekit::hello_world::api", "struct HelloWorld;", "export!(HelloWorld);"],
+    );
+    assert_mentions(&read("components/hello-world/Cargo.toml"), &["name = \"hello-world\"", "world = \"hello-world\""]);
+    assert_mentions(&read("host/tests/components.rs"), &["mod hello_world {", "\"edgekit:hello-world/api@0.1.0\""]);
+    assert_eq!(size::Budgets::load(&tmp.0).unwrap().components["hello-world"].baseline, 0);
+    // The name is taken now.
+    assert_mentions(&error_of(new::create(&tmp.0, "hello-world", "edge-fn")), &["already exists"]);
+}
+
+/// `new` from every template into a copy of the workspace, then the same
+/// pipeline and tests CI runs, on the new components only. The copy's host
+/// crate is renamed so its build never replaces the workspace's own in the
+/// shared target directory.
+#[test]
+fn new_from_every_template_builds_and_passes_its_tests() {
+    let root = project::root();
+    let tmp = TempDir::new("new-all");
+    for file in ["Cargo.toml", "Cargo.lock", "rust-toolchain.toml", "README.md", "size-budgets.toml", "compose.toml"] {
+        std::fs::copy(root.join(file), tmp.0.join(file)).unwrap();
+    }
+    for dir in ["wit", "components", "xtask", "host"] {
+        copy_tree(&root.join(dir), &tmp.0.join(dir));
+    }
+    let edit = |rel: &str, from: &str, to: &str| {
+        let text = std::fs::read_to_string(tmp.0.join(rel)).unwrap();
+        assert!(text.contains(from), "{rel} has no `{from}`");
+        std::fs::write(tmp.0.join(rel), text.replacen(from, to, 1)).unwrap();
+    };
+    edit("host/Cargo.toml", "name = \"edgekit-host\"", "name = \"edgekit-host-copy\"");
+    edit("host/Cargo.toml", "[dependencies]", "[lib]\nname = \"edgekit_host\"\n\n[dependencies]");
+    edit("xtask/Cargo.toml", "edgekit-host = { path = \"../host\" }", "edgekit-host = { path = \"../host\", package = \"edgekit-host-copy\" }");
+
+    let templates: Vec<String> = project::components(&tmp.0, &[]).unwrap().into_iter().map(|c| c.name).collect();
+    let names: Vec<String> = templates.iter().map(|t| format!("new-{t}")).collect();
+    for (name, template) in names.iter().zip(&templates) {
+        new::create(&tmp.0, name, template).unwrap();
+    }
+    tidy::check(&tmp.0).unwrap();
+
+    let sh = xshell::Shell::new().unwrap();
+    // The handlers of the copied compositions are built too.
+    let mut build = names.clone();
+    build.extend(crate::compose::compositions(&tmp.0).unwrap().into_iter().map(|c| c.handler));
+    let (wit, artifacts) = dist::produce(&sh, &tmp.0, &build).unwrap();
+    dist::write(&project::dist_dir(&tmp.0), &wit, &artifacts).unwrap();
+    let budgets = size::Budgets::load(&tmp.0).unwrap();
+    let sizes: BTreeMap<String, usize> = artifacts.iter().map(|a| (a.name.clone(), a.bytes.len())).collect();
+    for outcome in size::evaluate(&budgets, &sizes, budgets.tolerance_percent) {
+        assert!(outcome.ok || !outcome.component.starts_with("new-"), "{}: {}", outcome.component, outcome.message);
+    }
+
+    let _dir = sh.push_dir(&tmp.0);
+    let filters: Vec<String> = names.iter().map(|n| format!("{}::", n.replace('-', "_"))).collect();
+    let args = filters.clone();
+    let output = xshell::cmd!(sh, "cargo test --offline -p edgekit-host-copy --test components -- {args...}")
+        .read()
+        .unwrap();
+    for filter in &filters {
+        assert!(output.contains(&format!("test {filter}")), "no test of {filter} ran:\n{output}");
+    }
+    assert!(output.contains("test result: ok") && !output.contains("FAILED"), "{output}");
 }

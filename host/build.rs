@@ -8,6 +8,12 @@ use std::path::Path;
 fn main() {
     let components = Path::new(env!("CARGO_MANIFEST_DIR")).join("../components");
     println!("cargo::rerun-if-changed={}", components.display());
+    // Worktrees sharing one CARGO_TARGET_DIR share this build script's
+    // output (cargo hashes path packages relative to the workspace), and the
+    // path above only says when *that* worktree's list changed. Rerun when
+    // cargo is started from another directory, so each worktree gets its own
+    // list instead of the last one built.
+    println!("cargo::rerun-if-env-changed=PWD");
     let mut names: Vec<String> = std::fs::read_dir(&components)
         .expect("components/ is readable")
         .filter_map(|e| e.ok())

@@ -103,7 +103,7 @@ pub fn greeter(engine: &Engine, name: &str, wasm: &[u8]) -> Result<ColdStart> {
         let mut store = Store::new(engine, ());
         store.set_epoch_deadline(u64::MAX / 2);
         let instance = pre.instantiate(&mut store)?;
-        let f: TypedFunc<(Name,), (String,)> = instance.get_typed_func(&mut store, &greet)?;
+        let f: TypedFunc<(Name,), (String,)> = instance.get_typed_func(&mut store, greet)?;
         let (answer,) = f.call(&mut store, (Name { first: "Ada".into(), last: "Lovelace".into() },))?;
         anyhow::ensure!(answer == "Hello, Ada Lovelace", "the greeter answered {answer:?}");
         Ok(())

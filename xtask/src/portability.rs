@@ -62,8 +62,25 @@ impl crate::flags::Portability {
     }
 }
 
-/// The dist artifacts that export `wasi:http/incoming-handler`, from the
-/// manifest `dist` wrote.
+/// Interfaces the `wasi:http/proxy` world offers, the whole of what the
+/// outside hosts give a component started without extra flags.
+const PROXY_IMPORTS: [&str; 9] = [
+    "wasi:http/types@",
+    "wasi:http/outgoing-handler@",
+    "wasi:io/",
+    "wasi:clocks/monotonic-clock@",
+    "wasi:clocks/wall-clock@",
+    "wasi:random/random@",
+    "wasi:cli/stdout@",
+    "wasi:cli/stderr@",
+    "wasi:cli/stdin@",
+];
+
+/// The dist artifacts that export `wasi:http/incoming-handler` and import
+/// nothing beyond the `wasi:http/proxy` world, from the manifest `dist`
+/// wrote. Others are named on stderr with the reason: `middleware` imports
+/// the next handler (its composition is checked instead), `proxy` needs
+/// `wasi:config`.
 pub fn http_components(root: &Path) -> Result<Vec<String>> {
     let path = project::dist_dir(root).join("manifest.json");
     let text = std::fs::read_to_string(&path)
@@ -72,9 +89,17 @@ pub fn http_components(root: &Path) -> Result<Vec<String>> {
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON: run `cargo xtask dist`", path.display()))?;
     let mut names = Vec::new();
     for entry in manifest["components"].as_array().into_iter().flatten() {
+        let name = entry["name"].as_str().context("a manifest entry without a name")?;
         let exports = entry["exports"].as_array().into_iter().flatten();
-        if exports.filter_map(|e| e.as_str()).any(|e| e.starts_with("wasi:http/incoming-handler@")) {
-            names.push(entry["name"].as_str().context("a manifest entry without a name")?.to_string());
+        if !exports.filter_map(|e| e.as_str()).any(|e| e.starts_with("wasi:http/incoming-handler@")) {
+            continue;
+        }
+        let imports = entry["imports"].as_array().into_iter().flatten().filter_map(|i| i.as_str());
+        let beyond: Vec<&str> = imports.filter(|i| !PROXY_IMPORTS.iter().any(|p| i.starts_with(p))).collect();
+        if beyond.is_empty() {
+            names.push(name.to_string());
+        } else {
+            eprintln!("    {name:<12} skipped: imports {beyond:?}, beyond the wasi:http/proxy world these hosts give");
         }
     }
     Ok(names)
@@ -219,13 +244,14 @@ fn jco_bin(tools: &Path) -> PathBuf {
 
 fn matrix(hosts: &[OutsideHost], rows: &[(String, Vec<String>)]) -> String {
     let mut out = String::new();
-    let _ = write!(out, "\n{:<12}", "component");
+    let width = rows.iter().map(|(name, _)| name.len()).chain([12]).max().unwrap();
+    let _ = write!(out, "\n{:<width$}", "component");
     for host in hosts {
         let _ = write!(out, " | {:<16}", host.name());
     }
     out.push('\n');
     for (name, cells) in rows {
-        let _ = write!(out, "{name:<12}");
+        let _ = write!(out, "{name:<width$}");
         for cell in cells {
             let _ = write!(out, " | {cell:<16}");
         }

@@ -112,7 +112,8 @@ pub fn greeter(engine: &Engine, name: &str, wasm: &[u8]) -> Result<ColdStart> {
 }
 
 /// A wasi:http component: instantiate, then handle `GET /` and collect the
-/// body, on a single-threaded runtime.
+/// body, on a single-threaded runtime. Any answer but a 5xx counts (http-api
+/// answers `/` with its JSON 404).
 pub fn http(engine: &Engine, name: &str, wasm: &[u8]) -> Result<ColdStart> {
     let (compile, load, component) = compile_and_load(engine, wasm)?;
     let handler = Handler::new(engine, &component)?;
@@ -121,7 +122,7 @@ pub fn http(engine: &Engine, name: &str, wasm: &[u8]) -> Result<ColdStart> {
     let first = time(5000, || {
         let request = hyper::Request::get("http://localhost/").body(full_body(""))?;
         let response = runtime.block_on(handler.handle(request))?;
-        anyhow::ensure!(response.status == 200, "{name} answered {}", response.status);
+        anyhow::ensure!(response.status < 500, "{name} failed with {}", response.status);
         Ok(())
     })?;
     Ok(ColdStart { component: name.into(), bytes: wasm.len(), compile, load, instantiate, first })

@@ -40,3 +40,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The component entries of `target/dist/manifest.json` under `root`, as
+/// JSON, for commands that read what `dist` wrote.
+pub fn read_entries(root: &std::path::Path) -> anyhow::Result<Vec<serde_json::Value>> {
+    use anyhow::Context;
+    let path = crate::project::dist_dir(root).join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}: run `cargo xtask dist` first", path.display()))?;
+    let mut manifest: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is malformed: run `cargo xtask dist`", path.display()))?;
+    match manifest["components"].take() {
+        serde_json::Value::Array(entries) => Ok(entries),
+        _ => anyhow::bail!("{} lists no components: run `cargo xtask dist`", path.display()),
+    }
+}

@@ -82,13 +82,8 @@ const PROXY_IMPORTS: [&str; 9] = [
 /// the next handler (its composition is checked instead), `proxy` needs
 /// `wasi:config`.
 pub fn http_components(root: &Path) -> Result<Vec<String>> {
-    let path = project::dist_dir(root).join("manifest.json");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{} is missing: run `cargo xtask dist` first", path.display()))?;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON: run `cargo xtask dist`", path.display()))?;
     let mut names = Vec::new();
-    for entry in manifest["components"].as_array().into_iter().flatten() {
+    for entry in crate::manifest::read_entries(root)? {
         let name = entry["name"].as_str().context("a manifest entry without a name")?;
         let exports = entry["exports"].as_array().into_iter().flatten();
         if !exports.filter_map(|e| e.as_str()).any(|e| e.starts_with("wasi:http/incoming-handler@")) {

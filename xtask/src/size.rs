@@ -150,13 +150,8 @@ pub fn evaluate(budgets: &Budgets, sizes: &BTreeMap<String, usize>, tolerance: f
 
 /// The sizes recorded in `target/dist/manifest.json`.
 pub fn dist_sizes(root: &Path) -> Result<BTreeMap<String, usize>> {
-    let path = project::dist_dir(root).join("manifest.json");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}: run `cargo xtask dist` first", path.display()))?;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is malformed", path.display()))?;
     let mut sizes = BTreeMap::new();
-    for c in manifest["components"].as_array().into_iter().flatten() {
+    for c in crate::manifest::read_entries(root)? {
         let name = c["name"].as_str().context("manifest entry without a name")?;
         let bytes = c["bytes"].as_u64().context("manifest entry without bytes")?;
         sizes.insert(name.to_string(), bytes as usize);

@@ -78,14 +78,30 @@ fn real_wit() -> Wit {
     Wit::load(&project::root().join("wit")).unwrap()
 }
 
-/// A component for `world` whose core module is wit-component's dummy: it
-/// has exactly the imports and exports of the world.
-fn fabricate(wit: &Wit, world: &str) -> Vec<u8> {
+/// wit-component's dummy core module for `world`, with the world embedded
+/// as wit-bindgen would: exactly the imports and exports of the world.
+fn dummy_core(wit: &Wit, world: &str) -> Vec<u8> {
     let world = wit.world(world, Path::new("test")).unwrap();
     let mut module = wit_component::dummy_module(&wit.resolve, world, ManglingAndAbi::Legacy(LiftLowerAbi::Sync));
     wit_component::embed_component_metadata(&mut module, &wit.resolve, world, Default::default(), false)
         .unwrap();
-    componentize::componentize(&module).unwrap()
+    module
+}
+
+/// A component for `world` made from its dummy core module.
+fn fabricate(wit: &Wit, world: &str) -> Vec<u8> {
+    componentize::componentize(&dummy_core(wit, world)).unwrap()
+}
+
+/// A copy of `wit/` with one more world, `<base>-plus`: `base` and `import`.
+fn wit_with_extra_import(label: &str, base: &str, import: &str) -> (TempDir, Wit) {
+    let tmp = wit_copy(label);
+    tmp.write(
+        &format!("wit/{base}-plus.wit"),
+        &format!("package edgekit:components@0.1.0;\n\nworld {base}-plus {{\n  include {base};\n  import {import};\n}}\n"),
+    );
+    let wit = Wit::load(&tmp.0.join("wit")).unwrap();
+    (tmp, wit)
 }
 
 fn error_of<T>(result: anyhow::Result<T>) -> String {
@@ -149,13 +165,8 @@ fn artifact_with_other_exports_fails_round_trip() {
 
 #[test]
 fn undeclared_import_is_named() {
-    let tmp = wit_copy("extra-import");
-    tmp.write(
-        "wit/greeter-env.wit",
-        "package edgekit:components@0.1.0;\n\nworld greeter-env {\n  include greeter;\n  import wasi:cli/environment@0.2.12;\n}\n",
-    );
-    let wit = Wit::load(&tmp.0.join("wit")).unwrap();
-    let component = fabricate(&wit, "greeter-env");
+    let (_tmp, wit) = wit_with_extra_import("extra-import", "greeter", "wasi:cli/environment@0.2.12");
+    let component = fabricate(&wit, "greeter-plus");
     let greeter = wit.world("greeter", Path::new("test")).unwrap();
     let message = error_of(roundtrip::check(&wit, greeter, Path::new("greeter.wasm"), &component));
     assert_mentions(&message, &["wasi:cli/environment@0.2.12", "does not declare", "greeter.wit"]);
@@ -190,9 +201,7 @@ fn fabricated_artifacts_pass_round_trip() {
 fn strip_and_optimize_keep_the_world() {
     let wit = real_wit();
     let world = wit.world("edge-fn", Path::new("test")).unwrap();
-    let mut module = wit_component::dummy_module(&wit.resolve, world, ManglingAndAbi::Legacy(LiftLowerAbi::Sync));
-    wit_component::embed_component_metadata(&mut module, &wit.resolve, world, Default::default(), false)
-        .unwrap();
+    let mut module = dummy_core(&wit, "edge-fn");
     // Sections rustc leaves behind must not survive.
     for name in ["name", "producers", ".debug_info"] {
         let section = wasm_encoder::CustomSection { name: name.into(), data: (&[0u8, 0][..]).into() };
@@ -371,13 +380,8 @@ fn import_at_another_wasi_version_is_drift() {
 
 #[test]
 fn non_proxy_import_in_http_component_is_refused() {
-    let tmp = wit_copy("non-proxy");
-    tmp.write(
-        "wit/edge-fn-env.wit",
-        "package edgekit:components@0.1.0;\n\nworld edge-fn-env {\n  include edge-fn;\n  import wasi:cli/environment@0.2.12;\n}\n",
-    );
-    let wit = Wit::load(&tmp.0.join("wit")).unwrap();
-    let component = fabricate(&wit, "edge-fn-env");
+    let (_tmp, wit) = wit_with_extra_import("non-proxy", "edge-fn", "wasi:cli/environment@0.2.12");
+    let component = fabricate(&wit, "edge-fn-plus");
     let surface = roundtrip::decode(Path::new("edge-fn.wasm"), &component).unwrap();
     let message = error_of(drift::check(&wit, Path::new("edge-fn.wasm"), &component, &surface));
     assert_mentions(&message, &["wasi:cli/environment@0.2.12", "wasi:http/proxy@0.2.12 world does not offer"]);

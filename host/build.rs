@@ -1,7 +1,8 @@
-//! Lists the crates under `components/` so the test suite can demand a test
-//! module for each: `foreach_component!(m)` expands to `m!(name);` per
-//! component (`edge-fn` becomes `edge_fn`). A component without tests is then
-//! a compile error in `tests/components.rs`, not a silent gap.
+//! Lists the crates under `components/` so the test suite runs each one's
+//! tests: `component_tests!()` expands to one module per component,
+//! `#[path = "../../components/<name>/edgekit-test.rs"] mod <name>;`
+//! (`edge-fn` becomes `edge_fn`), for `tests/components.rs`. A component
+//! without that file is then a compile error, not a silent gap.
 
 use std::path::Path;
 
@@ -9,7 +10,8 @@ fn main() {
     // Read at run time, not with `env!`: cargo reuses a build script's binary
     // for a copy of the workspace at another path (the shared target
     // directory, the tests' temporary workspaces), and a path compiled in
-    // would then point at the other copy.
+    // would then point at the other copy. The paths written out are relative
+    // to host/tests/ for the same reason.
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let components = Path::new(&manifest_dir).join("../components");
     // Relative to this package, so a checkout elsewhere sharing the target
@@ -19,14 +21,22 @@ fn main() {
         .expect("components/ is readable")
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join("Cargo.toml").exists())
-        .map(|e| e.file_name().to_string_lossy().replace('-', "_"))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    let calls: String = names.iter().map(|n| format!("        $m!({n});\n")).collect();
-    let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("components.rs");
+    let modules: String = names
+        .iter()
+        .map(|n| {
+            format!(
+                "        #[path = \"../../components/{n}/edgekit-test.rs\"]\n        mod {};\n",
+                n.replace('-', "_")
+            )
+        })
+        .collect();
+    let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("components.rs");
     std::fs::write(
         out,
-        format!("#[macro_export]\nmacro_rules! foreach_component {{\n    ($m:ident) => {{\n{calls}    }};\n}}\n"),
+        format!("#[macro_export]\nmacro_rules! component_tests {{\n    () => {{\n{modules}    }};\n}}\n"),
     )
-    .unwrap();
+    .expect("OUT_DIR is writable");
 }

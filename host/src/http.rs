@@ -56,6 +56,11 @@ impl Default for Limits {
 pub struct Grants {
     pub outbound_hosts: Vec<String>,
     pub config: Vec<(String, String)>,
+    /// Link all of WASI 0.2 (`wasi:cli`, filesystem, sockets) beside
+    /// `wasi:http`, with nothing granted through it (no arguments, variables
+    /// or directories): what a component built the stock way for
+    /// `wasm32-wasip2` imports, as `wasmtime serve -Scli` gives it.
+    pub cli: bool,
 }
 
 /// Per-request state: what the proxy world's imports need, and the limits.
@@ -221,7 +226,12 @@ impl Handler {
     /// `serve::engine`); a timer enforces it in any case.
     pub fn with(engine: &Engine, component: &Component, limits: Limits, grants: Grants) -> Result<Handler> {
         let mut linker = Linker::new(engine);
-        wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)?;
+        if grants.cli {
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+            wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        } else {
+            wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)?;
+        }
         wasmtime_wasi_config::add_to_linker(&mut linker, |s: &mut RequestState| WasiConfig::new(&s.config))?;
         let pre = linker
             .instantiate_pre(component)

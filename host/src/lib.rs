@@ -23,6 +23,8 @@ use wasmtime::{Config, Engine};
 
 include!(concat!(env!("OUT_DIR"), "/components.rs"));
 
+mod fresh;
+
 /// The workspace root, read at run time (cargo sets `CARGO_MANIFEST_DIR` for
 /// `cargo test` and `cargo run`), so a test binary reused from a shared target
 /// directory reads the checkout that ran it.
@@ -34,6 +36,8 @@ pub fn root() -> PathBuf {
 }
 
 /// The path of a dist artifact, or a one-line error saying how to make it.
+/// An artifact older than any of the sources `dist` built it from is
+/// refused too, naming the changed file: tests never run stale bytes.
 pub fn artifact(name: &str) -> Result<PathBuf> {
     let path = root().join("target").join("dist").join(format!("{name}.wasm"));
     if !path.exists() {
@@ -54,6 +58,7 @@ pub fn artifact(name: &str) -> Result<PathBuf> {
             names.join(", ")
         );
     }
+    fresh::check(&root(), name, &path)?;
     Ok(path)
 }
 

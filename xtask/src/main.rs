@@ -1,84 +1,96 @@
-//! edgekit's build tooling, run as `cargo xtask <command>`.
+//! `cargo xtask <command>`: edgekit's build tooling.
 //!
-//! This is the cargo-xtask pattern: a plain binary in the workspace that turns
-//! the guest crates under `components/` into optimized, verified components.
-//! Everything Wasm-specific runs in process through the Bytecode Alliance
-//! libraries (wit-parser, wit-component, wasmparser, wasm-encoder) and binaryen
-//! (the `wasm-opt` crate); the only programs it starts are `cargo` and `rustup`,
-//! and the outside hosts `portability` and `bench` exist to test (wasmtime-cli,
-//! jco in Node).
-//!
-//! Each command is a module with a `run` entry point; each stage of the `dist`
-//! pipeline is a module of its own.
-
-mod bench;
-mod build;
-mod call;
-mod compose;
-mod componentize;
-mod dist;
-mod drift;
-mod explain;
-mod flags;
-mod manifest;
-mod oci;
-mod new;
-mod optimize;
-mod portability;
-mod project;
-mod publish;
-mod pull;
-mod registry;
-mod roundtrip;
-mod size;
-mod serve;
-mod strip;
-mod tidy;
-mod wit;
-mod witbump;
-
-#[cfg(test)]
-mod oci_tests;
-#[cfg(test)]
-mod tests;
+//! This is the cargo-xtask pattern: a plain binary in the workspace, reached
+//! through the alias in `.cargo/config.toml`. It owns the commands that build
+//! and check artifacts (the `pipeline`, `guard` and `scaffold` wings), which
+//! need binaryen and the wasm-tools crates and nothing heavier, so the first
+//! `cargo xtask dist` compiles only those. Commands that run artifacts
+//! (wasmtime) or talk to registries (the OCI client) live in the `xtask-run`
+//! and `xtask-deploy` crates beside this one; this binary checks their
+//! arguments and hands them over through `cargo run`, which builds that wing
+//! the first time it is used.
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use clap::Parser;
+use xtask::flags::{Command, Xtask};
+use xtask::workspace;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // The message and its causes, without a backtrace: each one says
-            // which file is wrong and what to do.
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    xtask::exit(run())
 }
 
 fn run() -> Result<()> {
-    let flags = flags::Xtask::from_env()?;
+    let flags = Xtask::parse();
     let sh = xshell::Shell::new()?;
-    sh.change_dir(project::root());
-    match flags {
-        flags::Xtask::Help => {
-            print!("{}", flags::HELP);
-            Ok(())
-        }
-        flags::Xtask::Dist(cmd) => cmd.run(&sh),
-        flags::Xtask::Size(cmd) => cmd.run(&sh),
-        flags::Xtask::Wit(cmd) => cmd.run(&sh),
-        flags::Xtask::Tidy(cmd) => cmd.run(&sh),
-        flags::Xtask::Oci(cmd) => cmd.run(&sh),
-        flags::Xtask::Publish(cmd) => cmd.run(&sh),
-        flags::Xtask::Pull(cmd) => cmd.run(&sh),
-        flags::Xtask::Serve(cmd) => cmd.run(&sh),
-        flags::Xtask::Call(cmd) => cmd.run(&sh),
-        flags::Xtask::Portability(cmd) => cmd.run(&sh),
-        flags::Xtask::Bench(cmd) => cmd.run(&sh),
-        flags::Xtask::New(cmd) => cmd.run(&sh),
-        flags::Xtask::Compose(cmd) => cmd.run(&sh),
+    sh.change_dir(workspace::root());
+    if let Some(wing) = flags.command.wing_crate() {
+        return hand_over(wing);
     }
+    match flags.command {
+        Command::Dist(cmd) => cmd.run(&sh),
+        Command::Size(cmd) => cmd.run(&sh),
+        Command::Wit(cmd) => cmd.run(&sh),
+        Command::Tidy(cmd) => cmd.run(&sh),
+        Command::New(cmd) => cmd.run(&sh),
+        Command::Rm(cmd) => cmd.run(&sh),
+        Command::Compose(cmd) => cmd.run(&sh),
+        Command::Serve(_)
+        | Command::Call(_)
+        | Command::Portability(_)
+        | Command::Bench(_)
+        | Command::Oci(_)
+        | Command::Publish(_)
+        | Command::Pull(_) => unreachable!("handed over above"),
+    }
+}
+
+/// Runs the same command line in the wing crate `wing`, replacing this
+/// process, so signals (Ctrl-C on `serve`) and the exit code are the wing's.
+///
+/// The wing is built as part of the whole workspace, tests included
+/// (`cargo build --workspace --all-targets`): the same selection `cargo test`
+/// builds, so both resolve every dependency's features alike and share one
+/// build of wasmtime and of the OCI client. After a `cargo test` it is a
+/// no-op; before one, it is the cost `cargo test` would pay.
+fn hand_over(wing: &str) -> Result<()> {
+    let root = workspace::root();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let binary = workspace::binary(&root, wing);
+    if !binary.exists() {
+        eprintln!(
+            "==> first use of `{wing}`: cargo builds the workspace now (wasmtime and the OCI client, \
+             several minutes once; `cargo test` builds the same)"
+        );
+    }
+    let mut build = std::process::Command::new(&cargo);
+    build.current_dir(&root).args(["build", "--workspace", "--all-targets"]);
+    if binary.exists() {
+        build.arg("--quiet");
+    }
+    let status = build
+        .status()
+        .context("cannot run cargo: is it on PATH?")?;
+    if !status.success() {
+        anyhow::bail!("cargo could not build `{wing}`: fix the errors above");
+    }
+    let mut command = std::process::Command::new(&binary);
+    command.current_dir(&root).args(std::env::args_os().skip(1));
+    // The wing finds the workspace the way cargo run would tell it.
+    command.env("CARGO_MANIFEST_DIR", root.join("xtask"));
+    exec(command).with_context(|| format!("cannot start {}", binary.display()))
+}
+
+#[cfg(unix)]
+fn exec(mut command: std::process::Command) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    // Returns only on failure.
+    Err(command.exec().into())
+}
+
+#[cfg(not(unix))]
+fn exec(mut command: std::process::Command) -> Result<()> {
+    let status = command.status()?;
+    std::process::exit(status.code().unwrap_or(1));
 }

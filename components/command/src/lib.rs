@@ -7,7 +7,7 @@
 //! fail with "not permitted" and the command exits 1.
 
 // A free-list allocator of about 1 KB instead of std's dlmalloc (about 7 KB).
-// A command runs once and exits, so its heap is short-lived; see README,
+// A command runs once and exits, so its heap is short-lived; see docs/size.md,
 // "The allocator", for the trade.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
@@ -15,7 +15,7 @@
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
-wit_bindgen::generate!({ path: "../../wit", world: "command", generate_all });
+wit_bindgen::generate!({ path: "wit", world: "command", generate_all });
 
 use exports::wasi::cli::run::Guest;
 use wasi::filesystem::types::{Descriptor, DescriptorFlags, ErrorCode, OpenFlags, PathFlags};

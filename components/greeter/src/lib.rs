@@ -5,14 +5,14 @@
 
 // A free-list allocator of about 1 KB instead of std's dlmalloc (about 7 KB).
 // Edge hosts make a fresh instance per request, so the heap lives for one
-// request; see README, "The allocator", for the trade.
+// request; see docs/size.md, "The allocator", for the trade.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 // SAFETY: a component instance is single-threaded.
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
-wit_bindgen::generate!({ path: "../../wit", world: "greeter" });
+wit_bindgen::generate!({ path: "wit", world: "greeter" });
 
 use exports::edgekit::greeter::api::{Guest, Name};
 

@@ -280,3 +280,6 @@ pub fn push_u64(out: &mut String, mut n: u64) {
         out.push(d as char);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! The http-api template: a small JSON API over `wasi:http`.
 //!
-//! Routes (see README, "http-api"):
+//! Routes (see docs/templates.md, "http-api"):
 //!
 //! - `GET /health`: `{"status":"ok"}`
 //! - `GET /items?min_price=<n>&limit=<n>`: the catalogue, filtered
@@ -20,14 +20,14 @@
 
 // A free-list allocator of about 1 KB instead of std's dlmalloc (about 7 KB).
 // Edge hosts make a fresh instance per request, so the heap lives for one
-// request; see README, "The allocator", for the trade.
+// request; see docs/size.md, "The allocator", for the trade.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 // SAFETY: a component instance is single-threaded.
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
-wit_bindgen::generate!({ path: "../../wit", world: "http-api", generate_all });
+wit_bindgen::generate!({ path: "wit", world: "http-api", generate_all });
 
 mod json;
 

@@ -15,24 +15,25 @@
 //! fresh one from `wasi:random`. In WASI 0.2 a guest cannot create a request
 //! or a response-outparam, so middleware cannot change what it passes on or
 //! what the next handler answers; headers on passed-through responses belong
-//! to the host or to WASI 0.3's `wasi:http/handler` (see README, "middleware").
+//! to the host or to WASI 0.3's `wasi:http/handler` (see docs/templates.md, "middleware").
 
 // A free-list allocator of about 1 KB instead of std's dlmalloc (about 7 KB).
 // Edge hosts make a fresh instance per request, so the heap lives for one
-// request; see README, "The allocator", for the trade.
+// request; see docs/size.md, "The allocator", for the trade.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 // SAFETY: a component instance is single-threaded.
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
-wit_bindgen::generate!({ path: "../../wit", world: "middleware", generate_all });
+wit_bindgen::generate!({ path: "wit", world: "middleware", generate_all });
 
 use exports::wasi::http::incoming_handler::Guest;
 use wasi::http::types::{Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam};
+use wasi::io::streams::OutputStream;
 
 /// The bearer token requests must carry. An example value: replace it (see
-/// README, "middleware", for where a real deployment keeps its secret).
+/// docs/templates.md, "middleware", for where a real deployment keeps its secret).
 const TOKEN: &[u8] = b"edgekit-example-token";
 /// The origins CORS allows.
 const ALLOW_ORIGIN: &[u8] = b"*";
@@ -111,11 +112,21 @@ fn respond(out: ResponseOutparam, status: u16, headers: &[(&str, &[u8])], body: 
     let Ok(outgoing) = response.body() else { return };
     ResponseOutparam::set(out, Ok(response));
     let Ok(stream) = outgoing.write() else { return };
-    if !body.is_empty() && stream.blocking_write_and_flush(body).is_err() {
+    if write_all(&stream, body).is_err() {
         return;
     }
     drop(stream);
     let _ = OutgoingBody::finish(outgoing, None);
+}
+
+/// Writes all of `bytes`: `blocking-write-and-flush` takes at most 4,096
+/// bytes a call, so a longer body goes in chunks. Fails if the host has
+/// given up on the stream.
+fn write_all(stream: &OutputStream, bytes: &[u8]) -> Result<(), ()> {
+    for chunk in bytes.chunks(4096) {
+        stream.blocking_write_and_flush(chunk).map_err(|_| ())?;
+    }
+    Ok(())
 }
 
 export!(Middleware);

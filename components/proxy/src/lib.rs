@@ -11,14 +11,14 @@
 
 // A free-list allocator of about 1 KB instead of std's dlmalloc (about 7 KB).
 // Edge hosts make a fresh instance per request, so the heap lives for one
-// request; see README, "The allocator", for the trade.
+// request; see docs/size.md, "The allocator", for the trade.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 // SAFETY: a component instance is single-threaded.
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
-wit_bindgen::generate!({ path: "../../wit", world: "proxy", generate_all });
+wit_bindgen::generate!({ path: "wit", world: "proxy", generate_all });
 
 use exports::wasi::http::incoming_handler::Guest;
 use wasi::http::types::{
@@ -158,9 +158,21 @@ fn error(out: ResponseOutparam, status: u16, message: &[u8]) {
     let Ok(body) = response.body() else { return };
     ResponseOutparam::set(out, Ok(response));
     let Ok(stream) = body.write() else { return };
-    let _ = stream.blocking_write_and_flush(message);
+    if write_all(&stream, message).is_err() {
+        return;
+    }
     drop(stream);
     let _ = OutgoingBody::finish(body, None);
+}
+
+/// Writes all of `bytes`: `blocking-write-and-flush` takes at most 4,096
+/// bytes a call, so a longer body goes in chunks. Fails if the host has
+/// given up on the stream.
+fn write_all(stream: &OutputStream, bytes: &[u8]) -> Result<(), ()> {
+    for chunk in bytes.chunks(4096) {
+        stream.blocking_write_and_flush(chunk).map_err(|_| ())?;
+    }
+    Ok(())
 }
 
 export!(Proxy);

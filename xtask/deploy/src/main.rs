@@ -1,0 +1,22 @@
+//! `xtask-deploy`: runs the deploy wing's commands (`oci`, `publish`,
+//! `pull`) that `cargo xtask` hands over; see `lib.rs`.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::Parser;
+use xtask::flags::{Command, Xtask};
+use xtask_deploy::{oci, publish, pull};
+
+fn main() -> ExitCode {
+    xtask::exit(run())
+}
+
+fn run() -> Result<()> {
+    match Xtask::parse().command {
+        Command::Oci(cmd) => oci::run(cmd),
+        Command::Publish(cmd) => publish::run(cmd),
+        Command::Pull(cmd) => pull::run(cmd),
+        other => bail!("`{other:?}` is not a command of xtask-deploy: run it as `cargo xtask ...`"),
+    }
+}

@@ -1,0 +1,268 @@
+//! The outside hosts: `wasmtime serve` (wasmtime-cli) and `jco serve`
+//! (Node), installed into a tools directory on first use and started as
+//! child processes on 127.0.0.1, for `portability` and `bench`.
+//!
+//! Nothing outlives the command that started it: each host runs in a process
+//! group of its own, and the whole group (jco starts a second node process)
+//! is killed when its [`Killed`] guard drops, or when the command is
+//! interrupted (SIGINT, SIGTERM, SIGHUP; see [`on_interrupt_kill_hosts`]).
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use edgekit_host::client::get_blocking;
+use xshell::{Shell, cmd};
+use xtask::artifact::Manifest;
+
+pub const WASMTIME_VERSION: &str = "48.0.8";
+pub const JCO_VERSION: &str = "1.35.0";
+/// The wasmtime-cli features `wasmtime serve` uses, with the pooling
+/// allocator (`-O pooling-allocator`, its fastest configuration, for bench).
+const WASMTIME_FEATURES: &str =
+    "serve,run,cranelift,component-model,component-model-async,pooling-allocator,parallel-compilation,wat,wasi-config";
+/// How long a host may take from start to its first answer (jco transpiles
+/// the component first).
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// Interfaces the `wasi:http/proxy` world offers, the whole of what the
+/// outside hosts give a component started without extra flags.
+const PROXY_IMPORTS: [&str; 9] = [
+    "wasi:http/types@",
+    "wasi:http/outgoing-handler@",
+    "wasi:io/",
+    "wasi:clocks/monotonic-clock@",
+    "wasi:clocks/wall-clock@",
+    "wasi:random/random@",
+    "wasi:cli/stdout@",
+    "wasi:cli/stderr@",
+    "wasi:cli/stdin@",
+];
+
+/// The dist artifacts that export `wasi:http/incoming-handler` and import
+/// nothing beyond the `wasi:http/proxy` world, from the manifest `dist`
+/// wrote. Others are named on stderr with the reason: `middleware` imports
+/// the next handler (its composition is checked instead), `proxy` needs
+/// `wasi:config`.
+pub fn http_components(root: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in Manifest::read(&xtask::workspace::dist_dir(root))?.components {
+        if !entry.is_http() {
+            continue;
+        }
+        let beyond: Vec<&String> =
+            entry.imports.iter().filter(|i| !PROXY_IMPORTS.iter().any(|p| i.starts_with(p))).collect();
+        let name = entry.name;
+        if beyond.is_empty() {
+            names.push(name);
+        } else {
+            eprintln!("    {name:<12} skipped: imports {beyond:?}, beyond the wasi:http/proxy world these hosts give");
+        }
+    }
+    Ok(names)
+}
+
+#[derive(Clone, Copy)]
+pub enum OutsideHost {
+    WasmtimeServe,
+    JcoServe,
+}
+
+impl OutsideHost {
+    pub fn name(self) -> &'static str {
+        match self {
+            OutsideHost::WasmtimeServe => "wasmtime serve",
+            OutsideHost::JcoServe => "jco serve",
+        }
+    }
+
+    /// Installs the host into the tools directory unless it is there.
+    pub fn install(self, sh: &Shell) -> Result<()> {
+        let tools = tools_dir()?;
+        match self {
+            OutsideHost::WasmtimeServe => {
+                let wasmtime = tools.join("bin").join("wasmtime");
+                let version = cmd!(sh, "{wasmtime} --version").quiet().ignore_stderr().read().unwrap_or_default();
+                if version.contains(WASMTIME_VERSION) {
+                    return Ok(());
+                }
+                eprintln!("==> installing wasmtime-cli {WASMTIME_VERSION} into {} (several minutes, once)", tools.display());
+                // Only what `wasmtime serve` needs (its default features add
+                // wasi-nn, winch, pulley, GC, wast, the explorer, TLS and
+                // more): about half the compile time, the same server.
+                let features = WASMTIME_FEATURES;
+                cmd!(
+                    sh,
+                    "cargo install --locked wasmtime-cli@{WASMTIME_VERSION} --no-default-features --features {features} --root {tools}"
+                )
+                    .run()
+                    .context("installing wasmtime-cli failed: check that crates.io is reachable, then retry")
+            }
+            OutsideHost::JcoServe => {
+                let dir = tools.join("jco");
+                if jco_bin(&tools).exists() {
+                    return Ok(());
+                }
+                eprintln!("==> installing @bytecodealliance/jco@{JCO_VERSION} into {}", dir.display());
+                cmd!(sh, "npm install --no-audit --no-fund --prefix {dir} @bytecodealliance/jco@{JCO_VERSION}")
+                    .run()
+                    .context("installing jco failed: install Node 20 and npm, check that npm's registry is reachable, then retry")
+            }
+        }
+    }
+
+    /// Starts the host serving `wasm` on `addr`, its output going to `log`.
+    pub fn start(self, sh: &Shell, wasm: &Path, addr: SocketAddr, log: &Path) -> Result<Child> {
+        let tools = tools_dir()?;
+        let (ip, port, addr) = (addr.ip().to_string(), addr.port().to_string(), addr.to_string());
+        let mut command = match self {
+            // No -Scli: the component gets the proxy world and nothing else.
+            OutsideHost::WasmtimeServe => {
+                let wasmtime = tools.join("bin").join("wasmtime");
+                Command::from(cmd!(sh, "{wasmtime} serve --addr {addr} {wasm}"))
+            }
+            OutsideHost::JcoServe => {
+                let jco = jco_bin(&tools);
+                let out = log.with_extension("js");
+                Command::from(cmd!(sh, "{jco} serve --host {ip} --port {port} --jco-dir {out} {wasm}"))
+            }
+        };
+        let file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        command.stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file);
+        // A group of its own, so the guard can kill the host's children too.
+        command.process_group(0);
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}: run `cargo xtask portability` to install it", self.name()))?;
+        remember(child.id() as i32);
+        Ok(child)
+    }
+
+    /// Serves `wasm`, waits until the host answers, and compares its answer
+    /// to `GET /` with `expected`.
+    pub fn check(self, sh: &Shell, wasm: &Path, logs: &Path, expected: &(u16, Vec<u8>)) -> Result<()> {
+        let addr = free_addr()?;
+        let stem = wasm.file_stem().unwrap().to_string_lossy();
+        let log = logs.join(format!("{}-{stem}.log", self.name().replace(' ', "-")));
+        let mut child = Killed(self.start(sh, wasm, addr, &log)?);
+        let answer = wait_for_answer(&mut child.0, addr, &log)?;
+        if answer != *expected {
+            bail!(
+                "answered {} {:?}, edgekit's host answered {} {:?}",
+                answer.0,
+                String::from_utf8_lossy(&answer.1),
+                expected.0,
+                String::from_utf8_lossy(&expected.1)
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Kills the child's whole process group when dropped, and reaps the child.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let pid = self.0.id() as i32;
+        kill_group(pid);
+        forget(pid);
+        let _ = self.0.wait();
+    }
+}
+
+/// The process groups of the hosts running now, for the signal handler: a
+/// fixed array of atomics, since a handler may not lock or allocate.
+static GROUPS: [AtomicI32; 16] = [const { AtomicI32::new(0) }; 16];
+
+fn remember(pid: i32) {
+    for slot in &GROUPS {
+        if slot.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            return;
+        }
+    }
+}
+
+fn forget(pid: i32) {
+    for slot in &GROUPS {
+        let _ = slot.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+fn kill_group(pid: i32) {
+    // SAFETY: kill(2) with a negative pid signals that process group; the
+    // group was made for this child by `process_group(0)`.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
+}
+
+extern "C" fn interrupted(signal: libc::c_int) {
+    for slot in &GROUPS {
+        let pid = slot.load(Ordering::SeqCst);
+        if pid != 0 {
+            kill_group(pid);
+        }
+    }
+    // SAFETY: _exit is async-signal-safe; 128 + signal is the shell's convention.
+    unsafe { libc::_exit(128 + signal) }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP, kills every host started so far (their
+/// groups do not get the terminal's Ctrl-C) and exits.
+pub fn on_interrupt_kill_hosts() {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only reads atomics and calls kill and _exit.
+        unsafe {
+            libc::signal(signal, interrupted as *const () as libc::sighandler_t);
+        }
+    }
+}
+
+/// Polls `GET /` until the host answers, it exits, or [`STARTUP`] passes.
+pub fn wait_for_answer(child: &mut Child, addr: SocketAddr, log: &Path) -> Result<(u16, Vec<u8>)> {
+    let start = Instant::now();
+    loop {
+        if let Ok((status, body)) = get_blocking(addr, "/", Duration::from_secs(10)) {
+            return Ok((status, body.to_vec()));
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("exited with {status} before answering: {}", tail(log));
+        }
+        if start.elapsed() > STARTUP {
+            bail!("did not answer within {} s: {}", STARTUP.as_secs(), tail(log));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The last lines of a host's log, for an error message.
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().rev().take(5).collect();
+    let lines: Vec<&str> = lines.into_iter().rev().collect();
+    format!("{} (log: {})", lines.join(" | "), log.display())
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_addr() -> Result<SocketAddr> {
+    Ok(TcpListener::bind("127.0.0.1:0").context("cannot bind 127.0.0.1")?.local_addr()?)
+}
+
+/// Where outside hosts are installed.
+pub fn tools_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("EDGEKIT_TOOLS") {
+        return Ok(PathBuf::from(dir));
+    }
+    let home = std::env::var_os("HOME").context("HOME is not set: set EDGEKIT_TOOLS to a directory for the hosts")?;
+    Ok(PathBuf::from(home).join(".cache").join("edgekit").join("tools"))
+}
+
+fn jco_bin(tools: &Path) -> PathBuf {
+    tools.join("jco").join("node_modules").join(".bin").join("jco")
+}
+

@@ -1,0 +1,30 @@
+//! `cargo xtask serve <component>`: serves a wasi:http component over HTTP
+//! until interrupted. The server is `edgekit_host::serve`; this module turns
+//! the flags into its limits and grants.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use edgekit_host::http::{Grants, Handler, Limits};
+use edgekit_host::serve::{engine, serve_blocking};
+use xtask::flags;
+
+pub fn run(flags: flags::Serve) -> Result<()> {
+    let limits = Limits {
+        deadline: Duration::from_millis(flags.deadline_ms),
+        memory: usize::try_from(flags.memory_mib << 20).context("--memory-mib is too large")?,
+        instances: u32::try_from(flags.instances).context("--instances is too large")?,
+    };
+    let engine = engine(&limits)?;
+    let component = edgekit_host::load(&engine, &flags.component)?;
+    let grants = Grants { outbound_hosts: flags.allow_hosts, config: flags.config, cli: false };
+    let handler = Handler::with(&engine, &component, limits.clone(), grants).with_context(|| {
+        format!("cannot serve `{}`: serve takes wasi:http components; use `cargo xtask call` for others", flags.component)
+    })?;
+    serve_blocking(&flags.addr, handler, |addr| {
+        eprintln!(
+            "serving {} on http://{addr} (deadline {} ms, memory {} MiB, {} instances); Ctrl-C stops",
+            flags.component, flags.deadline_ms, flags.memory_mib, limits.instances
+        )
+    })
+}

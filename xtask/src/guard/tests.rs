@@ -1,0 +1,235 @@
+//! The guards' tests: tidy on the workspace and on a component missing each
+//! thing it needs, size budgets failing on purpose, byte attribution on the
+//! real artifacts, and a WASI bump in a copy of the workspace.
+
+use std::collections::BTreeMap;
+
+use crate::flags;
+use crate::guard::{explain, size, tidy, witbump};
+use crate::pipeline::{compose, drift, roundtrip};
+use crate::testing::*;
+use crate::wit::Wit;
+use crate::workspace;
+
+#[test]
+fn tidy() {
+    if let Err(e) = tidy::check(&workspace::root()) {
+        panic!("{e:#}");
+    }
+}
+
+#[test]
+fn tidy_names_what_a_new_component_lacks() {
+    let tmp = workspace_copy("tidy");
+    write(
+        tmp.path(),
+        "components/stray/Cargo.toml",
+        "[package]\nname = \"stray\"\nversion = \"0.1.0\"\n\n[dependencies]\nwit-bindgen.workspace = true\n\n\
+         [package.metadata.component.target]\nworld = \"stray\"\n",
+    );
+    write(tmp.path(), "components/stray/src/lib.rs", "fn main() {}\n");
+    write(tmp.path(), "components/stray/wit/stray.wit", "package edgekit:components@0.1.0;\n\nworld other {}\n");
+    write(tmp.path(), "components/edge-fn/wit/deps/http.wit", "// edited by hand\n");
+    let message = error_of(tidy::check(tmp.path()));
+    assert_mentions(
+        &message,
+        &[
+            "names world `stray`, which does not exist",
+            "add an empty `[workspace]` table",
+            "inherit nothing from the edgekit workspace",
+            "stray/Cargo.lock is missing",
+            "stray/rust-toolchain.toml must pin the channel",
+            "must read `path: \"wit\", world: \"stray\"`",
+            "stray has no tests: add",
+            "stray is not in README.md",
+            "lib.rs: start the file with a `//!` comment",
+            "edge-fn/wit/deps/http.wit is not the WASI pinned in wit/deps/: run `cargo xtask dist edge-fn`",
+        ],
+    );
+}
+
+fn budgets() -> size::Budgets {
+    size::Budgets::load(&workspace::root()).unwrap()
+}
+
+fn sizes(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    pairs.iter().map(|(n, b)| (n.to_string(), *b)).collect()
+}
+
+fn outcome_for(outcomes: &[size::Outcome], name: &str) -> size::Outcome {
+    outcomes.iter().find(|o| o.component == name).unwrap().clone()
+}
+
+#[test]
+fn budgets_cover_exactly_the_components() {
+    let root = workspace::root();
+    let mut names = workspace::component_names(&root).unwrap();
+    names.extend(compose::compositions(&root).unwrap().iter().map(|c| c.name()));
+    names.sort();
+    let budgeted: Vec<String> = budgets().components.keys().cloned().collect();
+    assert_eq!(names, budgeted, "every component needs an entry in {}", size::BUDGETS_FILE);
+}
+
+#[test]
+fn padded_past_budget_fails() {
+    let (_, bytes) = dist_artifact("greeter");
+    let b = budgets();
+    let budget = b.components["greeter"].budget;
+    let fat = padded(&bytes, budget);
+    let outcomes =
+        size::evaluate(&b, &sizes(&[("greeter", fat.len()), ("edge-fn", b.components["edge-fn"].baseline)]), 1.0);
+    let o = outcome_for(&outcomes, "greeter");
+    assert!(!o.ok);
+    assert_mentions(&o.message, &["over its budget", "cargo xtask size --explain greeter"]);
+    assert!(outcome_for(&outcomes, "edge-fn").ok);
+}
+
+#[test]
+fn growth_past_tolerance_fails_and_names_bless() {
+    let b = budgets();
+    let baseline = b.components["greeter"].baseline;
+    let grown = baseline + baseline / 50 + 1; // 2%: within the budget, past the 1% tolerance
+    assert!(grown <= b.components["greeter"].budget);
+    let o = outcome_for(&size::evaluate(&b, &sizes(&[("greeter", grown)]), 1.0), "greeter");
+    assert!(!o.ok);
+    assert_mentions(&o.message, &["grew 2.0%", "cargo xtask size --bless", "--diff"]);
+    // A looser tolerance, as `--tolerance 5` gives, passes the same growth.
+    assert!(outcome_for(&size::evaluate(&b, &sizes(&[("greeter", grown)]), 5.0), "greeter").ok);
+}
+
+#[test]
+fn shrinking_passes_and_says_so() {
+    let b = budgets();
+    let smaller = b.components["greeter"].baseline - 100;
+    let o = outcome_for(&size::evaluate(&b, &sizes(&[("greeter", smaller)]), 1.0), "greeter");
+    assert!(o.ok);
+    assert_mentions(&o.message, &["shrank by 100 bytes", "--bless"]);
+}
+
+#[test]
+fn missing_entry_and_stale_entry_fail() {
+    let b = budgets();
+    let outcomes = size::evaluate(&b, &sizes(&[("greeter", 2000), ("newcomer", 1000)]), 1.0);
+    let newcomer = outcome_for(&outcomes, "newcomer");
+    assert!(!newcomer.ok);
+    assert_mentions(&newcomer.message, &["no entry in size-budgets.toml", "[components.newcomer]", "--bless"]);
+    let stale = outcome_for(&outcomes, "edge-fn");
+    assert!(!stale.ok);
+    assert_mentions(&stale.message, &["not a component in target/dist", "remove [components.edge-fn]"]);
+}
+
+#[test]
+fn size_reports_render_in_every_format() {
+    let outcomes = size::evaluate(&budgets(), &sizes(&[("greeter", 5000), ("edge-fn", 100)]), 1.0);
+    let table = size::render(&outcomes, flags::Format::Table);
+    assert!(table.contains("greeter") && table.contains("FAIL"), "{table}");
+    let markdown = size::render(&outcomes, flags::Format::Markdown);
+    assert!(markdown.starts_with("| component | baseline | now |"), "{markdown}");
+    assert!(markdown.contains("over its budget"), "{markdown}");
+    let json: serde_json::Value = serde_json::from_str(&size::render(&outcomes, flags::Format::Json)).unwrap();
+    assert_eq!(json["ok"], false);
+    // One row per budgeted component, measured or not.
+    assert_eq!(json["components"].as_array().unwrap().len(), budgets().components.len());
+}
+
+/// `--bless` rewrites baselines through toml_edit: comments and layout stay.
+#[test]
+fn bless_keeps_the_budget_file_as_written() {
+    let tmp = workspace_copy("bless");
+    let text = size::Budgets::edit(tmp.path(), |components| {
+        components["greeter"]["baseline"] = toml_edit::value(1234);
+    })
+    .unwrap();
+    let before = std::fs::read_to_string(tmp.path().join(size::BUDGETS_FILE)).unwrap();
+    let changed: Vec<(&str, &str)> = before.lines().zip(text.lines()).filter(|(a, b)| a != b).collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(changed[0].1.ends_with("1234"), "{changed:?}");
+    assert!(text.starts_with("# Size budgets"), "{text}");
+}
+
+#[test]
+fn explain_names_the_functions_of_the_shipped_artifact() {
+    let (path, bytes) = dist_artifact("edge-fn");
+    let b = explain::load(&path).unwrap();
+    assert_eq!(b.total, bytes.len());
+    let main = b.modules.iter().max_by_key(|m| m.bytes).unwrap();
+    let names: Vec<&str> = main.functions.iter().map(|f| f.what.as_str()).collect();
+    assert!(names.contains(&"wasi:http/incoming-handler@0.2.12#handle"), "{names:?}");
+    assert!(names.iter().any(|n| n.contains("lol_alloc")), "{names:?}");
+    // The names came from the side file: the artifact itself ships none.
+    assert!(!main.sections.iter().any(|s| s.what == "custom `name`"), "{:?}", main.sections);
+    let report = explain::render("edge-fn", &b, 5);
+    assert!(report.contains("largest functions") && report.contains("component types"), "{report}");
+}
+
+#[test]
+fn explain_diff_shows_what_grew() {
+    let (_, bytes) = dist_artifact("greeter");
+    let old = explain::breakdown(&bytes, None).unwrap();
+    let new = explain::breakdown(&padded(&bytes, 3000), None).unwrap();
+    let diff = explain::render_diff("greeter", &old, &new, 5);
+    assert!(diff.contains("custom `padding`"), "{diff}");
+    assert!(diff.contains("+300"), "{diff}");
+}
+
+#[test]
+fn wasi_bump_revendors_and_catches_a_component_left_behind() {
+    let tmp = workspace_copy("bump");
+    let sh = xshell::Shell::new().unwrap();
+    witbump::bump(&sh, tmp.path(), "0.2.9").unwrap();
+    let bumped = Wit::load(&tmp.path().join("wit")).unwrap();
+    assert_eq!(bumped.wasi_version().unwrap(), "0.2.9");
+    let edge_fn = std::fs::read_to_string(tmp.path().join("components/edge-fn/wit/edge-fn.wit")).unwrap();
+    assert!(edge_fn.contains("wasi:http/incoming-handler@0.2.9"), "{edge_fn}");
+    // Every component's copies moved with the pins, and still resolve.
+    tidy::check(tmp.path()).unwrap();
+    // The dist artifact, built before the bump, is now drift.
+    let (path, bytes) = dist_artifact("edge-fn");
+    let message = error_of(drift::check(&bumped, &path, &bytes, &roundtrip::decode(&path, &bytes).unwrap()));
+    assert_mentions(&message, &["@0.2.12", "pins WASI 0.2.9"]);
+    // An unknown version is refused and wit/ is left alone.
+    let message = error_of(witbump::bump(&sh, tmp.path(), "0.2.99"));
+    assert_mentions(&message, &["no known source for WASI 0.2.99", "WIT_SOURCES"]);
+    assert_eq!(Wit::load(&tmp.path().join("wit")).unwrap().wasi_version().unwrap(), "0.2.9");
+}
+
+/// The features cargo resolves for each crate, one line per instance
+/// (`name vX.Y.Z [a,b]`), for a `cargo tree` selection.
+fn resolved_features(args: &[&str]) -> std::collections::BTreeSet<String> {
+    let sh = xshell::Shell::new().unwrap();
+    let _dir = sh.push_dir(workspace::root());
+    let format = "{p} [{f}]";
+    let out = xshell::cmd!(sh, "cargo tree --offline --prefix none -f {format} {args...}").quiet().read().unwrap();
+    out.lines().map(|l| l.trim_end_matches(" (*)").to_string()).collect()
+}
+
+/// `cargo xtask` (xtask alone) and `cargo test` (the whole workspace, dev
+/// dependencies included) must resolve the crates binaryen's build script
+/// depends on with the same features, or binaryen is compiled twice. The
+/// pins in xtask's `[build-dependencies]` keep them equal; this fails with
+/// the crate and both feature lists when a dependency update moves them.
+#[test]
+fn binaryen_builds_once_for_cargo_xtask_and_cargo_test() {
+    let closure = resolved_features(&["-p", "wasm-opt-sys", "-e", "normal,build"]);
+    let names: std::collections::BTreeSet<&str> =
+        closure.iter().filter_map(|l| l.split(" [").next()).map(|p| p.trim_end_matches(" (proc-macro)")).collect();
+    let alone = resolved_features(&["-p", "xtask", "-e", "normal,build"]);
+    let workspace = resolved_features(&["--workspace", "-e", "normal,build,dev"]);
+    // The instance with the most features is the host one the build script
+    // links (target-side instances may differ without effect).
+    let widest = |set: &std::collections::BTreeSet<String>, name: &str| {
+        set.iter().filter(|l| l.starts_with(&format!("{name} ["))).max_by_key(|l| l.matches(',').count()).cloned()
+    };
+    let differ: Vec<String> = names
+        .iter()
+        .filter_map(|name| {
+            let (a, b) = (widest(&alone, name), widest(&workspace, name));
+            (a != b).then(|| format!("{name}: cargo xtask {a:?}, cargo test {b:?}"))
+        })
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "binaryen would compile twice; pin these features in xtask/Cargo.toml [build-dependencies]:\n  {}",
+        differ.join("\n  ")
+    );
+}

@@ -1,0 +1,149 @@
+//! `cargo xtask tidy`: the workspace's own rules, checked as a command and as
+//! a `#[test]` (so plain `cargo test` enforces them).
+//!
+//! Every directory under `components/` must be a standalone crate (its own
+//! `[workspace]` and `Cargo.lock`), with its world in its own `wit/` and
+//! copies of the pinned WASI there that match `wit/deps/`, its tests in
+//! `edgekit-test.rs`, a row in the README's component table, and source
+//! generated from the world its Cargo.toml names. Every Rust file starts with
+//! a `//!` header saying what it is for.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use xshell::Shell;
+
+use crate::wit::{self, Wit};
+use crate::workspace;
+
+impl crate::flags::Tidy {
+    pub fn run(self, _sh: &Shell) -> Result<()> {
+        check(&workspace::root())?;
+        eprintln!("tidy: ok");
+        Ok(())
+    }
+}
+
+/// Runs every rule over the workspace at `root`; the error lists each
+/// problem on its own line, naming the file and what to add.
+pub fn check(root: &Path) -> Result<()> {
+    let mut problems = Vec::new();
+    components(root, &mut problems)?;
+    headers(root, &mut problems)?;
+    if !problems.is_empty() {
+        bail!("tidy found {} problem(s):\n  {}", problems.len(), problems.join("\n  "));
+    }
+    Ok(())
+}
+
+fn components(root: &Path, problems: &mut Vec<String>) -> Result<()> {
+    let pins = root.join("wit");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap_or_default();
+    let toolchain = std::fs::read_to_string(root.join("rust-toolchain.toml")).unwrap_or_default();
+    for dir in std::fs::read_dir(root.join("components"))? {
+        let dir = dir?.path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let component = match workspace::load(&dir) {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(format!("{e:#}"));
+                continue;
+            }
+        };
+        let name = &component.name;
+        let fix = format!("run `cargo xtask dist {name}`, which refreshes them, and commit the result");
+        // Stale copies first: a copy edited by hand may not even parse, and
+        // refreshing it is the fix either way.
+        let stale = wit::stale_copies(&pins, &component.wit_dir())?;
+        for path in &stale {
+            problems.push(format!("{} is not the WASI pinned in wit/deps/: {fix}", path.display()));
+        }
+        if stale.is_empty() {
+            if let Err(e) = Wit::load(&component.wit_dir()).and_then(|own| own.world(&component.world, &component.manifest)) {
+                problems.push(format!("{e:#}"));
+            }
+        }
+        let manifest = std::fs::read_to_string(&component.manifest).unwrap_or_default();
+        if !manifest.lines().any(|l| l.trim() == "[workspace]") {
+            problems.push(format!(
+                "{}: add an empty `[workspace]` table, so the crate builds on its own when copied out",
+                component.manifest.display()
+            ));
+        }
+        if manifest.contains(".workspace = true") || manifest.contains("workspace = true }") {
+            problems.push(format!(
+                "{}: inherit nothing from the edgekit workspace (write versions out), so it builds when copied out",
+                component.manifest.display()
+            ));
+        }
+        for (file, what) in [("Cargo.lock", "run `cargo xtask dist` to create it, and commit it")] {
+            if !component.dir.join(file).is_file() {
+                problems.push(format!("{}/{file} is missing: {what}", component.dir.display()));
+            }
+        }
+        let own_toolchain = std::fs::read_to_string(component.dir.join("rust-toolchain.toml")).unwrap_or_default();
+        let channel = |text: &str| text.lines().find(|l| l.starts_with("channel")).map(str::to_string);
+        if channel(&own_toolchain) != channel(&toolchain) {
+            problems.push(format!(
+                "{}/rust-toolchain.toml must pin the channel rust-toolchain.toml pins ({})",
+                component.dir.display(),
+                channel(&toolchain).unwrap_or_default()
+            ));
+        }
+        let lib = component.dir.join("src/lib.rs");
+        let source = std::fs::read_to_string(&lib).unwrap_or_default();
+        if !source.contains(&format!("path: \"wit\", world: \"{}\"", component.world)) {
+            problems.push(format!(
+                "{}: `wit_bindgen::generate!` must read `path: \"wit\", world: \"{}\"`, as {} names it",
+                lib.display(),
+                component.world,
+                component.manifest.display()
+            ));
+        }
+        let tests = component.dir.join("edgekit-test.rs");
+        if !tests.is_file() {
+            problems.push(format!(
+                "{name} has no tests: add {}, the tests host/tests/components.rs runs against its dist artifact",
+                tests.display()
+            ));
+        }
+        if !readme.lines().any(|l| l.starts_with(&format!("| `{name}`"))) {
+            problems.push(format!(
+                "{name} is not in README.md: add a row starting with | `{name}` | to the component table"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every Rust source file opens with a `//!` comment saying what it is for.
+fn headers(root: &Path, problems: &mut Vec<String>) -> Result<()> {
+    let mut stack = vec![root.join("xtask"), root.join("host"), root.join("components")];
+    while let Some(dir) = stack.pop() {
+        if !dir.exists() {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                if !path.ends_with("target") {
+                    stack.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs")
+                // `cargo component build` writes this file; edgekit's crates do not use it.
+                && !path.ends_with("src/bindings.rs")
+            {
+                let text = std::fs::read_to_string(&path)?;
+                if !text.starts_with("//!") {
+                    problems.push(format!(
+                        "{}: start the file with a `//!` comment saying what it is for",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! Stage 1, build: compiles each guest crate to a core Wasm module with
+//! cargo, after making sure the rustup target is installed.
+//!
+//! Every component is a standalone crate with its own `[workspace]` (so it
+//! copies out whole), built with `--manifest-path` into the workspace's
+//! target directory, where the crates they share compile once.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use xshell::{Shell, cmd};
+
+use crate::workspace::{Component, WASM_PROFILE, WASM_TARGET};
+
+/// Installs the Wasm target with rustup when the active toolchain lacks it.
+pub fn ensure_target(sh: &Shell) -> Result<()> {
+    let installed = cmd!(sh, "rustup target list --installed").quiet().read().context(
+        "cannot run `rustup target list`: install rustup, or add the \
+         wasm32-unknown-unknown target to your toolchain by hand",
+    )?;
+    if !installed.lines().any(|t| t.trim() == WASM_TARGET) {
+        eprintln!("==> installing the {WASM_TARGET} target with rustup");
+        cmd!(sh, "rustup target add {WASM_TARGET}")
+            .run()
+            .with_context(|| format!("`rustup target add {WASM_TARGET}` failed: run it by hand and retry"))?;
+    }
+    Ok(())
+}
+
+/// Builds one component and returns the path of its core module.
+///
+/// Paths are remapped (the workspace to `/edgekit`, cargo's home to
+/// `/cargo`) so no absolute path of this machine reaches an artifact: two
+/// checkouts in different places build byte-identical components.
+pub fn build(sh: &Shell, root: &Path, component: &Component) -> Result<PathBuf> {
+    let _dir = sh.push_dir(root);
+    let target_dir = crate::workspace::target_dir(root);
+    let cargo_home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
+    let remap = format!(
+        "target.{WASM_TARGET}.rustflags=[\"--remap-path-prefix={}=/edgekit\", \"--remap-path-prefix={}=/cargo\"]",
+        root.display(),
+        cargo_home.display()
+    );
+    let manifest = &component.manifest;
+    cmd!(
+        sh,
+        "cargo build --quiet --manifest-path {manifest} --target-dir {target_dir} --config {remap} --profile {WASM_PROFILE} --target {WASM_TARGET}"
+    )
+    .run()
+    .with_context(|| format!("cargo could not build {}: fix the compile errors above", manifest.display()))?;
+    let path = target_dir.join(WASM_TARGET).join(WASM_PROFILE).join(component.core_file_name());
+    if !path.exists() {
+        bail!(
+            "cargo built no {}: {} must declare `crate-type = [\"cdylib\"]` under [lib]",
+            path.display(),
+            manifest.display()
+        );
+    }
+    Ok(path)
+}

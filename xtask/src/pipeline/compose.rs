@@ -1,0 +1,174 @@
+//! Composition: a middleware component (one that exports
+//! `wasi:http/incoming-handler` and imports the next one) plugged in front of
+//! a wasi:http component, giving one component that imports only what the
+//! two need from the host. wasm-compose does it in process.
+//!
+//! `dist` builds the compositions listed in `compose.toml` after the
+//! components and ships them like components; `cargo xtask compose
+//! <middleware> <handler>` composes two dist artifacts on demand.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use xshell::Shell;
+
+use crate::artifact::{Artifact, write_atomic};
+use crate::pipeline::{componentize, drift, roundtrip};
+use crate::report::group;
+use crate::wit::Wit;
+use crate::workspace;
+
+pub const COMPOSE_FILE: &str = "compose.toml";
+const INCOMING_HANDLER: &str = "wasi:http/incoming-handler";
+
+/// One `[[composition]]` of `compose.toml`.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Composition {
+    pub middleware: String,
+    pub handler: String,
+}
+
+impl Composition {
+    /// `middleware+http-api`: the artifact's name.
+    pub fn name(&self) -> String {
+        format!("{}+{}", self.middleware, self.handler)
+    }
+
+    /// What the composition is built from, relative to the root.
+    pub fn sources(&self) -> Vec<String> {
+        vec![
+            format!("components/{}", self.middleware),
+            format!("components/{}", self.handler),
+            "wit".into(),
+            COMPOSE_FILE.into(),
+            "rust-toolchain.toml".into(),
+        ]
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    composition: Vec<Composition>,
+}
+
+/// The compositions `compose.toml` lists; none if there is no such file.
+pub fn compositions(root: &Path) -> Result<Vec<Composition>> {
+    let path = root.join(COMPOSE_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Vec::new()) };
+    let file: File = toml::from_str(&text).with_context(|| format!("{} is malformed", path.display()))?;
+    Ok(file.composition)
+}
+
+/// The text of `compose.toml` after `edit` changed its list of
+/// compositions: removed ones are taken out and new ones appended, keeping
+/// every comment and the layout of the rest (toml_edit). For `new` and `rm`.
+pub fn edit(root: &Path, edit: impl FnOnce(&mut Vec<Composition>)) -> Result<String> {
+    let path = root.join(COMPOSE_FILE);
+    let before = compositions(root)?;
+    let mut after = before.clone();
+    edit(&mut after);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut doc: toml_edit::DocumentMut = text.parse().with_context(|| format!("{} is malformed", path.display()))?;
+    let list = doc
+        .entry("composition")
+        .or_insert_with(|| toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
+        .as_array_of_tables_mut()
+        .with_context(|| format!("{}: `composition` must be an array of tables", path.display()))?;
+    let keep = |t: &toml_edit::Table| {
+        after.iter().any(|c| {
+            t.get("middleware").and_then(|v| v.as_str()) == Some(&c.middleware)
+                && t.get("handler").and_then(|v| v.as_str()) == Some(&c.handler)
+        })
+    };
+    list.retain(keep);
+    for composition in after.iter().filter(|c| !before.contains(c)) {
+        let mut table = toml_edit::Table::new();
+        table["middleware"] = toml_edit::value(composition.middleware.clone());
+        table["handler"] = toml_edit::value(composition.handler.clone());
+        list.push(table);
+    }
+    Ok(doc.to_string())
+}
+
+/// Composes `middleware` in front of `handler` (both finished components)
+/// and checks the result: it validates, no longer imports an incoming
+/// handler, and fits the `wasi:http/proxy` world. `work` holds the inputs,
+/// which wasm-compose reads from files.
+pub fn compose(
+    pins: &Wit,
+    composition: &Composition,
+    middleware: &[u8],
+    handler: &[u8],
+    work: &Path,
+    dist: &Path,
+) -> Result<Artifact> {
+    let name = &composition.name();
+    std::fs::create_dir_all(work).with_context(|| format!("cannot create {}", work.display()))?;
+    let middleware_path = work.join("middleware.wasm");
+    let handler_path = work.join("handler.wasm");
+    std::fs::write(&middleware_path, middleware)?;
+    std::fs::write(&handler_path, handler)?;
+    let config = wasm_compose::config::Config {
+        dir: work.to_path_buf(),
+        // The handler's exports satisfy the middleware's imports of the
+        // same name: its `wasi:http/incoming-handler`.
+        definitions: vec![handler_path],
+        ..Default::default()
+    };
+    let bytes = wasm_compose::composer::ComponentComposer::new(&middleware_path, &config)
+        .compose()
+        .with_context(|| format!("{name}: wasm-compose could not plug the handler into the middleware"))?;
+    componentize::validate(&bytes).with_context(|| format!("{name}: the composition does not validate"))?;
+    let artifact = dist.join(format!("{name}.wasm"));
+    let surface = roundtrip::decode(&artifact, &bytes)?;
+    if let Some(import) = surface.imports.iter().find(|i| i.starts_with(INCOMING_HANDLER)) {
+        bail!("{} still imports {import}: the handler does not export it", artifact.display());
+    }
+    if !surface.exports.iter().any(|e| e.starts_with(INCOMING_HANDLER)) {
+        bail!("{} exports no {INCOMING_HANDLER}: the middleware must export it", artifact.display());
+    }
+    drift::check(pins, &artifact, &bytes, &surface)?;
+    let built_with = BTreeMap::from([("wasm-compose".to_string(), "0.263".to_string())]);
+    Ok(Artifact {
+        name: name.to_string(),
+        // drift::check made sure it fits the proxy world in full.
+        world: format!("wasi:http/proxy@{}", pins.wasi_version()?),
+        parts: vec![composition.middleware.clone(), composition.handler.clone()],
+        before: middleware.len() + handler.len(),
+        bytes,
+        surface,
+        names: BTreeMap::new(),
+        built_with,
+    })
+}
+
+impl crate::flags::Compose {
+    pub fn run(self, _sh: &Shell) -> Result<()> {
+        let root = workspace::root();
+        let dist = workspace::dist_dir(&root);
+        let read = |name: &str| {
+            let path = dist.join(format!("{name}.wasm"));
+            std::fs::read(&path)
+                .with_context(|| format!("cannot read {}: run `cargo xtask dist {name}` first", path.display()))
+        };
+        let (middleware, handler) = (read(&self.middleware)?, read(&self.handler)?);
+        let composition = Composition { middleware: self.middleware, handler: self.handler };
+        let name = composition.name();
+        let pins = Wit::load(&root.join("wit"))?;
+        let work = root.join("target").join("xtask").join(&name);
+        let artifact = compose(&pins, &composition, &middleware, &handler, &work, &dist)?;
+        let path = dist.join(format!("{name}.wasm"));
+        write_atomic(&path, &artifact.bytes)?;
+        eprintln!(
+            "wrote {} ({} bytes); list it in {COMPOSE_FILE} for `dist` to ship, budget and test it",
+            path.display(),
+            group(artifact.bytes.len())
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! `cargo xtask dist`: the pipeline. Per component: refresh its copies of the
+//! pinned WASI, build it, then strip, optimize, componentize, validate and
+//! check it, all in memory; then the compositions. Only when every artifact
+//! passed are they written, each atomically, and the manifest updated, so a
+//! failed run never leaves a half-written or half-updated `target/dist/`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use xshell::Shell;
+
+use crate::artifact::{Artifact, Manifest};
+use crate::flags;
+use crate::pipeline::{build, componentize, compose, drift, optimize, roundtrip, strip};
+use crate::report::{Table, group};
+use crate::wit::{self, Wit};
+use crate::workspace::{self, Component, WASM_TARGET};
+
+/// The `processed-by` entries of a module's or component's producers section.
+fn provenance(wasm: &[u8]) -> Result<BTreeMap<String, String>> {
+    let mut tools = BTreeMap::new();
+    if let Some(producers) = wasm_metadata::Producers::from_wasm(wasm)? {
+        if let Some(field) = producers.get("processed-by") {
+            for (name, version) in field.iter() {
+                tools.insert(name.clone(), version.clone());
+            }
+        }
+    }
+    Ok(tools)
+}
+
+impl flags::Dist {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let root = workspace::root();
+        let (pins, artifacts) = produce(sh, &root, &self.components)?;
+        write(&root, &pins, &artifacts)?;
+        print!("{}", table(&artifacts));
+        Ok(())
+    }
+}
+
+/// An artifact and the sources it was built from (see `Entry::sources`).
+pub type Built = (Artifact, Vec<String>);
+
+/// Runs every stage for the components of the workspace at `root` (all of
+/// them, or those in `only`), in memory. Returns the workspace's pins.
+pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Wit, Vec<Built>)> {
+    let components = workspace::components(root, only)?;
+    let pins = Wit::load(&root.join("wit"))?;
+    // Every component's WIT must resolve, with its world, before anything is
+    // built. Its copies of the pinned WASI are refreshed first: they are
+    // generated, and `tidy` fails a commit that forgot them.
+    let mut worlds = Vec::new();
+    for component in &components {
+        for path in wit::sync(&pins.dir, &component.wit_dir())? {
+            eprintln!("    {:<12} wit          {} now matches the pins in wit/deps", component.name, path.display());
+        }
+        let own = Wit::load(&component.wit_dir())?;
+        let world = own.world(&component.world, &component.manifest)?;
+        worlds.push((own, world));
+    }
+
+    build::ensure_target(sh)?;
+    let dist = workspace::dist_dir(root);
+    let work = root.join("target").join("xtask");
+    let mut artifacts = Vec::new();
+    for (component, (own, world)) in components.iter().zip(worlds) {
+        eprintln!("==> {:<12} build        {WASM_TARGET}, profile {}", component.name, workspace::WASM_PROFILE);
+        let core = build::build(sh, root, component)?;
+        let core = std::fs::read(&core).with_context(|| format!("cannot read {}", core.display()))?;
+        let mut artifact = pipeline(&pins, &own, component, world, &core, &work.join(&component.name), &dist)?;
+        artifact.built_with.extend(workspace::locked_dependencies(component)?);
+        artifacts.push((artifact, component.sources()));
+    }
+    // The compositions whose parts were built in this run.
+    for composition in compose::compositions(root)? {
+        let name = composition.name();
+        let find = |part: &str| artifacts.iter().find(|(a, _)| a.name == part).map(|(a, _)| a.bytes.clone());
+        let (Some(middleware), Some(handler)) = (find(&composition.middleware), find(&composition.handler)) else {
+            if only.is_empty() {
+                anyhow::bail!(
+                    "{}: composition {name} names a component that does not exist; \
+                     remove it, or run `cargo xtask rm` which does",
+                    root.join(compose::COMPOSE_FILE).display()
+                );
+            }
+            continue;
+        };
+        let artifact = compose::compose(&pins, &composition, &middleware, &handler, &work.join(&name), &dist)?;
+        eprintln!("    {name:<12} composed     {:>9} B", group(artifact.bytes.len()));
+        artifacts.push((artifact, composition.sources()));
+    }
+    Ok((pins, artifacts))
+}
+
+/// Stages 2 to 5 for one component, with a progress line per stage.
+pub fn pipeline(
+    pins: &Wit,
+    own: &Wit,
+    component: &Component,
+    world: wit_parser::WorldId,
+    core: &[u8],
+    work: &Path,
+    dist: &Path,
+) -> Result<Artifact> {
+    let name = &component.name;
+    let progress = |stage: &str, from: usize, to: usize| {
+        eprintln!("    {name:<12} {stage:<12} {:>9} B -> {:>9} B", group(from), group(to));
+    };
+    let built_with = provenance(core)?;
+    let before = componentize::componentize(core)
+        .with_context(|| format!("{name}: componentizing the unoptimized build"))?
+        .len();
+    let stripped = strip::strip(core, true).with_context(|| format!("{name}: strip"))?;
+    progress("strip", core.len(), stripped.len());
+    let optimized = optimize::optimize(&stripped, work).with_context(|| format!("{name}: wasm-opt"))?;
+    let names = strip::function_names(&optimized)?;
+    let optimized = strip::strip(&optimized, false).with_context(|| format!("{name}: strip names"))?;
+    progress("wasm-opt -Oz", stripped.len(), optimized.len());
+    let bytes = componentize::componentize(&optimized).with_context(|| format!("{name}: componentize"))?;
+    progress("componentize", optimized.len(), bytes.len());
+    let artifact = dist.join(format!("{name}.wasm"));
+    drift::check(pins, &artifact, &bytes, &roundtrip::decode(&artifact, &bytes)?)?;
+    let surface = roundtrip::check(own, world, &artifact, &bytes)?;
+    eprintln!("    {name:<12} round-trip   matches world `{}`", component.world);
+    let mut built_with = built_with;
+    built_with.extend(provenance(&bytes)?);
+    built_with.insert("binaryen".into(), optimize::BINARYEN_VERSION.into());
+    Ok(Artifact {
+        name: name.clone(),
+        world: own.world_id(world),
+        parts: Vec::new(),
+        before,
+        bytes,
+        surface,
+        names,
+        built_with,
+    })
+}
+
+/// Writes every artifact into `<root>/target/dist` and updates the manifest:
+/// the entries of artifacts built now replace their old ones, the others
+/// stay, and those of components or compositions that no longer exist go,
+/// files included.
+pub fn write(root: &Path, pins: &Wit, artifacts: &[Built]) -> Result<Manifest> {
+    let names = workspace::component_names(root)?;
+    let compositions = compose::compositions(root)?;
+    let exists = |name: &str| {
+        names.iter().any(|n| n == name)
+            || compositions.iter().any(|c| {
+                c.name() == name && names.contains(&c.middleware) && names.contains(&c.handler)
+            })
+    };
+    Manifest::update(&workspace::dist_dir(root), &pins.wasi_version()?, artifacts, exists)
+}
+
+fn table(artifacts: &[Built]) -> String {
+    let mut table = Table::new(["component", "world", "before", "final", "reduction"]).left(&[1]);
+    for (a, _) in artifacts {
+        let saved = 100.0 * (1.0 - a.bytes.len() as f64 / a.before as f64);
+        table.row([a.name.clone(), a.world.clone(), group(a.before), group(a.bytes.len()), format!("{saved:.1}%")]);
+    }
+    format!("\n{}", table.text())
+}

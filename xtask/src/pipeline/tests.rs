@@ -1,0 +1,245 @@
+//! The pipeline's tests: every kind of bad input getting a clear error that
+//! names the file and the fix, the round-trip and drift checks failing on
+//! purpose, the manifest's one writer, and reproducible builds. Most run in
+//! process on temporary copies of WIT and fabricated components, so no cargo
+//! build is needed; the ones that build are `#[ignore]`d as slow (`.ci/run`
+//! runs them).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::artifact::{Artifact, Manifest, sha256_hex};
+use crate::pipeline::{dist, drift, optimize, roundtrip, strip};
+use crate::testing::*;
+use crate::wit::{self, Surface, Wit};
+use crate::workspace;
+
+#[test]
+fn wit_syntax_error_names_file_and_line() {
+    let tmp = tempdir("broken-wit");
+    copy_tree(&workspace::root().join("components/edge-fn/wit"), &tmp.path().join("wit"));
+    write(tmp.path(), "wit/broken.wit", "package edgekit:components@0.1.0;\n\nworld broken {\n  export oops\n}\n");
+    let message = error_of(Wit::load(&tmp.path().join("wit")));
+    assert_mentions(&message, &["invalid WIT", "broken.wit:5:1", "fix the file"]);
+}
+
+#[test]
+fn unknown_world_names_manifest_and_lists_worlds() {
+    let tmp = tempdir("unknown-world");
+    let manifest = write(
+        tmp.path(),
+        "components/lost/Cargo.toml",
+        "[package]\nname = \"lost\"\n\n[package.metadata.component.target]\nworld = \"no-such-world\"\n",
+    );
+    let component = workspace::load(&tmp.path().join("components/lost")).unwrap();
+    let message = error_of(component_wit("edge-fn").world(&component.world, &component.manifest));
+    assert_mentions(&message, &[&manifest.display().to_string(), "`no-such-world`", "(worlds: edge-fn)"]);
+}
+
+#[test]
+fn component_without_world_is_refused() {
+    let tmp = tempdir("no-world");
+    write(tmp.path(), "components/bare/Cargo.toml", "[package]\nname = \"bare\"\n");
+    let message = error_of(workspace::load(&tmp.path().join("components/bare")));
+    assert_mentions(&message, &["does not name its world", "[package.metadata.component.target]"]);
+}
+
+#[test]
+fn missing_component_directory_is_named() {
+    let message = error_of(workspace::components(&workspace::root(), &["nope".to_string()]));
+    assert_mentions(&message, &["no component `nope`", "components/nope", "edge-fn, greeter"]);
+}
+
+#[test]
+fn artifact_with_other_exports_fails_round_trip() {
+    let edge_fn = fabricate(&component_wit("edge-fn"), "edge-fn");
+    let wit = component_wit("greeter");
+    let greeter = wit.world("greeter", Path::new("test")).unwrap();
+    let message = error_of(roundtrip::check(&wit, greeter, Path::new("greeter.wasm"), &edge_fn));
+    assert_mentions(
+        &message,
+        &["exports differ from world `greeter`", "greeter.wit", "edgekit:greeter/api@0.1.0", "wasi:http/incoming-handler"],
+    );
+}
+
+#[test]
+fn undeclared_import_is_named() {
+    let (_tmp, wit) = wit_with_extra_import("extra-import", "greeter", "wasi:random/random@0.2.12");
+    let component = fabricate(&wit, "greeter-plus");
+    let greeter = wit.world("greeter", Path::new("test")).unwrap();
+    let message = error_of(roundtrip::check(&wit, greeter, Path::new("greeter.wasm"), &component));
+    assert_mentions(&message, &["wasi:random/random@0.2.12", "does not declare", "greeter.wit"]);
+}
+
+#[test]
+fn same_names_other_types_fail_round_trip() {
+    let tmp = tempdir("other-types");
+    let dir = tmp.path().join("wit");
+    copy_tree(&workspace::root().join("components/greeter/wit"), &dir);
+    let greeter = std::fs::read_to_string(dir.join("greeter.wit")).unwrap();
+    write(&dir, "greeter.wit", &greeter.replace("greet: func(n: name) -> string;", "greet: func(n: name) -> u32;"));
+    let component = fabricate(&Wit::load(&dir).unwrap(), "greeter");
+    let wit = component_wit("greeter");
+    let world = wit.world("greeter", Path::new("test")).unwrap();
+    let message = error_of(roundtrip::check(&wit, world, Path::new("greeter.wasm"), &component));
+    assert_mentions(&message, &["not its types", "rebuild it against the current WIT"]);
+}
+
+#[test]
+fn fabricated_artifacts_pass_round_trip() {
+    for name in ["greeter", "edge-fn"] {
+        let wit = component_wit(name);
+        let world = wit.world(name, Path::new("test")).unwrap();
+        let surface = roundtrip::check(&wit, world, Path::new("x.wasm"), &fabricate(&wit, name)).unwrap();
+        if name == "greeter" {
+            assert!(surface.imports.is_empty(), "{:?}", surface.imports);
+        }
+    }
+}
+
+#[test]
+fn strip_and_optimize_keep_the_world() {
+    let wit = component_wit("edge-fn");
+    let world = wit.world("edge-fn", Path::new("test")).unwrap();
+    let mut module = dummy_core(&wit, "edge-fn");
+    // Sections rustc leaves behind must not survive.
+    for name in ["name", "producers", ".debug_info"] {
+        let section = wasm_encoder::CustomSection { name: name.into(), data: (&[0u8, 0][..]).into() };
+        module.push(wasm_encoder::Section::id(&section));
+        wasm_encoder::Encode::encode(&section, &mut module);
+    }
+    let stripped = strip::strip(&module, false).unwrap();
+    let customs: Vec<String> = wasmparser::Parser::new(0)
+        .parse_all(&stripped)
+        .filter_map(|p| match p.unwrap() {
+            wasmparser::Payload::CustomSection(c) => Some(c.name().to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(customs.len(), 1, "{customs:?}");
+    assert!(customs[0].starts_with("component-type"), "{customs:?}");
+    let tmp = tempdir("optimize");
+    let optimized = optimize::optimize(&stripped, tmp.path()).unwrap();
+    let component = crate::pipeline::componentize::componentize(&optimized).unwrap();
+    roundtrip::check(&wit, world, Path::new("edge-fn.wasm"), &component).unwrap();
+}
+
+/// The pins moved to another WASI version, in a copy of `wit/`.
+fn pins_at_version(label: &str, version: &str) -> tempfile::TempDir {
+    let tmp = tempdir(label);
+    copy_tree(&workspace::root().join("wit"), &tmp.path().join("wit"));
+    for file in wit::wit_files(&tmp.path().join("wit")).unwrap().into_iter().chain(wit::wit_files(&tmp.path().join("wit/deps")).unwrap()) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, text.replace("0.2.12", version)).unwrap();
+    }
+    tmp
+}
+
+#[test]
+fn import_at_another_wasi_version_is_drift() {
+    let old = pins_at_version("old-wasi", "0.2.9");
+    let tmp = tempdir("old-edge-fn");
+    let dir = tmp.path().join("wit");
+    copy_tree(&workspace::root().join("components/edge-fn/wit"), &dir);
+    let world = std::fs::read_to_string(dir.join("edge-fn.wit")).unwrap();
+    write(&dir, "edge-fn.wit", &world.replace("0.2.12", "0.2.9"));
+    wit::sync(&old.path().join("wit"), &dir).unwrap();
+    let component = fabricate(&Wit::load(&dir).unwrap(), "edge-fn");
+    let surface = roundtrip::decode(Path::new("edge-fn.wasm"), &component).unwrap();
+    let message = error_of(drift::check(&pins(), Path::new("edge-fn.wasm"), &component, &surface));
+    assert_mentions(&message, &["wasi:http/incoming-handler@0.2.9", "pins WASI 0.2.12", "left behind"]);
+}
+
+#[test]
+fn non_proxy_import_in_http_component_is_refused() {
+    let (_tmp, wit) = wit_with_extra_import("non-proxy", "edge-fn", "wasi:cli/environment@0.2.12");
+    let component = fabricate(&wit, "edge-fn-plus");
+    let surface = roundtrip::decode(Path::new("edge-fn.wasm"), &component).unwrap();
+    let message = error_of(drift::check(&pins(), Path::new("edge-fn.wasm"), &component, &surface));
+    assert_mentions(&message, &["wasi:cli/environment@0.2.12", "wasi:http/proxy@0.2.12 world does not offer"]);
+}
+
+#[test]
+fn dist_artifacts_pass_the_drift_check() {
+    for name in ["greeter", "edge-fn"] {
+        let (path, bytes) = dist_artifact(name);
+        drift::check(&pins(), &path, &bytes, &roundtrip::decode(&path, &bytes).unwrap()).unwrap();
+    }
+}
+
+/// A component's copies of the pinned WASI: exactly the packages its world
+/// needs, refreshed when they drift, and flagged until they are.
+#[test]
+fn component_wit_copies_follow_the_pins() {
+    let pins_dir = workspace::root().join("wit");
+    let greeter = wit::needed_deps(&pins_dir, &workspace::root().join("components/greeter/wit")).unwrap();
+    assert!(greeter.is_empty(), "the greeter uses no WASI: {greeter:?}");
+    let edge_fn = wit::needed_deps(&pins_dir, &workspace::root().join("components/edge-fn/wit")).unwrap();
+    assert!(edge_fn.contains("http.wit") && edge_fn.contains("io.wit"), "{edge_fn:?}");
+
+    let tmp = tempdir("sync");
+    let dir = tmp.path().join("wit");
+    copy_tree(&workspace::root().join("components/edge-fn/wit"), &dir);
+    assert!(wit::stale_copies(&pins_dir, &dir).unwrap().is_empty());
+    write(&dir, "deps/http.wit", "// edited by hand\n");
+    write(&dir, "deps/unused.wit", "package wasi:unused@0.2.12;\n");
+    let stale = wit::stale_copies(&pins_dir, &dir).unwrap();
+    assert_eq!(stale.len(), 2, "{stale:?}");
+    assert_eq!(wit::sync(&pins_dir, &dir).unwrap().len(), 2);
+    assert!(wit::stale_copies(&pins_dir, &dir).unwrap().is_empty());
+    assert!(!dir.join("deps/unused.wit").exists());
+    Wit::load(&dir).unwrap();
+}
+
+/// A fabricated artifact standing in for one `dist` built.
+fn artifact(name: &str, bytes: Vec<u8>) -> (Artifact, Vec<String>) {
+    let artifact = Artifact {
+        name: name.to_string(),
+        world: format!("edgekit:components/{name}@0.1.0"),
+        parts: Vec::new(),
+        before: bytes.len(),
+        bytes,
+        surface: Surface::default(),
+        names: BTreeMap::new(),
+        built_with: BTreeMap::new(),
+    };
+    (artifact, vec![format!("components/{name}")])
+}
+
+/// `dist <names>` updates the manifest: the other entries stay, and those
+/// of components that no longer exist go, with their files.
+#[test]
+fn the_manifest_is_updated_never_truncated() {
+    let tmp = tempdir("manifest");
+    let dist = tmp.path().join("dist");
+    let all = |_: &str| true;
+    Manifest::update(&dist, "0.2.12", &[artifact("a", vec![1]), artifact("b", vec![2]), artifact("c", vec![3])], all)
+        .unwrap();
+    let manifest = Manifest::update(&dist, "0.2.12", &[artifact("b", vec![4, 4])], all).unwrap();
+    let sizes: Vec<(&str, usize)> = manifest.components.iter().map(|e| (e.name.as_str(), e.bytes)).collect();
+    assert_eq!(sizes, [("a", 1), ("b", 2), ("c", 1)]);
+    assert_eq!(manifest.components[1].sha256, sha256_hex(&[4, 4]));
+    assert_eq!(std::fs::read(dist.join("b.wasm")).unwrap(), [4, 4]);
+    // `c` was removed from the workspace: its entry and files go.
+    let manifest = Manifest::update(&dist, "0.2.12", &[], |name| name != "c").unwrap();
+    assert_eq!(manifest.components.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert!(!dist.join("c.wasm").exists() && !dist.join("c.names.json").exists());
+    assert_eq!(Manifest::read(&dist).unwrap().components.len(), 2);
+    assert!(std::fs::read_dir(&dist).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".tmp")));
+}
+
+/// Two builds from clean, in two checkouts at different paths with separate
+/// target directories, give byte-identical artifacts.
+#[test]
+#[ignore = "slow: two clean builds; run with `cargo test -- --include-ignored` (.ci/run does)"]
+fn clean_builds_are_reproducible() {
+    let sh = xshell::Shell::new().unwrap();
+    let mut hashes = Vec::new();
+    for label in ["repro-a", "repro-b-longer-path"] {
+        let tmp = workspace_copy(label);
+        let _env = sh.push_env("CARGO_TARGET_DIR", tmp.path().join("target"));
+        let (_, artifacts) = dist::produce(&sh, tmp.path(), &[]).unwrap();
+        hashes.push(artifacts.iter().map(|(a, _)| (a.name.clone(), sha256_hex(&a.bytes))).collect::<Vec<_>>());
+    }
+    assert_eq!(hashes[0], hashes[1]);
+}

@@ -1,0 +1,209 @@
+//! The scaffold's tests: `new` refusing bad input and renaming only what
+//! names the component, every template copied and built, a standalone copy
+//! (`new --out`) brought back through `dist`, and `rm` of every template
+//! leaving a workspace whose guards pass. The ones that build are
+//! `#[ignore]`d as slow (`.ci/run` runs them).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::guard::{size, tidy};
+use crate::pipeline::{compose, dist};
+use crate::scaffold::{new, rm};
+use crate::testing::*;
+use crate::workspace;
+
+/// Every file under `dir` with its contents.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn new_refuses_bad_names_existing_directories_and_unknown_templates() {
+    let tmp = workspace_copy("new-refused");
+    let before = snapshot(tmp.path());
+    let out = tmp.path().join("components");
+    for (name, template, out, expected) in [
+        ("Orders", "greeter", None, "`Orders` is not a valid component name"),
+        ("9lives", "greeter", None, "`9lives` is not a valid component name"),
+        ("orders--api", "greeter", None, "is not a valid component name"),
+        ("orders_api", "greeter", None, "is not a valid component name"),
+        ("type", "greeter", None, "`type` is a Rust or WIT keyword"),
+        ("edge-fn", "greeter", None, "components/edge-fn already exists"),
+        ("orders", "nope", None, "no template `nope`: the templates are the components under components/ (command, edge-fn, greeter"),
+        ("orders", "greeter", Some(out.as_path()), "already exists and is not empty: name a new directory with --out"),
+    ] {
+        assert_mentions(&error_of(new::create(tmp.path(), name, template, out)), &[expected]);
+        assert!(snapshot(tmp.path()) == before, "`new {name} --template {template}` changed files");
+    }
+}
+
+#[test]
+fn new_renames_identifiers_and_names_and_leaves_prose() {
+    let tmp = workspace_copy("new-renames");
+    new::create(tmp.path(), "hello-world", "greeter", None).unwrap();
+    new::create(tmp.path(), "gateway", "proxy", None).unwrap();
+    tidy::check(tmp.path()).unwrap();
+    let read = |rel: &str| std::fs::read_to_string(tmp.path().join(rel)).unwrap();
+    assert_mentions(
+        &read("components/hello-world/wit/hello-world.wit"),
+        &["world hello-world {", "package edgekit:hello-world@0.1.0 {", "export edgekit:hello-world/api@0.1.0;"],
+    );
+    assert_mentions(
+        &read("components/hello-world/src/lib.rs"),
+        &["world: \"hello-world\"", "exports::edgekit::hello_world::api", "struct HelloWorld;", "export!(HelloWorld);"],
+    );
+    assert_mentions(
+        &read("components/hello-world/Cargo.toml"),
+        &["name = \"hello-world\"", "world = \"hello-world\"", "package = \"edgekit:hello-world\""],
+    );
+    assert_mentions(&read("components/hello-world/Cargo.lock"), &["name = \"hello-world\""]);
+    let tests = read("components/hello-world/edgekit-test.rs");
+    assert_mentions(&tests, &["\"edgekit:hello-world/api@0.1.0\"", "compiled(\"hello-world\"", "Greeter::for_interface"]);
+    assert_eq!(size::Budgets::load(tmp.path()).unwrap().components["hello-world"].baseline, 0);
+    // Prose is the person's to rewrite: comments and response text keep the
+    // template's words, while the code's names move.
+    let gateway = read("components/gateway/src/lib.rs");
+    let proxy = read("components/proxy/src/lib.rs");
+    assert_mentions(&gateway, &["world: \"gateway\""]);
+    let prose = |text: &str| -> Vec<String> {
+        text.lines().filter(|l| l.trim_start().starts_with("//")).map(str::to_string).collect()
+    };
+    assert_eq!(prose(&gateway), prose(&proxy), "comments changed");
+    assert!(prose(&gateway).iter().any(|l| l.contains("proxy")), "the template's comments name it");
+    // The name is taken now.
+    assert_mentions(&error_of(new::create(tmp.path(), "hello-world", "edge-fn", None)), &["already exists"]);
+}
+
+/// `new --out` writes a standalone crate and touches nothing in the
+/// workspace; put back under `components/`, it goes through `dist` as it is.
+#[test]
+#[ignore = "slow: builds a component; run with `cargo test -- --include-ignored` (.ci/run does)"]
+fn new_out_is_standalone_and_goes_back_through_dist() {
+    let tmp = workspace_copy("new-out");
+    let before = snapshot(tmp.path());
+    let out = tempdir("standalone");
+    let crate_dir = out.path().join("orders-api");
+    new::create(tmp.path(), "orders-api", "http-api", Some(&crate_dir)).unwrap();
+    assert!(snapshot(tmp.path()) == before, "`new --out` changed the workspace");
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    assert_mentions(&manifest, &["name = \"orders-api\"", "\n[workspace]\n", "[profile.release]"]);
+    for file in ["README.md", "Cargo.lock", "rust-toolchain.toml", "edgekit-test.rs", "wit/orders-api.wit", "wit/deps/http.wit"] {
+        assert!(crate_dir.join(file).is_file(), "{file} is missing from the standalone crate");
+    }
+    copy_tree(&crate_dir, &tmp.path().join("components/orders-api"));
+    let sh = xshell::Shell::new().unwrap();
+    let (_, artifacts) = dist::produce(&sh, tmp.path(), &["orders-api".to_string()]).unwrap();
+    assert_eq!(artifacts[0].0.world, "edgekit:components/orders-api@0.1.0");
+}
+
+/// `new` from every template into a copy of the workspace, then the same
+/// pipeline, guards and tests CI runs, on the new components only. The
+/// copy's host crate is renamed so its build never replaces the workspace's
+/// own in the shared target directory.
+#[test]
+#[ignore = "slow: builds every template and the host; run with `cargo test -- --include-ignored` (.ci/run does)"]
+fn new_from_every_template_builds_and_passes_its_tests() {
+    let root = workspace::root();
+    let tmp = workspace_copy("new-all");
+    for file in ["Cargo.lock"] {
+        std::fs::copy(root.join(file), tmp.path().join(file)).unwrap();
+    }
+    copy_tree(&root.join("host"), &tmp.path().join("host"));
+    write(
+        tmp.path(),
+        "Cargo.toml",
+        "[workspace]\nresolver = \"3\"\nmembers = [\"host\"]\nexclude = [\"components\"]\n\n\
+         [workspace.package]\nversion = \"0.1.0\"\nedition = \"2024\"\nrust-version = \"1.95\"\n\n",
+    );
+    let mut root_manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    root_manifest = root_manifest[root_manifest.find("[workspace.dependencies]").unwrap()..].to_string();
+    let text = std::fs::read_to_string(tmp.path().join("Cargo.toml")).unwrap() + &root_manifest;
+    write(tmp.path(), "Cargo.toml", &text);
+    let edit = |rel: &str, from: &str, to: &str| {
+        let text = std::fs::read_to_string(tmp.path().join(rel)).unwrap();
+        assert!(text.contains(from), "{rel} has no `{from}`");
+        std::fs::write(tmp.path().join(rel), text.replacen(from, to, 1)).unwrap();
+    };
+    edit("host/Cargo.toml", "name = \"edgekit-host\"", "name = \"edgekit-host-copy\"");
+    edit("host/Cargo.toml", "[dependencies]", "[lib]\nname = \"edgekit_host\"\n\n[dependencies]");
+
+    let templates = workspace::component_names(tmp.path()).unwrap();
+    let names: Vec<String> = templates.iter().map(|t| format!("new-{t}")).collect();
+    for (name, template) in names.iter().zip(&templates) {
+        new::create(tmp.path(), name, template, None).unwrap();
+    }
+    tidy::check(tmp.path()).unwrap();
+
+    let sh = xshell::Shell::new().unwrap();
+    // The handlers of the copied compositions are built too.
+    let mut build = names.clone();
+    build.extend(compose::compositions(tmp.path()).unwrap().into_iter().map(|c| c.handler));
+    let (pins, artifacts) = dist::produce(&sh, tmp.path(), &build).unwrap();
+    dist::write(tmp.path(), &pins, &artifacts).unwrap();
+    let budgets = size::Budgets::load(tmp.path()).unwrap();
+    let sizes: BTreeMap<String, usize> = artifacts.iter().map(|(a, _)| (a.name.clone(), a.bytes.len())).collect();
+    for outcome in size::evaluate(&budgets, &sizes, budgets.tolerance_percent) {
+        assert!(outcome.ok || !outcome.component.starts_with("new-"), "{}: {}", outcome.component, outcome.message);
+    }
+
+    let _dir = sh.push_dir(tmp.path());
+    let filters: Vec<String> = names.iter().map(|n| format!("{}::", n.replace('-', "_"))).collect();
+    let args = filters.clone();
+    let output =
+        xshell::cmd!(sh, "cargo test --offline -p edgekit-host-copy --test components -- {args...}").read().unwrap();
+    for filter in &filters {
+        assert!(output.contains(&format!("test {filter}")), "no test of {filter} ran:\n{output}");
+    }
+    assert!(output.contains("test result: ok") && !output.contains("FAILED"), "{output}");
+}
+
+/// Removing each shipped template, the first thing a team does after
+/// forking, leaves a workspace whose guards pass and whose `dist` builds the
+/// rest (dist runs once, on the copy with every removal made).
+#[test]
+#[ignore = "slow: builds the remaining components; run with `cargo test -- --include-ignored` (.ci/run does)"]
+fn removing_templates_leaves_a_workspace_that_passes() {
+    let tmp = workspace_copy("rm");
+    let sh = xshell::Shell::new().unwrap();
+    let (pins, artifacts) = dist::produce(&sh, tmp.path(), &[]).unwrap();
+    dist::write(tmp.path(), &pins, &artifacts).unwrap();
+    let all = workspace::component_names(tmp.path()).unwrap();
+    // Each one alone, in its own copy, for the guards that need no build.
+    for name in &all {
+        let one = workspace_copy(&format!("rm-{name}"));
+        rm::remove(one.path(), name).unwrap();
+        tidy::check(one.path()).unwrap();
+        let budgets = size::Budgets::load(one.path()).unwrap();
+        assert!(!budgets.components.keys().any(|k| k == name || k.split('+').any(|p| p == name)), "{name}");
+        let readme = std::fs::read_to_string(one.path().join("README.md")).unwrap();
+        assert!(!readme.contains(&format!("| `{name}` ")), "{name} is still in the README");
+    }
+    // Then all but the greeter from the built copy: the manifest forgets
+    // them, their files go, and `size` passes on what is left.
+    for name in all.iter().filter(|n| *n != "greeter") {
+        rm::remove(tmp.path(), name).unwrap();
+    }
+    let dist_dir = workspace::dist_dir(tmp.path());
+    let manifest = crate::artifact::Manifest::read(&dist_dir).unwrap();
+    assert_eq!(manifest.components.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["greeter"]);
+    assert!(!dist_dir.join("edge-fn.wasm").exists());
+    let budgets = size::Budgets::load(tmp.path()).unwrap();
+    let sizes = size::dist_sizes(tmp.path()).unwrap();
+    assert!(size::evaluate(&budgets, &sizes, budgets.tolerance_percent).iter().all(|o| o.ok));
+    let (_, artifacts) = dist::produce(&sh, tmp.path(), &[]).unwrap();
+    assert_eq!(artifacts.len(), 1);
+    assert_mentions(&error_of(rm::remove(tmp.path(), "edge-fn")), &["no component `edge-fn`", "nothing removed"]);
+}

@@ -1,0 +1,130 @@
+//! What the wings' tests share: temporary copies of the workspace, WIT and
+//! fabricated components, dist artifacts, and assertions on error messages.
+//! Compiled only for tests.
+
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+use wit_parser::{LiftLowerAbi, ManglingAndAbi};
+
+use crate::pipeline::componentize;
+use crate::wit::Wit;
+use crate::workspace;
+
+/// A fresh temporary directory, removed when dropped.
+pub fn tempdir(label: &str) -> TempDir {
+    tempfile::Builder::new().prefix(&format!("edgekit-{label}-")).tempdir().expect("a temporary directory")
+}
+
+/// Writes `text` to `root/rel`, creating its directory.
+pub fn write(root: &Path, rel: &str, text: &str) -> PathBuf {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Copies a source tree, leaving out build output (`target/`).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n == "target") {
+            continue;
+        }
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// A copy of the files a workspace needs to build its components and run
+/// the guards: the pins, the components, the budgets, compositions, README
+/// and toolchain file (no xtask or host: nothing here builds them).
+pub fn workspace_copy(label: &str) -> TempDir {
+    let root = workspace::root();
+    let tmp = tempdir(label);
+    for dir in ["wit", "components"] {
+        copy_tree(&root.join(dir), &tmp.path().join(dir));
+    }
+    for file in ["README.md", "size-budgets.toml", "compose.toml", "rust-toolchain.toml"] {
+        std::fs::copy(root.join(file), tmp.path().join(file)).unwrap();
+    }
+    tmp
+}
+
+/// The workspace's pins, `wit/`.
+pub fn pins() -> Wit {
+    Wit::load(&workspace::root().join("wit")).unwrap()
+}
+
+/// A component's own WIT, `components/<name>/wit/`.
+pub fn component_wit(name: &str) -> Wit {
+    Wit::load(&workspace::root().join("components").join(name).join("wit")).unwrap()
+}
+
+/// wit-component's dummy core module for `world`, with the world embedded
+/// as wit-bindgen would: exactly the imports and exports of the world.
+pub fn dummy_core(wit: &Wit, world: &str) -> Vec<u8> {
+    let world = wit.world(world, Path::new("test")).unwrap();
+    let mut module = wit_component::dummy_module(&wit.resolve, world, ManglingAndAbi::Legacy(LiftLowerAbi::Sync));
+    wit_component::embed_component_metadata(&mut module, &wit.resolve, world, Default::default(), false).unwrap();
+    module
+}
+
+/// A component for `world` made from its dummy core module.
+pub fn fabricate(wit: &Wit, world: &str) -> Vec<u8> {
+    componentize::componentize(&dummy_core(wit, world)).unwrap()
+}
+
+/// A copy of component `base`'s WIT with one more world, `<base>-plus`:
+/// `base` and `import`.
+pub fn wit_with_extra_import(label: &str, base: &str, import: &str) -> (TempDir, Wit) {
+    let tmp = tempdir(label);
+    let dir = tmp.path().join("wit");
+    copy_tree(&workspace::root().join("components").join(base).join("wit"), &dir);
+    write(
+        &dir,
+        &format!("{base}-plus.wit"),
+        &format!("package edgekit:components@0.1.0;\n\nworld {base}-plus {{\n  include {base};\n  import {import};\n}}\n"),
+    );
+    crate::wit::sync(&workspace::root().join("wit"), &dir).unwrap();
+    let wit = Wit::load(&dir).unwrap();
+    (tmp, wit)
+}
+
+/// A dist artifact, or a one-line failure saying how to make it.
+pub fn dist_artifact(name: &str) -> (PathBuf, Vec<u8>) {
+    let path = workspace::dist_dir(&workspace::root()).join(format!("{name}.wasm"));
+    match std::fs::read(&path) {
+        Ok(bytes) => (path, bytes),
+        Err(_) => panic!("{} is missing: run `cargo xtask dist` first", path.display()),
+    }
+}
+
+/// `bytes` with a custom section of `pad` bytes appended: still a valid
+/// component, just bigger.
+pub fn padded(bytes: &[u8], pad: usize) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let section = wasm_encoder::CustomSection { name: "padding".into(), data: vec![0u8; pad].into() };
+    out.push(wasm_encoder::Section::id(&section));
+    wasm_encoder::Encode::encode(&section, &mut out);
+    componentize::validate(&out).unwrap();
+    out
+}
+
+pub fn error_of<T>(result: anyhow::Result<T>) -> String {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+pub fn assert_mentions(message: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(message.contains(needle), "message does not mention `{needle}`:\n{message}");
+    }
+}

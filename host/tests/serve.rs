@@ -561,8 +561,16 @@ fn ctrl_c_stops_serve_blocking_and_a_second_quits_at_once() {
         edgekit_host::serve::serve_blocking("127.0.0.1:0", handler, |addr| println!("listening on {addr}")).unwrap();
         return;
     }
+    /// A server process, killed if the test fails before it exits.
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     /// Starts the server process for `guest` and returns it with its address.
-    fn server(guest: &str) -> (std::process::Child, SocketAddr) {
+    fn server(guest: &str) -> (Server, SocketAddr) {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
@@ -587,24 +595,24 @@ fn ctrl_c_stops_serve_blocking_and_a_second_quits_at_once() {
                 }
             }
         });
+        let child = Server(child);
         let addr = addr.recv_timeout(Duration::from_secs(60)).expect("the server process prints its address");
         (child, addr)
     }
     /// Sends Ctrl-C to `child`.
-    fn interrupt(child: &std::process::Child) {
-        let pid = libc::pid_t::try_from(child.id()).unwrap();
+    fn interrupt(child: &Server) {
+        let pid = libc::pid_t::try_from(child.0.id()).unwrap();
         // SAFETY: kill has no memory effects; it signals our own child.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
     }
     /// Waits at most 30 s for `child` to exit and returns its exit code.
-    fn exit_code(mut child: std::process::Child) -> Option<i32> {
+    fn exit_code(mut child: Server) -> Option<i32> {
         for _ in 0..3000 {
-            if let Some(status) = child.try_wait().unwrap() {
+            if let Some(status) = child.0.try_wait().unwrap() {
                 return status.code();
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let _ = child.kill();
         panic!("the server process did not exit within 30 s");
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
@@ -16,7 +16,7 @@ use wasmtime_wasi_http::io::TokioIo;
 /// A keep-alive connection to one server.
 pub struct Connection {
     addr: SocketAddr,
-    sender: SendRequest<Empty<Bytes>>,
+    sender: SendRequest<Full<Bytes>>,
 }
 
 impl Connection {
@@ -32,9 +32,16 @@ impl Connection {
 
     /// `GET path`: the status and the whole body.
     pub async fn get(&mut self, path: &str) -> Result<(u16, Bytes)> {
-        let request = hyper::Request::get(path)
+        self.send("GET", path, Bytes::new()).await
+    }
+
+    /// `method path` with `body`: the status and the whole response body.
+    pub async fn send(&mut self, method: &str, path: &str, body: Bytes) -> Result<(u16, Bytes)> {
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
             .header("host", self.addr.to_string())
-            .body(Empty::new())
+            .body(Full::new(body))
             .context("building the request")?;
         self.sender.ready().await.context("the server closed the connection")?;
         let response = self.sender.send_request(request).await.context("the request failed")?;

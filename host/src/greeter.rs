@@ -56,7 +56,7 @@ impl Greeter {
         let mut store = Store::new(self.component.engine(), PeakMemory::default());
         store.limiter(|peak| peak);
         let instance = self.linker.instantiate(&mut store, &self.component)?;
-        let greet = instance.get_typed_func(&mut store, &self.greet)?;
+        let greet = instance.get_typed_func(&mut store, self.greet)?;
         Ok(Session { store, greet })
     }
 }

@@ -8,15 +8,18 @@
 //! hosts its [`Grants`] name. A failure becomes a [`Failure`] that says which
 //! limit was hit and maps to an HTTP status.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
+use hyper::body::{Frame, SizeHint};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+use wasmtime::{Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -32,7 +35,8 @@ pub const TICK: Duration = Duration::from_millis(5);
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Wall-clock time for instantiation and the handler; past it the guest
-    /// is interrupted and the client gets 504.
+    /// is interrupted and the client gets 504, or, if the guest had set its
+    /// response already, a response cut off before its end.
     pub deadline: Duration,
     /// Bytes of linear memory per instance; growing past it fails the
     /// request with 500.
@@ -270,7 +274,20 @@ impl Handler {
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.memory);
-        store.set_epoch_deadline((self.limits.deadline.as_nanos() / TICK.as_nanos()) as u64 + 1);
+        // At every tick the guest yields to the executor, so that a guest
+        // computing in a loop does not hold its worker thread, and the tasks
+        // queued behind it (its own response's connection among them), for
+        // its whole deadline; once the deadline's ticks are used up, it is
+        // interrupted.
+        let mut ticks_left = (self.limits.deadline.as_nanos() / TICK.as_nanos()) as u64 + 1;
+        store.epoch_deadline_callback(move |_| {
+            ticks_left = ticks_left.saturating_sub(1);
+            Ok(match ticks_left {
+                0 => UpdateDeadline::Interrupt,
+                _ => UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())),
+            })
+        });
+        store.set_epoch_deadline(1);
         store
     }
 
@@ -288,13 +305,16 @@ impl Handler {
     }
 
     /// Handles one request in a fresh instance and returns the response as
-    /// soon as the guest sets it; the body streams while the guest runs on.
+    /// soon as the guest sets it; the body streams while the guest runs on,
+    /// and fails with `Error::InternalError` saying why if the guest
+    /// fails before returning.
     pub async fn respond<B>(&self, request: hyper::Request<B>) -> Result<hyper::Response<HyperOutgoingBody>, Failure>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        Ok(self.start(request).await?.0)
+        let (response, guest) = self.start(request).await?;
+        Ok(response.map(|body| GuestBody { body, guest: Some(guest) }.boxed_unsync()))
     }
 
     async fn start<B>(&self, request: hyper::Request<B>) -> Result<(hyper::Response<HyperOutgoingBody>, Guest), Failure>
@@ -309,35 +329,70 @@ impl Handler {
         let req = store.data_mut().http().new_incoming_request(Scheme::Http, request).map_err(host)?;
         let out = store.data_mut().http().new_response_outparam(sender).map_err(host)?;
         let pre = self.pre.clone();
-        let task_limits = limits.clone();
-        let mut guest = tokio::task::spawn(async move {
-            let result = async {
+        let guest = tokio::task::spawn(async move {
+            // The epoch stops a guest that computes; the timer also stops one
+            // that waits in the host (a slow outbound request, a client that
+            // does not read the body), before or after it set its response.
+            // Either way the store is dropped, which frees the instance slot.
+            let run = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
                 proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
+            };
+            match tokio::time::timeout(limits.deadline + 4 * TICK, run).await {
+                Ok(result) => result.map_err(|e| Failure::classify(e, &limits, store.data().memory.exceeded)),
+                Err(_) => Err(Failure::Deadline(limits.deadline)),
             }
-            .await;
-            result.map_err(|e| Failure::classify(e, &task_limits, store.data().memory.exceeded))
         });
-        // The epoch stops a guest that computes; the timer also stops one
-        // that waits in the host (a slow outbound request, say).
-        let grace = limits.deadline + 4 * TICK;
-        match tokio::time::timeout(grace, receiver).await {
-            Ok(Ok(Ok(response))) => Ok((response, guest)),
-            Ok(Ok(Err(code))) => Err(Failure::Guest(code)),
-            Ok(Err(_)) => match tokio::time::timeout(grace, &mut guest).await {
-                Ok(Ok(Ok(()))) => Err(Failure::NoResponse),
-                Ok(Ok(Err(failure))) => Err(failure),
-                Ok(Err(join)) => Err(Failure::Host(join.into())),
-                Err(_) => {
-                    guest.abort();
-                    Err(Failure::Deadline(limits.deadline))
-                }
+        match receiver.await {
+            Ok(Ok(response)) => Ok((response, guest)),
+            Ok(Err(code)) => Err(Failure::Guest(code)),
+            // The guest dropped the outparam without setting it: it returned,
+            // failed, or will return.
+            Err(_) => match guest.await {
+                Ok(Ok(())) => Err(Failure::NoResponse),
+                Ok(Err(failure)) => Err(failure),
+                Err(join) => Err(Failure::Host(join.into())),
             },
-            Err(_) => {
-                guest.abort();
-                Err(Failure::Deadline(limits.deadline))
-            }
         }
+    }
+}
+
+/// A guest's response body that ends only once the guest has returned. If the
+/// guest fails after setting its response (a trap, the memory limit, the
+/// deadline), the body fails instead of ending, so that a server cuts the
+/// response off rather than completing it: wasmtime-wasi-http ends the body
+/// as if finished when the guest's store is dropped in the middle of it.
+struct GuestBody {
+    body: HyperOutgoingBody,
+    guest: Option<Guest>,
+}
+
+impl hyper::body::Body for GuestBody {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        if let Some(frame) = ready!(Pin::new(&mut this.body).poll_frame(cx)) {
+            return Poll::Ready(Some(frame));
+        }
+        let Some(guest) = this.guest.as_mut() else { return Poll::Ready(None) };
+        let outcome = ready!(Pin::new(guest).poll(cx));
+        this.guest = None;
+        let failure = match outcome {
+            Ok(Ok(())) => return Poll::Ready(None),
+            Ok(Err(failure)) => failure.to_string(),
+            Err(join) => format!("the guest task failed: {join}"),
+        };
+        Poll::Ready(Some(Err(wasmtime_wasi_http::Error::InternalError(Some(failure)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.guest.is_none() && self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -1,12 +1,15 @@
 //! Misbehaving wasi:http guests for the limit tests: they loop forever, trap,
-//! or grow memory without end, before setting a response (a failure after
-//! the response headers went out could not change the status).
+//! or grow memory without end, either before setting a response (the status
+//! says why) or after setting it and writing part of the body (the status
+//! went out already, so the response must be cut off instead).
 //!
 //! They are not templates, so they do not live under `components/` (which
-//! `dist` ships). Each is a few lines of WAT: a component that imports the two
-//! resource types `handle` takes, lifts one core function as
-//! `wasi:http/incoming-handler@0.2.12#handle`, and is assembled in process by
-//! the `wat` crate. No cargo build, no toolchain, nothing to keep in sync.
+//! `dist` ships). Each is WAT assembled in process by the `wat` crate: a
+//! component that imports what `handle` needs (the two resource types it
+//! takes, or the few `wasi:http/types` and `wasi:io/streams` functions that
+//! set a response and write to its body) and lifts one core function as
+//! `wasi:http/incoming-handler@0.2.12#handle`. No cargo build, no toolchain,
+//! nothing to keep in sync.
 
 use anyhow::{Context, Result};
 
@@ -49,4 +52,161 @@ pub fn allocates(mib: u32) -> Result<Vec<u8>> {
         "(if (i32.eq (memory.grow (i32.const {pages})) (i32.const -1)) (then unreachable))",
         pages = mib * 16
     ))
+}
+
+/// The body chunk [`responds_then`] writes before misbehaving.
+pub const PARTIAL_BODY: &str = "the first part of the body\n";
+
+/// A wasi:http component whose `handle` sets a 200 response (no
+/// content-length, so it goes out chunked), writes and flushes
+/// [`PARTIAL_BODY`], and then runs the core wasm `after` (instructions in a
+/// function with a 1-page memory, which must not return normally), never
+/// finishing the body.
+pub fn responds_then(after: &str) -> Result<Vec<u8>> {
+    // The core signatures are the canonical ABI's lowering: results wider
+    // than one value go through a pointer into memory (at 0 here), and
+    // `set`'s `result<outgoing-response, error-code>` flattens to nine
+    // values.
+    let text = format!(
+        r#"(component
+  (import "wasi:io/error@0.2.12" (instance $io-error
+    (export "error" (type (sub resource)))))
+  (alias export $io-error "error" (type $error))
+  (import "wasi:io/streams@0.2.12" (instance $streams
+    (alias outer 1 $error (type $outer-error))
+    (export "error" (type $error (eq $outer-error)))
+    (export "output-stream" (type $output-stream (sub resource)))
+    (type $stream-error-type (variant (case "last-operation-failed" (own $error)) (case "closed")))
+    (export "stream-error" (type $stream-error (eq $stream-error-type)))
+    (export "[method]output-stream.blocking-write-and-flush"
+      (func (param "self" (borrow $output-stream)) (param "contents" (list u8)) (result (result (error $stream-error)))))))
+  (alias export $streams "output-stream" (type $output-stream))
+  (import "wasi:http/types@0.2.12" (instance $types
+    (alias outer 1 $output-stream (type $outer-output-stream))
+    (export "output-stream" (type $output-stream (eq $outer-output-stream)))
+    (export "fields" (type $fields (sub resource)))
+    (export "incoming-request" (type (sub resource)))
+    (export "outgoing-response" (type $outgoing-response (sub resource)))
+    (export "outgoing-body" (type $outgoing-body (sub resource)))
+    (export "response-outparam" (type $response-outparam (sub resource)))
+    (type $dns-error-payload-type (record (field "rcode" (option string)) (field "info-code" (option u16))))
+    (export "DNS-error-payload" (type $dns-error-payload (eq $dns-error-payload-type)))
+    (type $tls-alert-received-payload-type
+      (record (field "alert-id" (option u8)) (field "alert-message" (option string))))
+    (export "TLS-alert-received-payload" (type $tls-alert-received-payload (eq $tls-alert-received-payload-type)))
+    (type $field-size-payload-type (record (field "field-name" (option string)) (field "field-size" (option u32))))
+    (export "field-size-payload" (type $field-size-payload (eq $field-size-payload-type)))
+    (type $error-code-type (variant
+      (case "DNS-timeout")
+      (case "DNS-error" $dns-error-payload)
+      (case "destination-not-found")
+      (case "destination-unavailable")
+      (case "destination-IP-prohibited")
+      (case "destination-IP-unroutable")
+      (case "connection-refused")
+      (case "connection-terminated")
+      (case "connection-timeout")
+      (case "connection-read-timeout")
+      (case "connection-write-timeout")
+      (case "connection-limit-reached")
+      (case "TLS-protocol-error")
+      (case "TLS-certificate-error")
+      (case "TLS-alert-received" $tls-alert-received-payload)
+      (case "HTTP-request-denied")
+      (case "HTTP-request-length-required")
+      (case "HTTP-request-body-size" (option u64))
+      (case "HTTP-request-method-invalid")
+      (case "HTTP-request-URI-invalid")
+      (case "HTTP-request-URI-too-long")
+      (case "HTTP-request-header-section-size" (option u32))
+      (case "HTTP-request-header-size" (option $field-size-payload))
+      (case "HTTP-request-trailer-section-size" (option u32))
+      (case "HTTP-request-trailer-size" $field-size-payload)
+      (case "HTTP-response-incomplete")
+      (case "HTTP-response-header-section-size" (option u32))
+      (case "HTTP-response-header-size" $field-size-payload)
+      (case "HTTP-response-body-size" (option u64))
+      (case "HTTP-response-trailer-section-size" (option u32))
+      (case "HTTP-response-trailer-size" $field-size-payload)
+      (case "HTTP-response-transfer-coding" (option string))
+      (case "HTTP-response-content-coding" (option string))
+      (case "HTTP-response-timeout")
+      (case "HTTP-upgrade-failed")
+      (case "HTTP-protocol-error")
+      (case "loop-detected")
+      (case "configuration-error")
+      (case "internal-error" (option string))))
+    (export "error-code" (type $error-code (eq $error-code-type)))
+    (export "[constructor]fields" (func (result (own $fields))))
+    (export "[constructor]outgoing-response" (func (param "headers" (own $fields)) (result (own $outgoing-response))))
+    (export "[method]outgoing-response.body"
+      (func (param "self" (borrow $outgoing-response)) (result (result (own $outgoing-body)))))
+    (export "[method]outgoing-body.write"
+      (func (param "self" (borrow $outgoing-body)) (result (result (own $output-stream)))))
+    (export "[static]response-outparam.set"
+      (func (param "param" (own $response-outparam)) (param "response" (result (own $outgoing-response) (error $error-code)))))))
+  (alias export $types "incoming-request" (type $request))
+  (alias export $types "response-outparam" (type $outparam))
+  (core module $memory (memory (export "memory") 1))
+  (core instance $memory (instantiate $memory))
+  (core func $fields (canon lower (func $types "[constructor]fields")))
+  (core func $response (canon lower (func $types "[constructor]outgoing-response")))
+  (core func $body (canon lower (func $types "[method]outgoing-response.body") (memory (core memory $memory "memory"))))
+  (core func $write (canon lower (func $types "[method]outgoing-body.write") (memory (core memory $memory "memory"))))
+  (core func $set (canon lower (func $types "[static]response-outparam.set") (memory (core memory $memory "memory"))))
+  (core func $write-and-flush
+    (canon lower (func $streams "[method]output-stream.blocking-write-and-flush") (memory (core memory $memory "memory"))))
+  (core module $m
+    (import "env" "memory" (memory 1))
+    (import "http" "fields" (func $fields (result i32)))
+    (import "http" "response" (func $response (param i32) (result i32)))
+    (import "http" "body" (func $body (param i32 i32)))
+    (import "http" "write" (func $write (param i32 i32)))
+    (import "http" "set" (func $set (param i32 i32 i32 i32 i64 i32 i32 i32 i32)))
+    (import "http" "write-and-flush" (func $write-and-flush (param i32 i32 i32 i32)))
+    (data (i32.const 64) "{body}")
+    (func (export "handle") (param $request i32) (param $out i32)
+      (local $response i32) (local $stream i32)
+      (local.set $response (call $response (call $fields)))
+      (call $body (local.get $response) (i32.const 0))
+      (call $write (i32.load offset=4 (i32.const 0)) (i32.const 0))
+      (local.set $stream (i32.load offset=4 (i32.const 0)))
+      (call $set (local.get $out) (i32.const 0) (local.get $response)
+        (i32.const 0) (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))
+      (call $write-and-flush (local.get $stream) (i32.const 64) (i32.const {len}) (i32.const 0))
+      {after}))
+  (core instance $i (instantiate $m
+    (with "env" (instance $memory))
+    (with "http" (instance
+      (export "fields" (func $fields))
+      (export "response" (func $response))
+      (export "body" (func $body))
+      (export "write" (func $write))
+      (export "set" (func $set))
+      (export "write-and-flush" (func $write-and-flush))))))
+  (func $handle (param "request" (own $request)) (param "response-out" (own $outparam))
+    (canon lift (core func $i "handle")))
+  (instance $handler (export "handle" (func $handle)))
+  (export "wasi:http/incoming-handler@0.2.12" (instance $handler)))"#,
+        body = PARTIAL_BODY.escape_default(),
+        len = PARTIAL_BODY.len(),
+    );
+    wat::parse_str(&text).with_context(|| format!("test guest WAT does not assemble:\n{text}"))
+}
+
+/// Sets its response, writes part of the body, then traps.
+pub fn traps_after_responding() -> Result<Vec<u8>> {
+    responds_then("unreachable")
+}
+
+/// Sets its response, writes part of the body, then grows its memory by
+/// 1 MiB at a time until the memory limit traps it.
+pub fn allocates_after_responding() -> Result<Vec<u8>> {
+    responds_then("(loop $more (drop (memory.grow (i32.const 16))) (br $more))")
+}
+
+/// Sets its response, writes part of the body, then loops until the deadline
+/// stops it.
+pub fn loops_after_responding() -> Result<Vec<u8>> {
+    responds_then("(loop $again (br $again))")
 }

@@ -1,16 +1,20 @@
-//! `serve` over real HTTP on 127.0.0.1: the templates' answers, and each
-//! limit (deadline, memory, trap) failing only its own request while the
-//! server goes on serving. The misbehaving guests are WAT components from
-//! `edgekit_host::test_guests`.
+//! `serve` over real HTTP on 127.0.0.1: the templates' answers; each limit
+//! (deadline, memory, trap, busy instance slots) failing only its own
+//! request while the server goes on serving, before or after the guest set
+//! its response; idle, slow and surplus connections; outbound grants; the
+//! graceful stop; and a soak run. The misbehaving guests are WAT components
+//! from `edgekit_host::test_guests`.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use edgekit_host::client::get_blocking;
+use bytes::Bytes;
+use edgekit_host::client::{Connection, get_blocking};
 use edgekit_host::http::{Grants, Handler, Limits};
-use edgekit_host::serve::{Running, engine, start};
-use edgekit_host::test_guests;
+use edgekit_host::serve::{Log, Running, ServerLimits, engine, start_with};
+use edgekit_host::test_guests::{self, PARTIAL_BODY};
 use wasmtime::component::Component;
 
 /// Small limits, so a test hits them quickly.
@@ -18,21 +22,118 @@ fn limits() -> Limits {
     Limits { deadline: Duration::from_millis(300), memory: 16 << 20, instances: 8 }
 }
 
+/// A server to start: a dist artifact or a test guest, and everything it
+/// runs under.
+struct Setup {
+    name: &'static str,
+    guest: Option<Vec<u8>>,
+    limits: Limits,
+    grants: Grants,
+    server: ServerLimits,
+    log: Log,
+}
+
+impl Setup {
+    /// The dist artifact `name` under [`limits`], logging to stderr.
+    fn dist(name: &'static str) -> Setup {
+        Setup {
+            name,
+            guest: None,
+            limits: limits(),
+            grants: Grants::default(),
+            server: ServerLimits::default(),
+            log: Log::Stderr,
+        }
+    }
+
+    /// A test guest's component bytes, as [`Setup::dist`] otherwise.
+    fn guest(bytes: Vec<u8>) -> Setup {
+        Setup { name: "test guest", guest: Some(bytes), ..Setup::dist("") }
+    }
+
+    /// Serves it on a free port.
+    fn start(self) -> Running {
+        let engine = engine(&self.limits).unwrap();
+        let component = match self.guest {
+            Some(bytes) => Component::new(&engine, bytes).unwrap(),
+            None => edgekit_host::load(&engine, self.name).unwrap_or_else(|e| panic!("{e:#}")),
+        };
+        let handler = Handler::with(&engine, &component, self.limits, self.grants).unwrap();
+        start_with("127.0.0.1:0", handler, self.server, self.log).unwrap()
+    }
+}
+
 /// Serves the dist artifact `name`, or `guest`'s bytes, on a free port.
-fn serve(name: &str, guest: Option<Vec<u8>>) -> Running {
-    let engine = engine(&limits()).unwrap();
-    let component = match guest {
-        Some(bytes) => Component::new(&engine, bytes).unwrap(),
-        None => edgekit_host::load(&engine, name).unwrap_or_else(|e| panic!("{e:#}")),
-    };
-    let handler = Handler::with(&engine, &component, limits(), Grants::default()).unwrap();
-    start("127.0.0.1:0", handler, true).unwrap()
+fn serve(name: &'static str, guest: Option<Vec<u8>>) -> Running {
+    match guest {
+        Some(bytes) => Setup::guest(bytes).start(),
+        None => Setup::dist(name).start(),
+    }
 }
 
 /// `GET path` on a fresh connection: status and body as text.
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let (status, body) = get_blocking(addr, path, Duration::from_secs(10)).unwrap();
     (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A log whose lines a test reads.
+fn log_lines() -> (Log, mpsc::Receiver<String>) {
+    let (lines, receiver) = mpsc::channel();
+    (Log::Lines(lines), receiver)
+}
+
+/// The next log line starting with `prefix`, waiting at most 10 s for it.
+fn next_line(lines: &mpsc::Receiver<String>, prefix: &str) -> String {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = give_up.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.starts_with(prefix) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no log line starting with {prefix:?} within 10 s: {e}"),
+        }
+    }
+}
+
+/// Sends `request` as is on a fresh connection and reads until the server
+/// closes it (a reset counts as a close), for at most 30 s.
+fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(request).unwrap();
+    read_until_closed(&mut stream)
+}
+
+/// Everything `stream` receives until it is closed or reset; fails the test
+/// if it stays open past its read timeout.
+fn read_until_closed(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("the connection stayed open ({e}) after {:?}", String::from_utf8_lossy(&answer)),
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A GET the server answers and then closes the connection after.
+const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n";
+
+/// A chunked body's data, and whether it ended with the last (empty) chunk.
+fn dechunk(body: &str) -> (String, bool) {
+    let (mut data, mut rest) = (String::new(), body);
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        if size == 0 {
+            return (data, after == "\r\n");
+        }
+        let Some(chunk) = after.get(..size) else { break };
+        data.push_str(chunk);
+        rest = after.get(size + 2..).unwrap_or("");
+    }
+    data.push_str(rest);
+    (data, false)
 }
 
 /// Serves a misbehaving guest and checks the request fails with `status`
@@ -43,6 +144,29 @@ fn fails(guest: Vec<u8>, status: u16, why: &str) {
         let (got, body) = get(server.addr, "/");
         assert_eq!(got, status, "{body}");
         assert!(body.contains(why), "{body}");
+    }
+}
+
+/// Serves a guest that fails after setting a 200 response and writing
+/// [`PARTIAL_BODY`], and checks, twice in a row, that the client sees the
+/// response cut off (chunked, with the partial body but without the last
+/// chunk) and that the log line names `why`.
+fn cut_off(guest: Vec<u8>, why: &str) {
+    let (log, lines) = log_lines();
+    let server = Setup { log, ..Setup::guest(guest) }.start();
+    for _ in 0..2 {
+        let answer = raw(server.addr, GET);
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no complete head: {answer:?}"));
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{answer:?}");
+        assert!(head.to_ascii_lowercase().contains("\r\ntransfer-encoding: chunked"), "{answer:?}");
+        let (data, complete) = dechunk(body);
+        assert_eq!(data, PARTIAL_BODY, "{answer:?}");
+        assert!(!complete, "the response ended as if complete: {answer:?}");
+        let line = next_line(&lines, "GET / ");
+        assert!(
+            line.starts_with("GET / 200 ") && line.contains("the response was cut off: ") && line.contains(why),
+            "{line}"
+        );
     }
 }
 
@@ -75,13 +199,448 @@ fn trap_gets_500() {
 }
 
 #[test]
+fn trap_after_the_headers_cuts_the_response_off() {
+    cut_off(test_guests::traps_after_responding().unwrap(), "the component trapped");
+}
+
+#[test]
+fn memory_past_the_limit_after_the_headers_cuts_the_response_off() {
+    cut_off(test_guests::allocates_after_responding().unwrap(), "memory limit of 16777216 bytes");
+}
+
+#[test]
+fn deadline_after_the_headers_cuts_the_response_off() {
+    cut_off(test_guests::loops_after_responding().unwrap(), "deadline of 300 ms");
+}
+
+#[test]
 fn malformed_request_gets_400_and_the_server_goes_on() {
     let server = serve("edge-fn", None);
-    let mut raw = TcpStream::connect(server.addr).unwrap();
-    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    raw.write_all(b"NOT HTTP AT ALL\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    let _ = raw.read_to_string(&mut answer);
+    let answer = raw(server.addr, b"NOT HTTP AT ALL\r\n\r\n");
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert_eq!(get(server.addr, "/").0, 200);
+}
+
+/// One instance slot, held by a guest that has answered its headers and
+/// loops until its deadline: a second request gets 503 at once, and once
+/// the first request ends, the slot serves again.
+#[test]
+fn every_instance_slot_busy_gets_503() {
+    let guest = test_guests::loops_after_responding().unwrap();
+    let limits = Limits { deadline: Duration::from_secs(3), instances: 1, ..limits() };
+    let server = Setup { limits, ..Setup::guest(guest) }.start();
+    let holder = |addr| {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream.write_all(GET).unwrap();
+        // The partial body has come, so the guest holds the slot.
+        let mut seen = Vec::new();
+        let mut buf = [0; 1024];
+        while !String::from_utf8_lossy(&seen).contains(PARTIAL_BODY) {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "closed before the partial body: {:?}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+        stream
+    };
+    let mut first = holder(server.addr);
+    let (status, body) = get(server.addr, "/");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("every instance slot is busy"), "{body}");
+    let rest = read_until_closed(&mut first);
+    assert!(!rest.ends_with("0\r\n\r\n"), "the looping guest's response ended as if complete: {rest:?}");
+    // The slot is free again once the first guest was stopped.
+    holder(server.addr);
+}
+
+/// More connections than the cap, each holding a slot with half a request
+/// line or nothing at all: the connections past the cap get a 503 at once; a
+/// normal request is answered throughout, with 503 while the slots are held
+/// and with 200 once the timeouts have closed the held connections, which
+/// their clients see closed.
+#[test]
+fn idle_and_half_open_connections_cannot_starve_the_server() {
+    let server_limits = ServerLimits {
+        header_read_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(1),
+        max_connections: 4,
+    };
+    let server = Setup { server: server_limits, ..Setup::dist("edge-fn") }.start();
+    let held: Vec<TcpStream> = (0..8)
+        .map(|i| {
+            let mut stream = TcpStream::connect(server.addr).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            if i % 2 == 0 {
+                stream.write_all(b"GET / HT").unwrap();
+            }
+            stream
+        })
+        .collect();
+    let started = Instant::now();
+    let mut statuses = Vec::new();
+    loop {
+        let (status, body) = get(server.addr, "/");
+        statuses.push(status);
+        if status == 200 {
+            assert_eq!(body, "hello from the edge\n");
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("too many open connections"), "{body}");
+        assert!(statuses.len() < 300, "still refused after {} tries", statuses.len());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let answered_after = started.elapsed();
+    let (mut refused, mut timed_out) = (0, 0);
+    for mut stream in held {
+        let answer = read_until_closed(&mut stream);
+        if answer.is_empty() {
+            timed_out += 1;
+        } else {
+            assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+            refused += 1;
+        }
+    }
+    eprintln!(
+        "8 held connections, cap 4: {refused} refused with 503, {timed_out} closed by a timeout; \
+         a normal request got {} answers of 503, then 200 after {} ms",
+        statuses.len() - 1,
+        answered_after.as_millis()
+    );
+    // The first four connections were accepted while all four slots were
+    // free; the others were refused unless a slot had been freed by then.
+    assert!(timed_out >= 4, "{timed_out} connections closed by a timeout");
+}
+
+/// Past the cap, a connection gets a 503 at once; once a connection closes,
+/// its slot serves the next one.
+#[test]
+fn connections_past_the_cap_get_503() {
+    let server =
+        Setup { server: ServerLimits { max_connections: 2, ..ServerLimits::default() }, ..Setup::dist("edge-fn") }
+            .start();
+    let mut held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(server.addr).unwrap()).collect();
+    for stream in &mut held {
+        stream.write_all(b"GET / HT").unwrap();
+    }
+    let answer = raw(server.addr, GET);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+    assert!(answer.ends_with("\r\n\r\ntoo many open connections; retry later\n"), "{answer:?}");
+    drop(held.pop());
+    // The server notices the close soon after; until then, 503.
+    let mut tries = 0;
+    loop {
+        match get(server.addr, "/") {
+            (503, _) => {}
+            answer => break assert_eq!(answer, (200, "hello from the edge\n".into())),
+        }
+        tries += 1;
+        assert!(tries < 500, "the closed connection's slot was not freed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// An upstream for the proxy on 127.0.0.1, in plain std, one connection at a
+/// time: it sends each request's line to `arrived`, waits for a message on
+/// the release channel, and answers 200 `from upstream`. Returns the origin.
+fn upstream() -> (String, mpsc::Receiver<String>, mpsc::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let (arrivals, arrived) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            let line = String::from_utf8_lossy(&head).lines().next().unwrap_or("").to_string();
+            if arrivals.send(line).is_err() || released.recv().is_err() {
+                return;
+            }
+            let reply = "HTTP/1.1 200 OK\r\ncontent-length: 14\r\nconnection: close\r\n\r\nfrom upstream\n";
+            let _ = stream.write_all(reply.as_bytes());
+            // Reading what is left of the request before closing keeps the
+            // close from resetting the connection under the reply.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+    });
+    (origin, arrived, release)
+}
+
+/// The proxy artifact forwarding to `origin`, allowed to reach `hosts`.
+fn proxy(origin: &str, hosts: &[&str], limits: Limits) -> Running {
+    let grants = Grants {
+        outbound_hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        config: vec![("upstream".into(), origin.into())],
+    };
+    Setup { grants, limits, ..Setup::dist("proxy") }.start()
+}
+
+#[test]
+fn outbound_requests_reach_only_the_allowed_hosts() {
+    let (origin, arrived, release) = upstream();
+    release.send(()).unwrap();
+    let allowed = proxy(&origin, &["127.0.0.1"], limits());
+    assert_eq!(get(allowed.addr, "/through"), (200, "from upstream\n".into()));
+    assert_eq!(arrived.recv_timeout(Duration::from_secs(10)).unwrap(), "GET /through HTTP/1.1");
+    for hosts in [&[][..], &["localhost", "example.com"][..]] {
+        let denied = proxy(&origin, hosts, limits());
+        // The guest's outbound request fails with HTTP-request-denied, which
+        // the proxy answers 502; the upstream hears nothing.
+        assert_eq!(get(denied.addr, "/denied"), (502, "proxy: the upstream could not be reached or failed\n".into()));
+    }
+    assert_eq!(arrived.try_recv(), Err(mpsc::TryRecvError::Empty));
+}
+
+/// A request in flight when the server is told to stop still gets its
+/// answer, while new connections are refused; then the stop returns.
+#[test]
+fn graceful_shutdown_finishes_the_request_in_flight() {
+    let (origin, arrived, release) = upstream();
+    let server = proxy(&origin, &["127.0.0.1"], Limits { deadline: Duration::from_secs(10), ..limits() });
+    let addr = server.addr;
+    let in_flight = std::thread::spawn(move || get(addr, "/slow"));
+    assert_eq!(arrived.recv_timeout(Duration::from_secs(10)).unwrap(), "GET /slow HTTP/1.1");
+    let stopping = std::thread::spawn(move || server.shutdown());
+    let mut tries = 0;
+    loop {
+        match TcpStream::connect(addr) {
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => break,
+            Err(e) => panic!("connecting failed otherwise than refused: {e}"),
+            Ok(_) => {
+                tries += 1;
+                assert!(tries < 500, "new connections are still accepted");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    assert!(!stopping.is_finished(), "the server stopped before its request in flight was answered");
+    release.send(()).unwrap();
+    assert_eq!(in_flight.join().unwrap(), (200, "from upstream\n".into()));
+    stopping.join().unwrap().unwrap();
+}
+
+/// Resident memory of this process (server and clients), in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS in /proc/self/status");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// What a soak run counted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    ok: u64,
+    expected_4xx: u64,
+    unexpected: u64,
+    transport_errors: u64,
+}
+
+/// A request of a soak mix: method, path, body, and the status it must get.
+type Mixed = (&'static str, &'static str, &'static str, u16);
+
+/// `requests` requests over `connections` keep-alive connections, the i-th
+/// being `mix[i % mix.len()]`, stopping early at `cap`.
+fn soak(addr: SocketAddr, connections: usize, requests: u64, mix: &'static [Mixed], cap: Duration) -> Counts {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async move {
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..connections {
+            let next = next.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut counts = Counts::default();
+                let mut connection = None;
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= requests || start.elapsed() > cap {
+                        return counts;
+                    }
+                    let (method, path, body, expected) = mix[i as usize % mix.len()];
+                    let answer = async {
+                        if connection.is_none() {
+                            connection = Some(Connection::open(addr).await?);
+                        }
+                        let open = connection.as_mut().expect("opened above");
+                        open.send(method, path, Bytes::from_static(body.as_bytes())).await
+                    };
+                    match tokio::time::timeout(Duration::from_secs(10), answer).await {
+                        Ok(Ok((status, _))) if status == expected && status < 300 => counts.ok += 1,
+                        Ok(Ok((status, _))) if status == expected => counts.expected_4xx += 1,
+                        Ok(Ok(_)) => counts.unexpected += 1,
+                        Ok(Err(_)) | Err(_) => {
+                            counts.transport_errors += 1;
+                            connection = None;
+                        }
+                    }
+                }
+            }));
+        }
+        let mut total = Counts::default();
+        for task in tasks {
+            let c = task.await.unwrap();
+            total.ok += c.ok;
+            total.expected_4xx += c.expected_4xx;
+            total.unexpected += c.unexpected;
+            total.transport_errors += c.transport_errors;
+        }
+        total
+    })
+}
+
+/// Runs `requests` of `mix` against a fresh server for `name` after a
+/// warm-up of a tenth as many, and checks every answer and the memory.
+fn soak_one(name: &'static str, requests: u64, mix: &'static [Mixed]) -> Counts {
+    let limits = Limits { deadline: Duration::from_secs(10), instances: 64, ..limits() };
+    let server = Setup { limits, log: Log::Off, ..Setup::dist(name) }.start();
+    let cap = Duration::from_secs(600);
+    let warm_up = soak(server.addr, 50, requests / 10, mix, cap);
+    assert_eq!((warm_up.unexpected, warm_up.transport_errors), (0, 0), "warm-up of {name}: {warm_up:?}");
+    let before = rss_kib();
+    let started = Instant::now();
+    let counts = soak(server.addr, 50, requests, mix, cap);
+    let elapsed = started.elapsed();
+    let after = rss_kib();
+    eprintln!(
+        "soak {name}: {requests} requests over 50 keep-alive connections in {:.1} s ({:.0}/s): {counts:?}; \
+         RSS {before} KiB after the warm-up, {after} KiB at the end",
+        elapsed.as_secs_f64(),
+        requests as f64 / elapsed.as_secs_f64()
+    );
+    assert_eq!(counts.ok + counts.expected_4xx + counts.unexpected + counts.transport_errors, requests, "{counts:?}");
+    assert_eq!((counts.unexpected, counts.transport_errors), (0, 0), "{name}: {counts:?}");
+    assert!(after <= before + (64 << 10), "{name}: RSS grew from {before} to {after} KiB");
+    counts
+}
+
+#[test]
+#[ignore = "slow: soak; run with cargo test -- --ignored"]
+fn soak_edge_fn_and_http_api() {
+    const EDGE_FN: &[Mixed] = &[("GET", "/", "", 200), ("GET", "/a/b?c=d", "", 200), ("POST", "/p", "payload", 200)];
+    let counts = soak_one("edge-fn", 100_000, EDGE_FN);
+    assert_eq!(counts.ok, 100_000);
+    const HTTP_API: &[Mixed] = &[
+        ("GET", "/health", "", 200),
+        ("GET", "/items", "", 200),
+        ("GET", "/items/2", "", 200),
+        ("GET", "/items?min_price=1000&limit=1", "", 200),
+        ("POST", "/items", r#"{"name": "cup", "price": 990}"#, 201),
+        ("GET", "/items/99", "", 404),
+        ("GET", "/nope", "", 404),
+        ("DELETE", "/items", "", 405),
+        ("POST", "/items", r#"{"name": "x", "price": 1"#, 400),
+        ("GET", "/items/abc", "", 400),
+    ];
+    let counts = soak_one("http-api", 20_000, HTTP_API);
+    assert_eq!((counts.ok, counts.expected_4xx), (10_000, 10_000));
+}
+
+/// `serve_blocking` in a process of its own (this test binary again, running
+/// only this test as the server): Ctrl-C with no request in flight stops it
+/// gracefully (exit status 0); Ctrl-C while a request holds it waits for the
+/// request, and a second Ctrl-C quits at once with status 130.
+#[test]
+fn ctrl_c_stops_serve_blocking_and_a_second_quits_at_once() {
+    const CHILD: &str = "EDGEKIT_SERVE_BLOCKING_CHILD";
+    if let Some(guest) = std::env::var_os(CHILD) {
+        // The server: the guest named, a deadline far longer than the test.
+        let limits = Limits { deadline: Duration::from_secs(120), ..limits() };
+        let engine = engine(&limits).unwrap();
+        let bytes = match guest.to_str() {
+            Some("loops-after-responding") => test_guests::loops_after_responding().unwrap(),
+            _ => test_guests::traps().unwrap(),
+        };
+        let component = Component::new(&engine, bytes).unwrap();
+        let handler = Handler::with(&engine, &component, limits, Grants::default()).unwrap();
+        edgekit_host::serve::serve_blocking("127.0.0.1:0", handler, |addr| println!("listening on {addr}")).unwrap();
+        return;
+    }
+    /// A server process, killed if the test fails before it exits.
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    /// Starts the server process for `guest` and returns it with its address.
+    fn server(guest: &str) -> (Server, SocketAddr) {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "ctrl_c_stops_serve_blocking_and_a_second_quits_at_once",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, guest)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Its output is read to the end, so that its last lines (the test
+        // harness's) do not fail on a closed pipe.
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (addrs, addr) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(stdout).map_while(Result::ok) {
+                // The harness may have started the line with the test's name.
+                if let Some((_, a)) = line.split_once("listening on ") {
+                    let _ = addrs.send(a.parse::<SocketAddr>().unwrap());
+                }
+            }
+        });
+        let child = Server(child);
+        let addr = addr.recv_timeout(Duration::from_secs(60)).expect("the server process prints its address");
+        (child, addr)
+    }
+    /// Sends Ctrl-C to `child`.
+    fn interrupt(child: &Server) {
+        let pid = libc::pid_t::try_from(child.0.id()).unwrap();
+        // SAFETY: kill has no memory effects; it signals our own child.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    }
+    /// Waits at most 30 s for `child` to exit and returns its exit code.
+    fn exit_code(mut child: Server) -> Option<i32> {
+        for _ in 0..3000 {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the server process did not exit within 30 s");
+    }
+
+    let (idle, addr) = server("traps");
+    assert_eq!(get(addr, "/").0, 500);
+    interrupt(&idle);
+    assert_eq!(exit_code(idle), Some(0));
+
+    let (busy, addr) = server("loops-after-responding");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(GET).unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0; 1024];
+    while !String::from_utf8_lossy(&seen).contains(PARTIAL_BODY) {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the partial body: {:?}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    interrupt(&busy);
+    // The first Ctrl-C leaves the request in flight: no new connections,
+    // but the process waits for it (up to its 120 s deadline).
+    let mut tries = 0;
+    while TcpStream::connect(addr).is_ok() {
+        tries += 1;
+        assert!(tries < 500, "new connections are still accepted after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    interrupt(&busy);
+    assert_eq!(exit_code(busy), Some(130));
 }

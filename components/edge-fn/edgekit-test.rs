@@ -15,11 +15,7 @@ fn handler() -> Handler {
 }
 
 fn request(method: &str, uri: &str, body: &'static [u8]) -> edgekit_host::http::Response {
-    let request = hyper::Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(full_body(body))
-        .unwrap();
+    let request = hyper::Request::builder().method(method).uri(uri).body(full_body(body)).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(handler().handle(request)).unwrap()
 }

@@ -16,11 +16,8 @@ fn handler() -> Handler {
 
 /// Serves one request in a fresh instance; a trap fails the test here.
 fn request(method: &str, uri: &str, body: impl Into<bytes::Bytes>) -> Response {
-    let request = hyper::Request::builder()
-        .method(method)
-        .uri(["http://localhost", uri].concat())
-        .body(full_body(body))
-        .unwrap();
+    let request =
+        hyper::Request::builder().method(method).uri(["http://localhost", uri].concat()).body(full_body(body)).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(handler().handle(request)).unwrap_or_else(|e| panic!("{method} {uri}: {e:#}"))
 }
@@ -56,7 +53,13 @@ fn list_all() {
 
 #[test]
 fn post_creates() {
-    let response = check("POST", "/items", r#" {"name": "caf\u00e9 cup \"x\"", "price": 990} "#, 201, r#"{"id":4,"name":"café cup \"x\"","price":990}"#);
+    let response = check(
+        "POST",
+        "/items",
+        r#" {"name": "caf\u00e9 cup \"x\"", "price": 990} "#,
+        201,
+        r#"{"id":4,"name":"café cup \"x\"","price":990}"#,
+    );
     assert_eq!(response.headers["location"], "/items/4");
 }
 
@@ -91,11 +94,23 @@ fn malformed_json_is_400() {
 
 #[test]
 fn failed_validation_is_400() {
-    check("POST", "/items", r#"{"name": "x", "price": -5}"#, 400, r#"{"error":"`price` must be between 0 and 1000000"}"#);
+    check(
+        "POST",
+        "/items",
+        r#"{"name": "x", "price": -5}"#,
+        400,
+        r#"{"error":"`price` must be between 0 and 1000000"}"#,
+    );
     check("POST", "/items", r#"{"name": "  ", "price": 5}"#, 400, r#"{"error":"`name` must be 1 to 64 characters"}"#);
     check("POST", "/items", r#"{"name": "x", "price": 1.5}"#, 400, r#"{"error":"`price` must be an integer (cents)"}"#);
     check("POST", "/items", r#"{"name": "x"}"#, 400, r#"{"error":"`name` and `price` are required"}"#);
-    check("POST", "/items", r#"{"name": "x", "price": 1, "extra": 1}"#, 400, r#"{"error":"unknown field; an item has `name` and `price`"}"#);
+    check(
+        "POST",
+        "/items",
+        r#"{"name": "x", "price": 1, "extra": 1}"#,
+        400,
+        r#"{"error":"unknown field; an item has `name` and `price`"}"#,
+    );
 }
 
 #[test]

@@ -46,7 +46,8 @@ fn token_passes_through_to_the_handler() {
 
 #[test]
 fn cors_preflight_is_answered_without_a_token() {
-    let headers = [("origin", "https://app.example"), ("access-control-request-method", "POST"), ("x-request-id", "req-42")];
+    let headers =
+        [("origin", "https://app.example"), ("access-control-request-method", "POST"), ("x-request-id", "req-42")];
     let response = request("OPTIONS", "/items", &headers);
     assert_eq!(response.status, 204);
     assert_eq!(response.headers["access-control-allow-origin"], "*");

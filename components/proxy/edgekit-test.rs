@@ -11,20 +11,37 @@ use http_body_util::BodyExt;
 
 /// The upstream: answers with what it received (method, path, the headers
 /// the proxy adds or drops, the body); `/slow` waits 30 s first.
-async fn upstream(request: hyper::Request<hyper::body::Incoming>) -> Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, hyper::Error> {
+async fn upstream(
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, hyper::Error> {
     if request.uri().path() == "/slow" {
         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
     }
-    let header = |name: &str| request.headers().get(name).map(|v| v.to_str().unwrap_or("?").to_string()).unwrap_or_else(|| "-".into());
+    let header = |name: &str| {
+        request.headers().get(name).map(|v| v.to_str().unwrap_or("?").to_string()).unwrap_or_else(|| "-".into())
+    };
     let seen = [
-        request.method().as_str(), " ", request.uri().path(), "\nx-forwarded-host: ", &header("x-forwarded-host"),
-        "\nx-forwarded-proto: ", &header("x-forwarded-proto"), "\nx-custom: ", &header("x-custom"),
-        "\nkeep-alive: ", &header("keep-alive"), "\n",
+        request.method().as_str(),
+        " ",
+        request.uri().path(),
+        "\nx-forwarded-host: ",
+        &header("x-forwarded-host"),
+        "\nx-forwarded-proto: ",
+        &header("x-forwarded-proto"),
+        "\nx-custom: ",
+        &header("x-custom"),
+        "\nkeep-alive: ",
+        &header("keep-alive"),
+        "\n",
     ]
     .concat();
     let body = request.into_body().collect().await?.to_bytes();
     let reply = [seen.as_bytes(), &body].concat();
-    Ok(hyper::Response::builder().header("x-upstream", "yes").header("keep-alive", "timeout=5").body(reply.into()).unwrap())
+    Ok(hyper::Response::builder()
+        .header("x-upstream", "yes")
+        .header("keep-alive", "timeout=5")
+        .body(reply.into())
+        .unwrap())
 }
 
 /// Serves `upstream` on 127.0.0.1 and returns its origin.
@@ -36,7 +53,9 @@ async fn serve_upstream() -> String {
             let Ok((stream, _)) = listener.accept().await else { return };
             tokio::spawn(async move {
                 let io = hyper_util_io(stream);
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, hyper::service::service_fn(upstream)).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, hyper::service::service_fn(upstream))
+                    .await;
             });
         }
     });
@@ -51,7 +70,11 @@ fn hyper_util_io(stream: tokio::net::TcpStream) -> TokioIo {
 struct TokioIo(tokio::net::TcpStream);
 
 impl hyper::rt::Read for TokioIo {
-    fn poll_read(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, mut buf: hyper::rt::ReadBufCursor<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         let n = unsafe {
             let mut tbuf = tokio::io::ReadBuf::uninit(buf.as_mut());
             match tokio::io::AsyncRead::poll_read(std::pin::Pin::new(&mut self.get_mut().0), cx, &mut tbuf) {
@@ -65,13 +88,23 @@ impl hyper::rt::Read for TokioIo {
 }
 
 impl hyper::rt::Write for TokioIo {
-    fn poll_write(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
         tokio::io::AsyncWrite::poll_write(std::pin::Pin::new(&mut self.get_mut().0), cx, buf)
     }
-    fn poll_flush(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         tokio::io::AsyncWrite::poll_flush(std::pin::Pin::new(&mut self.get_mut().0), cx)
     }
-    fn poll_shutdown(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         tokio::io::AsyncWrite::poll_shutdown(std::pin::Pin::new(&mut self.get_mut().0), cx)
     }
 }
@@ -109,10 +142,26 @@ fn request(method: &str, uri: &str, body: &'static str, upstream: Option<&str>) 
 fn forwards_with_rewritten_headers_and_both_bodies() {
     let response = request("POST", "/echo?q=1", "payload", None);
     assert_eq!(response.status, 200);
-    let expected = "POST /echo\nx-forwarded-host: edge.example\nx-forwarded-proto: http\nx-custom: kept\nkeep-alive: -\npayload";
+    let expected =
+        "POST /echo\nx-forwarded-host: edge.example\nx-forwarded-proto: http\nx-custom: kept\nkeep-alive: -\npayload";
     assert_eq!(std::str::from_utf8(&response.body).unwrap(), expected);
     assert_eq!(response.headers["x-upstream"], "yes");
     assert!(response.headers.get("keep-alive").is_none());
+}
+
+/// Bodies past the 4 KiB that one `blocking-write-and-flush` takes, both
+/// ways: a 200 KiB request body streamed to the upstream and echoed back
+/// arrives whole and in order.
+#[test]
+fn bodies_over_4_kib_stream_whole_both_ways() {
+    static BIG: OnceLock<String> = OnceLock::new();
+    let big: &'static str = BIG.get_or_init(|| (0..200 * 1024).map(|i| char::from(b'a' + (i % 26) as u8)).collect());
+    let response = request("POST", "/big", big, None);
+    assert_eq!(response.status, 200);
+    let body = std::str::from_utf8(&response.body).unwrap();
+    let echoed = body.split_once("keep-alive: -\n").map(|(_, rest)| rest).unwrap_or("");
+    assert_eq!(echoed.len(), big.len(), "the echoed body was cut");
+    assert!(echoed == big, "the echoed body differs");
 }
 
 #[test]

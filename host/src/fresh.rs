@@ -20,12 +20,10 @@ pub fn check(root: &Path, name: &str, artifact: &Path) -> Result<()> {
         .with_context(|| format!("cannot read {}: run `cargo xtask dist`", manifest.display()))?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is malformed: run `cargo xtask dist`", manifest.display()))?;
-    let entry = json["components"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|e| e["name"] == name)
-        .with_context(|| format!("{} has no entry for `{name}`: run `cargo xtask dist {name}`", manifest.display()))?;
+    let entry =
+        json["components"].as_array().into_iter().flatten().find(|e| e["name"] == name).with_context(|| {
+            format!("{} has no entry for `{name}`: run `cargo xtask dist {name}`", manifest.display())
+        })?;
     let built = modified(artifact)?;
     let sources: Vec<&str> = entry["sources"].as_array().into_iter().flatten().filter_map(|s| s.as_str()).collect();
     if sources.is_empty() {
@@ -54,8 +52,12 @@ fn modified(path: &Path) -> Result<SystemTime> {
         .with_context(|| format!("cannot read the modification time of {}", path.display()))
 }
 
+/// Files under a component's directory that are not sources of its
+/// artifact: the tests edgekit runs against it.
+const NOT_SOURCES: &[&str] = &["edgekit-test.rs"];
+
 /// The newest file under `path` (itself, if it is a file), leaving out build
-/// output (`target/`), into `newest`.
+/// output (`target/`) and [`NOT_SOURCES`], into `newest`.
 fn newest_under(path: &Path, newest: &mut Option<(SystemTime, PathBuf)>) -> Result<()> {
     if !path.exists() {
         return Ok(());
@@ -67,6 +69,9 @@ fn newest_under(path: &Path, newest: &mut Option<(SystemTime, PathBuf)>) -> Resu
         for entry in std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))? {
             newest_under(&entry?.path(), newest)?;
         }
+        return Ok(());
+    }
+    if path.file_name().is_some_and(|n| NOT_SOURCES.iter().any(|s| n == *s)) {
         return Ok(());
     }
     let time = modified(path)?;
@@ -92,6 +97,7 @@ mod tests {
             path
         };
         write("components/demo/src/lib.rs", "// v1\n");
+        write("components/demo/edgekit-test.rs", "// tests\n");
         write("components/demo/target/debug/junk", "build output\n");
         std::thread::sleep(std::time::Duration::from_millis(20));
         let artifact = write("target/dist/demo.wasm", "\0asm");
@@ -103,6 +109,7 @@ mod tests {
 
         std::thread::sleep(std::time::Duration::from_millis(20));
         write("components/demo/target/debug/junk", "newer build output is not a source\n");
+        write("components/demo/edgekit-test.rs", "// more tests are not a source either\n");
         check(root.path(), "demo", &artifact).unwrap();
         write("components/demo/src/lib.rs", "// v2\n");
         let error = format!("{:#}", check(root.path(), "demo", &artifact).unwrap_err());

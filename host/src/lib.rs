@@ -85,7 +85,7 @@ pub fn engine() -> Result<Engine> {
 /// Compiles a dist artifact, or any `.wasm` component (see [`resolve`]).
 pub fn load(engine: &Engine, name: &str) -> Result<Component> {
     let path = resolve(name)?;
-    Component::from_file(engine, &path)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("{} is not a component wasmtime can compile: build it with `cargo xtask dist`", path.display()))
+    Component::from_file(engine, &path).map_err(anyhow::Error::from).with_context(|| {
+        format!("{} is not a component wasmtime can compile: build it with `cargo xtask dist`", path.display())
+    })
 }

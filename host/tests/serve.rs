@@ -377,6 +377,7 @@ fn proxy(origin: &str, hosts: &[&str], limits: Limits) -> Running {
     let grants = Grants {
         outbound_hosts: hosts.iter().map(|h| h.to_string()).collect(),
         config: vec![("upstream".into(), origin.into())],
+        ..Grants::default()
     };
     Setup { grants, limits, ..Setup::dist("proxy") }.start()
 }

@@ -10,12 +10,15 @@ use std::path::Path;
 use edgekit_host::http::{Grants, Handler, Limits, full_body};
 
 /// Copies `components/<name>` to a temporary directory outside the
-/// workspace, builds it for `wasm32-wasip2` and returns the component.
-fn build_copied_out(name: &str) -> Vec<u8> {
+/// workspace, applies `edit` to its `src/lib.rs`, builds it for
+/// `wasm32-wasip2` and returns the component.
+fn build_copied_out(name: &str, edit: impl Fn(String) -> String) -> Vec<u8> {
     let root = edgekit_host::root();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(name);
     copy_tree(&root.join("components").join(name), &dir);
+    let lib = dir.join("src/lib.rs");
+    std::fs::write(&lib, edit(std::fs::read_to_string(&lib).unwrap())).unwrap();
     // Its own rust-toolchain.toml pins the toolchain; make sure rustup has
     // the target (a fresh toolchain install already brings it).
     let status = std::process::Command::new("rustup")
@@ -35,7 +38,11 @@ fn build_copied_out(name: &str) -> Vec<u8> {
         .arg(&target)
         .output()
         .expect("cargo runs");
-    assert!(output.status.success(), "the copied-out {name} does not build:\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the copied-out {name} does not build:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let wasm = target.join("wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
     std::fs::read(&wasm).unwrap_or_else(|e| panic!("{}: {e}", wasm.display()))
 }
@@ -48,7 +55,11 @@ fn copy_tree(from: &Path, to: &Path) {
             continue;
         }
         let target = to.join(path.file_name().unwrap());
-        if path.is_dir() { copy_tree(&path, &target) } else { drop(std::fs::copy(&path, &target).unwrap()) }
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
     }
 }
 
@@ -64,9 +75,13 @@ fn get(handler: &Handler, path: &str) -> (u16, Vec<u8>) {
 #[ignore = "slow: builds templates with the stock toolchain; run with `cargo test -- --include-ignored` (.ci/run does)"]
 fn templates_copied_out_build_alone_and_answer_the_same() {
     for (name, paths) in [("edge-fn", &["/", "/any/path"][..]), ("http-api", &["/health", "/items/2", "/nope"][..])] {
-        let bytes = build_copied_out(name);
+        let bytes = build_copied_out(name, |source| source);
         let dist = std::fs::read(edgekit_host::artifact(name).unwrap()).unwrap();
-        assert!(bytes.len() > dist.len(), "{name}: the stock build ({} B) should be bigger than edgekit's", bytes.len());
+        assert!(
+            bytes.len() > dist.len(),
+            "{name}: the stock build ({} B) should be bigger than edgekit's",
+            bytes.len()
+        );
         let engine = edgekit_host::engine().unwrap();
         let copied = wasmtime::component::Component::new(&engine, &bytes).unwrap();
         let grants = Grants { cli: true, ..Grants::default() };
@@ -78,4 +93,26 @@ fn templates_copied_out_build_alone_and_answer_the_same() {
             eprintln!("{name} {path}: {} ({} bytes copied out, {} from dist)", answer.0, bytes.len(), dist.len());
         }
     }
+}
+
+/// The 4 KiB trap: `blocking-write-and-flush` takes at most 4,096 bytes a
+/// call, so a team that grows edge-fn's body past that must still get all
+/// of it. The template's body, made 10 KiB in a copy, arrives whole.
+#[test]
+#[ignore = "slow: builds a template with the stock toolchain; run with `cargo test -- --include-ignored` (.ci/run does)"]
+fn edge_fn_grown_past_4_kib_answers_its_whole_body() {
+    let body: String = (0..10 * 1024).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let bytes = build_copied_out("edge-fn", |source| {
+        let from = "const BODY: &[u8] = b\"hello from the edge\\n\";";
+        assert!(source.contains(from), "edge-fn's BODY line moved; update this test");
+        source.replace(from, &format!("const BODY: &[u8] = b\"{body}\";"))
+    });
+    let engine = edgekit_host::engine().unwrap();
+    let component = wasmtime::component::Component::new(&engine, &bytes).unwrap();
+    let handler =
+        Handler::with(&engine, &component, Limits::default(), Grants { cli: true, ..Grants::default() }).unwrap();
+    let (status, answer) = get(&handler, "/");
+    assert_eq!(status, 200);
+    assert_eq!(answer.len(), body.len(), "the body was cut");
+    assert!(answer == body.as_bytes());
 }

@@ -69,9 +69,7 @@ fn hand_over(wing: &str) -> Result<()> {
     if binary.exists() {
         build.arg("--quiet");
     }
-    let status = build
-        .status()
-        .context("cannot run cargo: is it on PATH?")?;
+    let status = build.status().context("cannot run cargo: is it on PATH?")?;
     if !status.success() {
         anyhow::bail!("cargo could not build `{wing}`: fix the errors above");
     }

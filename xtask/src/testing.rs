@@ -89,7 +89,9 @@ pub fn wit_with_extra_import(label: &str, base: &str, import: &str) -> (TempDir,
     write(
         &dir,
         &format!("{base}-plus.wit"),
-        &format!("package edgekit:components@0.1.0;\n\nworld {base}-plus {{\n  include {base};\n  import {import};\n}}\n"),
+        &format!(
+            "package edgekit:components@0.1.0;\n\nworld {base}-plus {{\n  include {base};\n  import {import};\n}}\n"
+        ),
     );
     crate::wit::sync(&workspace::root().join("wit"), &dir).unwrap();
     let wit = Wit::load(&dir).unwrap();

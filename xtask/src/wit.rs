@@ -44,8 +44,7 @@ impl Wit {
 
     /// The names of the worlds in the root package, sorted.
     pub fn world_names(&self) -> Vec<String> {
-        let mut names: Vec<String> =
-            self.resolve.packages[self.package].worlds.keys().cloned().collect();
+        let mut names: Vec<String> = self.resolve.packages[self.package].worlds.keys().cloned().collect();
         names.sort();
         names
     }

@@ -121,20 +121,12 @@ pub fn load(dir: &Path) -> Result<Component> {
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
     let manifest = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).with_context(|| {
-        format!(
-            "{} is missing: every directory under components/ must be a guest crate",
-            manifest.display()
-        )
+        format!("{} is missing: every directory under components/ must be a guest crate", manifest.display())
     })?;
-    let toml: toml::Table = text
-        .parse()
-        .with_context(|| format!("{} is not valid TOML", manifest.display()))?;
+    let toml: toml::Table = text.parse().with_context(|| format!("{} is not valid TOML", manifest.display()))?;
     let crate_name = toml.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str());
     if crate_name != Some(name.as_str()) {
-        bail!(
-            "{}: the crate must be named `{name}` after its directory (found {crate_name:?})",
-            manifest.display()
-        );
+        bail!("{}: the crate must be named `{name}` after its directory (found {crate_name:?})", manifest.display());
     }
     let world = toml
         .get("package")

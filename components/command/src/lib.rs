@@ -51,7 +51,11 @@ impl Guest for Command {
         for path in paths {
             match count(dir, path) {
                 Ok(c) => {
-                    total = Counts { lines: total.lines + c.lines, words: total.words + c.words, bytes: total.bytes + c.bytes };
+                    total = Counts {
+                        lines: total.lines + c.lines,
+                        words: total.words + c.words,
+                        bytes: total.bytes + c.bytes,
+                    };
                     write(&stdout, &line(c, path));
                 }
                 Err(e) => {

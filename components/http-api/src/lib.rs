@@ -33,9 +33,7 @@ mod json;
 
 use exports::wasi::http::incoming_handler::Guest;
 use json::Value;
-use wasi::http::types::{
-    Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
-};
+use wasi::http::types::{Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use wasi::io::streams::StreamError;
 
 /// The largest request body accepted; a bigger one is answered 413.

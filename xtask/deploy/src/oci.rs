@@ -21,32 +21,29 @@ use oci_client::manifest::{ImageIndexEntry, OCI_IMAGE_INDEX_MEDIA_TYPE, OciImage
 use oci_wasm::{
     ToConfig, WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE, WASM_MANIFEST_MEDIA_TYPE, WasmConfig,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use xtask::report::group;
 use xtask::artifact::{Entry, Manifest, sha256_hex};
+use xtask::report::group;
 use xtask::{flags, workspace};
 
 /// The `imageLayoutVersion` of OCI image-spec v1.1.
 const LAYOUT_VERSION: &str = "1.0.0";
 
 pub fn run(args: flags::Oci) -> Result<()> {
-        let root = workspace::root();
-        let dist = workspace::dist_dir(&root);
-        let stamp = Stamp::from_env(&root)?;
-        let entries = dist_entries(&dist, &args.components)?;
-        // All in memory first: a bad artifact leaves the old layouts alone.
-        let images = entries
-            .iter()
-            .map(|entry| Image::build(&root, &dist, entry, &stamp))
-            .collect::<Result<Vec<_>>>()?;
-        let oci = dist.join("oci");
-        for image in &images {
-            image.write_layout(&oci.join(&image.name))?;
-            eprintln!("    {:<12} oci layout   {}", image.name, oci.join(&image.name).display());
-        }
-        print!("{}", table(&images, &stamp));
-        Ok(())
+    let root = workspace::root();
+    let dist = workspace::dist_dir(&root);
+    let stamp = Stamp::from_env(&root)?;
+    let entries = dist_entries(&dist, &args.components)?;
+    // All in memory first: a bad artifact leaves the old layouts alone.
+    let images = entries.iter().map(|entry| Image::build(&root, &dist, entry, &stamp)).collect::<Result<Vec<_>>>()?;
+    let oci = dist.join("oci");
+    for image in &images {
+        image.write_layout(&oci.join(&image.name))?;
+        eprintln!("    {:<12} oci layout   {}", image.name, oci.join(&image.name).display());
+    }
+    print!("{}", table(&images, &stamp));
+    Ok(())
 }
 
 /// What every image is stamped with, besides the artifact itself.
@@ -69,8 +66,8 @@ impl Stamp {
             })?,
             Err(_) => 0,
         };
-        let created = DateTime::from_timestamp(secs, 0)
-            .with_context(|| format!("SOURCE_DATE_EPOCH={secs} is out of range"))?;
+        let created =
+            DateTime::from_timestamp(secs, 0).with_context(|| format!("SOURCE_DATE_EPOCH={secs} is out of range"))?;
         Ok(Stamp { created, revision: git_revision(root) })
     }
 
@@ -120,9 +117,8 @@ impl Image {
     pub fn from_artifact(entry: &Entry, bytes: Vec<u8>, version: &str, stamp: &Stamp) -> Result<Image> {
         let name = &entry.name;
         // oci-wasm decodes the component itself to list its imports and exports.
-        let (mut config, mut layer) = WasmConfig::from_raw_component(bytes, None).with_context(|| {
-            format!("{name}: oci-wasm cannot read the component; run `cargo xtask dist` again")
-        })?;
+        let (mut config, mut layer) = WasmConfig::from_raw_component(bytes, None)
+            .with_context(|| format!("{name}: oci-wasm cannot read the component; run `cargo xtask dist` again"))?;
         config.created = stamp.created;
         let component = config.component.as_mut().expect("oci-wasm describes every component");
         component.target = Some(entry.world.clone());
@@ -133,8 +129,7 @@ impl Image {
             v.sort();
             v
         };
-        if sorted(&component.imports) != sorted(&entry.imports)
-            || sorted(&component.exports) != sorted(&entry.exports)
+        if sorted(&component.imports) != sorted(&entry.imports) || sorted(&component.exports) != sorted(&entry.exports)
         {
             bail!(
                 "{name}: the OCI config would say imports {:?} exports {:?}, but manifest.json says imports {:?} exports {:?}; \
@@ -145,8 +140,7 @@ impl Image {
                 entry.exports
             );
         }
-        layer.annotations =
-            Some(BTreeMap::from([("org.opencontainers.image.title".to_string(), entry.file.clone())]));
+        layer.annotations = Some(BTreeMap::from([("org.opencontainers.image.title".to_string(), entry.file.clone())]));
         let config: Config = config.to_config()?;
         let mut annotations = BTreeMap::from([
             ("org.opencontainers.image.created".to_string(), stamp.created_rfc3339()),
@@ -213,8 +207,7 @@ impl Image {
         std::fs::write(tmp.join("index.json"), canonical_json(&index))
             .with_context(|| format!("cannot write {}", tmp.join("index.json").display()))?;
         if dir.exists() {
-            std::fs::remove_dir_all(dir)
-                .with_context(|| format!("cannot remove the old layout {}", dir.display()))?;
+            std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove the old layout {}", dir.display()))?;
         }
         std::fs::rename(&tmp, dir).with_context(|| format!("cannot move {} into place", dir.display()))
     }
@@ -272,8 +265,7 @@ pub fn check_artifact(manifest: &OciImageManifest, config: &[u8], layer: &[u8]) 
 /// the workspace's version.
 pub fn crate_version(root: &Path, name: &str) -> Result<String> {
     let read = |path: &Path| -> Result<toml::Table> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         text.parse().with_context(|| format!("{} is not valid TOML", path.display()))
     };
     let dir = root.join("components").join(name);

@@ -8,25 +8,20 @@ use oci_client::Reference;
 use oci_wasm::WASM_MANIFEST_MEDIA_TYPE;
 use reqwest::header::HeaderValue;
 
-use xtask::report::group;
-use xtask::artifact::sha256_hex;
 use crate::oci::{Image, Stamp, dist_entries};
 use crate::registry;
+use xtask::artifact::sha256_hex;
+use xtask::report::group;
 use xtask::{flags, workspace};
 
 pub fn run(args: flags::Publish) -> Result<()> {
-        let reference = registry::reference(&args.reference)?;
-        let image = image(&args.component)?;
-        eprintln!(
-            "==> publish    {} ({} B layer) to {}",
-            image.name,
-            group(image.layer.len()),
-            reference.whole()
-        );
-        let digest = publish(&image, &reference)?;
-        println!("\n{:<14} {:<40} digest", "component", "reference");
-        println!("{:<14} {:<40} {digest}", image.name, reference.whole());
-        Ok(())
+    let reference = registry::reference(&args.reference)?;
+    let image = image(&args.component)?;
+    eprintln!("==> publish    {} ({} B layer) to {}", image.name, group(image.layer.len()), reference.whole());
+    let digest = publish(&image, &reference)?;
+    println!("\n{:<14} {:<40} digest", "component", "reference");
+    println!("{:<14} {:<40} {digest}", image.name, reference.whole());
+    Ok(())
 }
 
 /// The image for one dist component, stamped as `cargo xtask oci` stamps it.
@@ -60,16 +55,11 @@ async fn push(image: &Image, reference: &Reference) -> Result<String> {
             .with_context(|| format!("pushing the {what} blob {digest}"))?;
     }
     client
-        .push_manifest_raw(
-            reference,
-            image.manifest.clone(),
-            HeaderValue::from_static(WASM_MANIFEST_MEDIA_TYPE),
-        )
+        .push_manifest_raw(reference, image.manifest.clone(), HeaderValue::from_static(WASM_MANIFEST_MEDIA_TYPE))
         .await
         .context("pushing the manifest")?;
     // Trust the registry's word, not ours: read the tag back.
-    let remote =
-        client.fetch_manifest_digest(reference, &auth).await.context("reading the pushed tag back")?;
+    let remote = client.fetch_manifest_digest(reference, &auth).await.context("reading the pushed tag back")?;
     if remote != image.digest() {
         bail!("the registry says the tag is {remote}, but the manifest pushed is {}", image.digest());
     }

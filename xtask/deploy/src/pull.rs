@@ -10,28 +10,22 @@ use oci_client::Reference;
 use oci_client::manifest::OciImageManifest;
 use oci_wasm::WasmClient;
 
-use xtask::artifact::write_atomic;
-use xtask::report::group;
-use xtask::artifact::sha256_hex;
 use crate::{oci, registry};
+use xtask::artifact::sha256_hex;
+use xtask::artifact::write_atomic;
 use xtask::flags;
+use xtask::report::group;
 
 pub fn run(args: flags::Pull) -> Result<()> {
-        let reference = registry::reference(&args.reference)?;
-        eprintln!("==> pull       {}", reference.whole());
-        let pulled = pull(&reference)?;
-        let out = PathBuf::from(&args.out);
-        write(&out, &pulled.layer)?;
-        println!("\n{:<40} {:>10}  {:<71}  file", "reference", "bytes", "digest");
-        println!(
-            "{:<40} {:>10}  {:<71}  {}",
-            reference.whole(),
-            group(pulled.layer.len()),
-            pulled.digest,
-            out.display()
-        );
-        println!("layer sha256:{}", sha256_hex(&pulled.layer));
-        Ok(())
+    let reference = registry::reference(&args.reference)?;
+    eprintln!("==> pull       {}", reference.whole());
+    let pulled = pull(&reference)?;
+    let out = PathBuf::from(&args.out);
+    write(&out, &pulled.layer)?;
+    println!("\n{:<40} {:>10}  {:<71}  file", "reference", "bytes", "digest");
+    println!("{:<40} {:>10}  {:<71}  {}", reference.whole(), group(pulled.layer.len()), pulled.digest, out.display());
+    println!("layer sha256:{}", sha256_hex(&pulled.layer));
+    Ok(())
 }
 
 /// A fetched and checked Wasm OCI artifact.

@@ -49,11 +49,8 @@ pub fn is_loopback(registry: &str) -> bool {
 /// otherwise, and timeouts so a registry that hangs fails the command.
 pub fn client(reference: &Reference) -> Client {
     let registry = reference.resolve_registry().to_string();
-    let protocol = if is_loopback(&registry) {
-        ClientProtocol::HttpsExcept(vec![registry])
-    } else {
-        ClientProtocol::Https
-    };
+    let protocol =
+        if is_loopback(&registry) { ClientProtocol::HttpsExcept(vec![registry]) } else { ClientProtocol::Https };
     Client::new(ClientConfig {
         protocol,
         connect_timeout: Some(Duration::from_secs(10)),
@@ -76,10 +73,8 @@ pub fn auth() -> Result<RegistryAuth> {
 
 /// Runs registry I/O on a current-thread tokio runtime.
 pub fn block_on<F: Future>(future: F) -> Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the tokio runtime")?;
     Ok(runtime.block_on(future))
 }
 
@@ -97,19 +92,13 @@ pub fn explain(error: anyhow::Error, what: &str, reference: &Reference) -> anyho
     let unauthorized = error.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<OciDistributionError>(),
-            Some(
-                OciDistributionError::UnauthorizedError { .. }
-                    | OciDistributionError::AuthenticationFailure(_)
-            )
+            Some(OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_))
         )
     });
     let unknown = error.chain().any(|cause| match cause.downcast_ref::<OciDistributionError>() {
         Some(OciDistributionError::ImageManifestNotFoundError(_)) => true,
         Some(OciDistributionError::RegistryError { envelope, .. }) => envelope.errors.iter().any(|e| {
-            matches!(
-                e.code,
-                OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound
-            )
+            matches!(e.code, OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound)
         }),
         _ => false,
     });

@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 
 use chrono::DateTime;
 use oci_client::manifest::{OciImageIndex, OciImageManifest};
-use oci_wasm::{
-    WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE, WASM_MANIFEST_MEDIA_TYPE, WasmConfig,
-};
+use oci_wasm::{WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE, WASM_MANIFEST_MEDIA_TYPE, WasmConfig};
 use xshell::{Shell, cmd};
 
 use xtask::artifact::{Entry, sha256_hex};
@@ -51,8 +49,7 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(label: &str) -> TempDir {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
         let dir = std::env::temp_dir().join(format!("edgekit-{label}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -93,16 +90,12 @@ fn read_layout(dir: &Path, tag: &str) -> (String, OciImageManifest, Vec<u8>, Vec
         assert_eq!(sha256_hex(&bytes), hex, "{}: blob {digest} has other content", dir.display());
         bytes
     };
-    let index: OciImageIndex =
-        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let index: OciImageIndex = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
     let entry = index
         .manifests
         .iter()
         .find(|m| {
-            m.annotations
-                .as_ref()
-                .and_then(|a| a.get("org.opencontainers.image.ref.name"))
-                .map(String::as_str)
+            m.annotations.as_ref().and_then(|a| a.get("org.opencontainers.image.ref.name")).map(String::as_str)
                 == Some(tag)
         })
         .unwrap_or_else(|| panic!("{}/index.json has no manifest tagged {tag}", dir.display()));
@@ -150,10 +143,7 @@ fn oci_layout_is_reproducible_and_follows_the_wasm_artifact_layout() {
         let annotations = manifest.annotations.clone().unwrap();
         assert_eq!(annotations["org.opencontainers.image.created"], "2023-11-14T22:13:20Z");
         assert_eq!(annotations["org.opencontainers.image.revision"], REVISION);
-        assert_eq!(
-            annotations["org.opencontainers.image.version"],
-            crate_version(&workspace::root(), name).unwrap()
-        );
+        assert_eq!(annotations["org.opencontainers.image.version"], crate_version(&workspace::root(), name).unwrap());
         assert_eq!(annotations["org.opencontainers.image.title"], *name);
 
         let config: WasmConfig = serde_json::from_slice(&config).unwrap();
@@ -169,11 +159,7 @@ fn oci_layout_is_reproducible_and_follows_the_wasm_artifact_layout() {
         assert_eq!(component.target.as_deref(), Some(entry.world.as_str()));
 
         // The stamp is what varies, nothing else.
-        assert_ne!(
-            image(entry, &stamp(1_700_000_001)).digest(),
-            first.digest(),
-            "{name}: created is not in the image"
-        );
+        assert_ne!(image(entry, &stamp(1_700_000_001)).digest(), first.digest(), "{name}: created is not in the image");
         assert_eq!(image(entry, &stamp(1_700_000_001)).layer, first.layer);
     }
 }
@@ -210,7 +196,12 @@ fn references_must_name_a_registry_and_only_loopback_is_plain_http() {
     assert!(e.contains("names no registry"), "{e}");
     let e = format!("{:#}", registry::reference("127.0.0.1:5000/edgekit/greeter").unwrap_err());
     assert!(e.contains("names no tag"), "{e}");
-    assert!(registry::reference("127.0.0.1:5000/edgekit/greeter@sha256:0e38c5ba650f857875ce8aa9652079f964d5fb964da210a9cc7d5bc386110ba0").is_ok());
+    assert!(
+        registry::reference(
+            "127.0.0.1:5000/edgekit/greeter@sha256:0e38c5ba650f857875ce8aa9652079f964d5fb964da210a9cc7d5bc386110ba0"
+        )
+        .is_ok()
+    );
     for loopback in ["127.0.0.1:5000", "localhost", "localhost:5000", "[::1]:5000", "127.0.0.2"] {
         assert!(registry::is_loopback(loopback), "{loopback}");
     }
@@ -251,7 +242,8 @@ fn install() -> Result<(), String> {
         return Err(format!("no apt-get here: install {wanted} (CNCF distribution 2.x and skopeo) by hand"));
     }
     eprintln!("installing {wanted} with apt-get (the registry tests need them; once per machine)");
-    for args in [&["update", "-qq"][..], &["install", "-y", "-qq", "--no-install-recommends", PACKAGES[0], PACKAGES[1]]] {
+    for args in [&["update", "-qq"][..], &["install", "-y", "-qq", "--no-install-recommends", PACKAGES[0], PACKAGES[1]]]
+    {
         let status = Command::new("apt-get")
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
@@ -308,8 +300,8 @@ impl Registry {
         while TcpStream::connect(&registry.addr).is_err() {
             if registry.child.try_wait().unwrap().is_some() || Instant::now() > deadline {
                 let mut log = String::new();
-                let _ = std::fs::File::open(registry.dir.0.join("registry.log"))
-                    .map(|mut f| f.read_to_string(&mut log));
+                let _ =
+                    std::fs::File::open(registry.dir.0.join("registry.log")).map(|mut f| f.read_to_string(&mut log));
                 panic!("docker-registry did not start on {}:\n{log}", registry.addr);
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -345,8 +337,7 @@ fn every_dist_component_round_trips_through_a_registry() {
 
         // Publish, as `cargo xtask publish` does: the registry's digest is ours.
         let digest =
-            publish::publish(&publish::image(name).unwrap(), &registry::reference(&reference).unwrap())
-                .unwrap();
+            publish::publish(&publish::image(name).unwrap(), &registry::reference(&reference).unwrap()).unwrap();
         assert_eq!(digest, img.digest(), "{name}: the registry names another manifest");
 
         // skopeo, an independent client, copies it to a local OCI layout.
@@ -354,19 +345,12 @@ fn every_dist_component_round_trips_through_a_registry() {
         std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
         let src = format!("docker://{reference}");
         let dst = format!("oci:{}:{tag}", copy.display());
-        cmd!(
-            sh,
-            "skopeo --insecure-policy copy --quiet --preserve-digests --src-tls-verify=false {src} {dst}"
-        )
-        .run()
-        .unwrap();
+        cmd!(sh, "skopeo --insecure-policy copy --quiet --preserve-digests --src-tls-verify=false {src} {dst}")
+            .run()
+            .unwrap();
         let (copied, manifest, config, layer) = read_layout(&copy, tag);
         assert_eq!(copied, digest, "{name}: skopeo sees another manifest digest");
-        assert_eq!(
-            sha256_hex(&layer),
-            entry.sha256,
-            "{name}: the layer skopeo fetched is not the dist artifact"
-        );
+        assert_eq!(sha256_hex(&layer), entry.sha256, "{name}: the layer skopeo fetched is not the dist artifact");
         assert_eq!(layer, artifact);
         assert_eq!(manifest.media_type.as_deref(), Some(WASM_MANIFEST_MEDIA_TYPE));
         assert_eq!(manifest.config.media_type, WASM_MANIFEST_CONFIG_MEDIA_TYPE);
@@ -385,16 +369,12 @@ fn every_dist_component_round_trips_through_a_registry() {
         img.write_layout(&layout).unwrap();
         let src = format!("oci:{}:{}", layout.display(), img.version);
         let dst = format!("docker://{}/edgekit/{repository}:from-layout", registry.addr);
-        cmd!(
-            sh,
-            "skopeo --insecure-policy copy --quiet --preserve-digests --dest-tls-verify=false {src} {dst}"
-        )
-        .run()
-        .unwrap();
-        let from_layout = pull::pull(
-            &registry::reference(&format!("{}/edgekit/{repository}:from-layout", registry.addr)).unwrap(),
-        )
-        .unwrap();
+        cmd!(sh, "skopeo --insecure-policy copy --quiet --preserve-digests --dest-tls-verify=false {src} {dst}")
+            .run()
+            .unwrap();
+        let from_layout =
+            pull::pull(&registry::reference(&format!("{}/edgekit/{repository}:from-layout", registry.addr)).unwrap())
+                .unwrap();
         assert_eq!(from_layout.digest, digest, "{name}: the layout and publish disagree");
         assert_eq!(from_layout.layer, artifact);
     }
@@ -402,11 +382,7 @@ fn every_dist_component_round_trips_through_a_registry() {
     let missing = registry::reference(&format!("{}/edgekit/nothing:here", registry.addr)).unwrap();
     let e = format!("{:#}", pull::pull(&missing).err().expect("pulling a missing tag must fail"));
     assert!(
-        e.contains(&format!(
-            "cannot pull {}: {} has no such repository and tag",
-            missing.whole(),
-            registry.addr
-        )),
+        e.contains(&format!("cannot pull {}: {} has no such repository and tag", missing.whole(), registry.addr)),
         "{e}"
     );
 }
@@ -416,10 +392,7 @@ fn publishing_where_no_registry_listens_fails_clearly() {
     let (_, entries) = dist();
     let addr = format!("127.0.0.1:{}", free_port());
     let reference = registry::reference(&format!("{addr}/edgekit/{}:down", entries[0].name)).unwrap();
-    let e = format!(
-        "{:#}",
-        publish::publish(&publish::image(&entries[0].name).unwrap(), &reference).unwrap_err()
-    );
+    let e = format!("{:#}", publish::publish(&publish::image(&entries[0].name).unwrap(), &reference).unwrap_err());
     assert!(e.contains(&format!("no registry answers at {addr}: start one there or fix the address")), "{e}");
 }
 
@@ -476,10 +449,10 @@ fn git_revision_of_this_checkout_is_what_git_says() {
 
 #[test]
 fn a_missing_registry_program_fails_with_one_line_naming_the_packages() {
+    // Whether or not apt-get could run here, a program no package provides
+    // fails the test with one line naming it and the packages.
     let panic = std::panic::catch_unwind(|| require("edgekit-no-such-program")).unwrap_err();
     let message = panic.downcast_ref::<String>().unwrap();
     assert_eq!(message.lines().count(), 1, "{message}");
-    assert!(message.contains(
-        "`edgekit-no-such-program` is not installed: run `apt-get install docker-registry skopeo`"
-    ));
+    assert!(message.contains("`edgekit-no-such-program`") && message.contains("docker-registry"), "{message}");
 }

@@ -90,7 +90,10 @@ impl OutsideHost {
                 if version.contains(WASMTIME_VERSION) {
                     return Ok(());
                 }
-                eprintln!("==> installing wasmtime-cli {WASMTIME_VERSION} into {} (several minutes, once)", tools.display());
+                eprintln!(
+                    "==> installing wasmtime-cli {WASMTIME_VERSION} into {} (several minutes, once)",
+                    tools.display()
+                );
                 // Only what `wasmtime serve` needs (its default features add
                 // wasi-nn, winch, pulley, GC, wast, the explorer, TLS and
                 // more): about half the compile time, the same server.
@@ -265,4 +268,3 @@ pub fn tools_dir() -> Result<PathBuf> {
 fn jco_bin(tools: &Path) -> PathBuf {
     tools.join("jco").join("node_modules").join(".bin").join("jco")
 }
-

@@ -18,36 +18,36 @@ use xtask::report::Table;
 use crate::outside::{OutsideHost, http_components, on_interrupt_kill_hosts};
 
 pub fn run(_flags: flags::Portability, sh: &Shell) -> Result<()> {
-        on_interrupt_kill_hosts();
-        let root = xtask::workspace::root();
-        let components = http_components(&root)?;
-        let hosts = [OutsideHost::WasmtimeServe, OutsideHost::JcoServe];
+    on_interrupt_kill_hosts();
+    let root = xtask::workspace::root();
+    let components = http_components(&root)?;
+    let hosts = [OutsideHost::WasmtimeServe, OutsideHost::JcoServe];
+    for host in hosts {
+        host.install(sh)?;
+    }
+    let logs = root.join("target").join("xtask").join("portability");
+    std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+    let mut rows = Vec::new();
+    for name in &components {
+        let path = edgekit_host::artifact(name)?;
+        let expected = edgekit_host::http::answer(name, "/")?;
+        let mut cells = Vec::new();
         for host in hosts {
-            host.install(sh)?;
+            eprintln!("==> {name} on {}", host.name());
+            let cell = match host.check(sh, &path, &logs, &expected) {
+                Ok(()) => "pass".to_string(),
+                Err(e) => format!("FAIL: {e:#}"),
+            };
+            cells.push(cell);
         }
-        let logs = root.join("target").join("xtask").join("portability");
-        std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
-        let mut rows = Vec::new();
-        for name in &components {
-            let path = edgekit_host::artifact(name)?;
-            let expected = edgekit_host::http::answer(name, "/")?;
-            let mut cells = Vec::new();
-            for host in hosts {
-                eprintln!("==> {name} on {}", host.name());
-                let cell = match host.check(sh, &path, &logs, &expected) {
-                    Ok(()) => "pass".to_string(),
-                    Err(e) => format!("FAIL: {e:#}"),
-                };
-                cells.push(cell);
-            }
-            rows.push((name.clone(), cells));
-        }
-        print!("{}", matrix(&hosts, &rows));
-        let failures = rows.iter().flat_map(|(_, cells)| cells).filter(|c| *c != "pass").count();
-        if failures > 0 {
-            bail!("{failures} component/host pair(s) failed: the hosts' logs are in {}", logs.display());
-        }
-        Ok(())
+        rows.push((name.clone(), cells));
+    }
+    print!("{}", matrix(&hosts, &rows));
+    let failures = rows.iter().flat_map(|(_, cells)| cells).filter(|c| *c != "pass").count();
+    if failures > 0 {
+        bail!("{failures} component/host pair(s) failed: the hosts' logs are in {}", logs.display());
+    }
+    Ok(())
 }
 
 fn matrix(hosts: &[OutsideHost], rows: &[(String, Vec<String>)]) -> String {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use edgekit_host::http::{Grants, Handler, Limits};
-use edgekit_host::serve::{engine, serve_blocking};
+use edgekit_host::serve::{ServerLimits, engine, serve_blocking_with};
 use xtask::flags;
 
 pub fn run(flags: flags::Serve) -> Result<()> {
@@ -19,12 +19,21 @@ pub fn run(flags: flags::Serve) -> Result<()> {
     let component = edgekit_host::load(&engine, &flags.component)?;
     let grants = Grants { outbound_hosts: flags.allow_hosts, config: flags.config, cli: false };
     let handler = Handler::with(&engine, &component, limits.clone(), grants).with_context(|| {
-        format!("cannot serve `{}`: serve takes wasi:http components; use `cargo xtask call` for others", flags.component)
+        format!(
+            "cannot serve `{}`: serve takes wasi:http components; use `cargo xtask call` for others",
+            flags.component
+        )
     })?;
-    serve_blocking(&flags.addr, handler, |addr| {
+    let server = ServerLimits {
+        header_read_timeout: Duration::from_millis(flags.header_timeout_ms),
+        idle_timeout: Duration::from_millis(flags.idle_timeout_ms),
+        max_connections: flags.max_connections,
+    };
+    serve_blocking_with(&flags.addr, handler, server, |addr| {
         eprintln!(
-            "serving {} on http://{addr} (deadline {} ms, memory {} MiB, {} instances); Ctrl-C stops",
-            flags.component, flags.deadline_ms, flags.memory_mib, limits.instances
+            "serving {} on http://{addr} (deadline {} ms, memory {} MiB, {} instances, {} connections); \
+             Ctrl-C stops gracefully, twice at once",
+            flags.component, flags.deadline_ms, flags.memory_mib, limits.instances, flags.max_connections
         )
     })
 }

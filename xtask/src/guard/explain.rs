@@ -120,10 +120,9 @@ pub fn breakdown(component: &[u8], names: Option<&BTreeMap<u32, String>>) -> Res
                 let index = imported_funcs + next_func;
                 next_func += 1;
                 let range = body.range();
-                module.functions.push(Row {
-                    what: format!("func[{index}]"),
-                    bytes: (range.end - range.start) as usize,
-                });
+                module
+                    .functions
+                    .push(Row { what: format!("func[{index}]"), bytes: (range.end - range.start) as usize });
                 continue;
             }
             Payload::DataSection(reader) => {
@@ -157,9 +156,8 @@ pub fn breakdown(component: &[u8], names: Option<&BTreeMap<u32, String>>) -> Res
 
 /// Reads an artifact and its names file, if any.
 pub fn load(artifact: &Path) -> Result<Breakdown> {
-    let bytes = std::fs::read(artifact).with_context(|| {
-        format!("cannot read {}: run `cargo xtask dist` first", artifact.display())
-    })?;
+    let bytes = std::fs::read(artifact)
+        .with_context(|| format!("cannot read {}: run `cargo xtask dist` first", artifact.display()))?;
     breakdown(&bytes, Names::load(artifact, &bytes).as_ref())
 }
 
@@ -199,7 +197,8 @@ pub fn render_diff(name: &str, old: &Breakdown, new: &Breakdown, top: usize) -> 
     let mut out = String::new();
     let delta = new.total as i64 - old.total as i64;
     let _ = writeln!(out, "{name}: {} -> {} bytes ({delta:+})", group(old.total), group(new.total));
-    let main = |b: &Breakdown| b.modules.iter().max_by_key(|m| m.bytes).map(|m| m.functions.clone()).unwrap_or_default();
+    let main =
+        |b: &Breakdown| b.modules.iter().max_by_key(|m| m.bytes).map(|m| m.functions.clone()).unwrap_or_default();
     for (title, old_rows, new_rows) in [
         ("component sections", old.sections.clone(), new.sections.clone()),
         ("main module functions", main(old), main(new)),

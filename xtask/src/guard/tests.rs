@@ -215,15 +215,15 @@ fn binaryen_builds_once_for_cargo_xtask_and_cargo_test() {
         closure.iter().filter_map(|l| l.split(" [").next()).map(|p| p.trim_end_matches(" (proc-macro)")).collect();
     let alone = resolved_features(&["-p", "xtask", "-e", "normal,build"]);
     let workspace = resolved_features(&["--workspace", "-e", "normal,build,dev"]);
-    // The instance with the most features is the host one the build script
-    // links (target-side instances may differ without effect).
-    let widest = |set: &std::collections::BTreeSet<String>, name: &str| {
-        set.iter().filter(|l| l.starts_with(&format!("{name} ["))).max_by_key(|l| l.matches(',').count()).cloned()
+    // Every instance of each crate (host and target) must resolve alike: a
+    // crate whose host instance differs rebuilds the build script.
+    let instances = |set: &std::collections::BTreeSet<String>, name: &str| -> Vec<String> {
+        set.iter().filter(|l| l.starts_with(&format!("{name} ["))).cloned().collect()
     };
     let differ: Vec<String> = names
         .iter()
         .filter_map(|name| {
-            let (a, b) = (widest(&alone, name), widest(&workspace, name));
+            let (a, b) = (instances(&alone, name), instances(&workspace, name));
             (a != b).then(|| format!("{name}: cargo xtask {a:?}, cargo test {b:?}"))
         })
         .collect();

@@ -61,7 +61,9 @@ fn components(root: &Path, problems: &mut Vec<String>) -> Result<()> {
             problems.push(format!("{} is not the WASI pinned in wit/deps/: {fix}", path.display()));
         }
         if stale.is_empty() {
-            if let Err(e) = Wit::load(&component.wit_dir()).and_then(|own| own.world(&component.world, &component.manifest)) {
+            if let Err(e) =
+                Wit::load(&component.wit_dir()).and_then(|own| own.world(&component.world, &component.manifest))
+            {
                 problems.push(format!("{e:#}"));
             }
         }
@@ -137,10 +139,8 @@ fn headers(root: &Path, problems: &mut Vec<String>) -> Result<()> {
             {
                 let text = std::fs::read_to_string(&path)?;
                 if !text.starts_with("//!") {
-                    problems.push(format!(
-                        "{}: start the file with a `//!` comment saying what it is for",
-                        path.display()
-                    ));
+                    problems
+                        .push(format!("{}: start the file with a `//!` comment saying what it is for", path.display()));
                 }
             }
         }

@@ -22,17 +22,13 @@ use crate::workspace;
 
 /// WASI 0.2.x releases and the `wasip2` crate release that ships each one's
 /// WIT. Add a row when a new release appears on crates.io.
-pub const WIT_SOURCES: &[(&str, &str)] =
-    &[("0.2.4", "1.0.1"), ("0.2.9", "1.0.3"), ("0.2.12", "2.0.1")];
+pub const WIT_SOURCES: &[(&str, &str)] = &[("0.2.4", "1.0.1"), ("0.2.9", "1.0.3"), ("0.2.12", "2.0.1")];
 
 impl flags::Wit {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let root = workspace::root();
         bump(sh, &root, &self.bump)?;
-        eprintln!(
-            "wit/ is now at WASI {}: run `cargo xtask dist` to rebuild every component against it",
-            self.bump
-        );
+        eprintln!("wit/ is now at WASI {}: run `cargo xtask dist` to rebuild every component against it", self.bump);
         Ok(())
     }
 }
@@ -86,9 +82,9 @@ pub fn bump(sh: &Shell, root: &Path, version: &str) -> Result<()> {
             worlds.push((path, moved));
         }
         wit::sync(&staging, &own)?;
-        Wit::load(&own)
-            .and_then(|w| w.world(&component.world, &component.manifest))
-            .with_context(|| format!("{} does not resolve at WASI {version}; nothing changed", component.wit_dir().display()))?;
+        Wit::load(&own).and_then(|w| w.world(&component.world, &component.manifest)).with_context(|| {
+            format!("{} does not resolve at WASI {version}; nothing changed", component.wit_dir().display())
+        })?;
     }
     // Everything resolved: replace the vendored packages, then the worlds,
     // then every component's copies.

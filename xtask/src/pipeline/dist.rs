@@ -148,9 +148,9 @@ pub fn write(root: &Path, pins: &Wit, artifacts: &[Built]) -> Result<Manifest> {
     let compositions = compose::compositions(root)?;
     let exists = |name: &str| {
         names.iter().any(|n| n == name)
-            || compositions.iter().any(|c| {
-                c.name() == name && names.contains(&c.middleware) && names.contains(&c.handler)
-            })
+            || compositions
+                .iter()
+                .any(|c| c.name() == name && names.contains(&c.middleware) && names.contains(&c.handler))
     };
     Manifest::update(&workspace::dist_dir(root), &pins.wasi_version()?, artifacts, exists)
 }

@@ -12,7 +12,6 @@ use anyhow::{Context, Result, bail};
 
 use crate::wit::{Surface, Wit};
 
-
 const INCOMING_HANDLER: &str = "wasi:http/incoming-handler";
 /// WASI proposals with their own version line that edge hosts offer beside
 /// `wasi:http/proxy` (runtime configuration: wasmtime's wasmtime-wasi-config,

@@ -39,8 +39,6 @@ pub fn optimize(module: &[u8], work: &Path) -> Result<Vec<u8>> {
     for feature in FEATURES {
         options.enable_feature(feature);
     }
-    options
-        .run(&input, &output)
-        .with_context(|| format!("wasm-opt -Oz failed on {}", input.display()))?;
+    options.run(&input, &output).with_context(|| format!("wasm-opt -Oz failed on {}", input.display()))?;
     std::fs::read(&output).with_context(|| format!("cannot read {}", output.display()))
 }

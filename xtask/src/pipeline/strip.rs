@@ -28,10 +28,7 @@ pub fn strip(module: &[u8], keep_names: bool) -> Result<Vec<u8>> {
             }
         }
         if let Some((id, range)) = payload.as_section() {
-            out.section(&wasm_encoder::RawSection {
-                id,
-                data: &module[range.start as usize..range.end as usize],
-            });
+            out.section(&wasm_encoder::RawSection { id, data: &module[range.start as usize..range.end as usize] });
         }
     }
     Ok(out.finish())

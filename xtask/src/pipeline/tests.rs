@@ -58,7 +58,12 @@ fn artifact_with_other_exports_fails_round_trip() {
     let message = error_of(roundtrip::check(&wit, greeter, Path::new("greeter.wasm"), &edge_fn));
     assert_mentions(
         &message,
-        &["exports differ from world `greeter`", "greeter.wit", "edgekit:greeter/api@0.1.0", "wasi:http/incoming-handler"],
+        &[
+            "exports differ from world `greeter`",
+            "greeter.wit",
+            "edgekit:greeter/api@0.1.0",
+            "wasi:http/incoming-handler",
+        ],
     );
 }
 
@@ -128,7 +133,11 @@ fn strip_and_optimize_keep_the_world() {
 fn pins_at_version(label: &str, version: &str) -> tempfile::TempDir {
     let tmp = tempdir(label);
     copy_tree(&workspace::root().join("wit"), &tmp.path().join("wit"));
-    for file in wit::wit_files(&tmp.path().join("wit")).unwrap().into_iter().chain(wit::wit_files(&tmp.path().join("wit/deps")).unwrap()) {
+    for file in wit::wit_files(&tmp.path().join("wit"))
+        .unwrap()
+        .into_iter()
+        .chain(wit::wit_files(&tmp.path().join("wit/deps")).unwrap())
+    {
         let text = std::fs::read_to_string(&file).unwrap();
         std::fs::write(&file, text.replace("0.2.12", version)).unwrap();
     }

@@ -56,7 +56,8 @@ pub fn remove(root: &Path, name: &str) -> Result<Vec<String>> {
     writes.push((root.join(BUDGETS_FILE), budgets));
     done.push(format!("the budgets of {} from {BUDGETS_FILE}", artifacts.join(", ")));
     let readme_path = root.join("README.md");
-    let readme = std::fs::read_to_string(&readme_path).with_context(|| format!("cannot read {}", readme_path.display()))?;
+    let readme =
+        std::fs::read_to_string(&readme_path).with_context(|| format!("cannot read {}", readme_path.display()))?;
     let rows = |line: &str| artifacts.iter().any(|a| line.starts_with(&format!("| `{a}` ")));
     let kept: String = readme.split_inclusive('\n').filter(|line| !rows(line)).collect();
     if kept != readme {

@@ -42,7 +42,12 @@ fn new_refuses_bad_names_existing_directories_and_unknown_templates() {
         ("orders_api", "greeter", None, "is not a valid component name"),
         ("type", "greeter", None, "`type` is a Rust or WIT keyword"),
         ("edge-fn", "greeter", None, "components/edge-fn already exists"),
-        ("orders", "nope", None, "no template `nope`: the templates are the components under components/ (command, edge-fn, greeter"),
+        (
+            "orders",
+            "nope",
+            None,
+            "no template `nope`: the templates are the components under components/ (command, edge-fn, greeter",
+        ),
         ("orders", "greeter", Some(out.as_path()), "already exists and is not empty: name a new directory with --out"),
     ] {
         assert_mentions(&error_of(new::create(tmp.path(), name, template, out)), &[expected]);
@@ -71,7 +76,10 @@ fn new_renames_identifiers_and_names_and_leaves_prose() {
     );
     assert_mentions(&read("components/hello-world/Cargo.lock"), &["name = \"hello-world\""]);
     let tests = read("components/hello-world/edgekit-test.rs");
-    assert_mentions(&tests, &["\"edgekit:hello-world/api@0.1.0\"", "compiled(\"hello-world\"", "Greeter::for_interface"]);
+    assert_mentions(
+        &tests,
+        &["\"edgekit:hello-world/api@0.1.0\"", "compiled(\"hello-world\"", "Greeter::for_interface"],
+    );
     assert_eq!(size::Budgets::load(tmp.path()).unwrap().components["hello-world"].baseline, 0);
     // Prose is the person's to rewrite: comments and response text keep the
     // template's words, while the code's names move.
@@ -100,7 +108,9 @@ fn new_out_is_standalone_and_goes_back_through_dist() {
     assert!(snapshot(tmp.path()) == before, "`new --out` changed the workspace");
     let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
     assert_mentions(&manifest, &["name = \"orders-api\"", "\n[workspace]\n", "[profile.release]"]);
-    for file in ["README.md", "Cargo.lock", "rust-toolchain.toml", "edgekit-test.rs", "wit/orders-api.wit", "wit/deps/http.wit"] {
+    for file in
+        ["README.md", "Cargo.lock", "rust-toolchain.toml", "edgekit-test.rs", "wit/orders-api.wit", "wit/deps/http.wit"]
+    {
         assert!(crate_dir.join(file).is_file(), "{file} is missing from the standalone crate");
     }
     copy_tree(&crate_dir, &tmp.path().join("components/orders-api"));

@@ -132,7 +132,25 @@ fn surrogate_pairs_are_checked() {
 
 #[test]
 fn malformed_documents_are_refused() {
-    for bad in ["", " ", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "+1", "tru", "nul", "\"\\x\"", "\"\u{1}\"", "[1 2]", "{1:2}", "1 2", "\u{feff}1"] {
+    for bad in [
+        "",
+        " ",
+        "{",
+        "[1,]",
+        "{\"a\":1,}",
+        "01",
+        "1.",
+        ".5",
+        "+1",
+        "tru",
+        "nul",
+        "\"\\x\"",
+        "\"\u{1}\"",
+        "[1 2]",
+        "{1:2}",
+        "1 2",
+        "\u{feff}1",
+    ] {
         assert!(parse(bad.as_bytes()).is_err(), "{bad:?} was accepted");
     }
     assert!(matches!(parse(b"\xff"), Err("the body is not UTF-8")));

@@ -340,7 +340,7 @@ fn table(images: &[Image], stamp: &Stamp) -> String {
         stamp.created_rfc3339(),
         stamp.revision.as_deref().unwrap_or("(not a git checkout)")
     );
-    let _ = writeln!(out, "{:<14} {:<8} {:>10}  {}", "component", "tag", "layer", "manifest digest");
+    let _ = writeln!(out, "{:<14} {:<8} {:>10}  manifest digest", "component", "tag", "layer");
     for image in images {
         let _ = writeln!(
             out,

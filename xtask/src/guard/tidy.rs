@@ -60,12 +60,11 @@ fn components(root: &Path, problems: &mut Vec<String>) -> Result<()> {
         for path in &stale {
             problems.push(format!("{} is not the WASI pinned in wit/deps/: {fix}", path.display()));
         }
-        if stale.is_empty() {
-            if let Err(e) =
+        if stale.is_empty()
+            && let Err(e) =
                 Wit::load(&component.wit_dir()).and_then(|own| own.world(&component.world, &component.manifest))
-            {
-                problems.push(format!("{e:#}"));
-            }
+        {
+            problems.push(format!("{e:#}"));
         }
         let manifest = std::fs::read_to_string(&component.manifest).unwrap_or_default();
         if !manifest.lines().any(|l| l.trim() == "[workspace]") {

@@ -20,11 +20,11 @@ use crate::workspace::{self, Component, WASM_TARGET};
 /// The `processed-by` entries of a module's or component's producers section.
 fn provenance(wasm: &[u8]) -> Result<BTreeMap<String, String>> {
     let mut tools = BTreeMap::new();
-    if let Some(producers) = wasm_metadata::Producers::from_wasm(wasm)? {
-        if let Some(field) = producers.get("processed-by") {
-            for (name, version) in field.iter() {
-                tools.insert(name.clone(), version.clone());
-            }
+    if let Some(producers) = wasm_metadata::Producers::from_wasm(wasm)?
+        && let Some(field) = producers.get("processed-by")
+    {
+        for (name, version) in field.iter() {
+            tools.insert(name.clone(), version.clone());
         }
     }
     Ok(tools)

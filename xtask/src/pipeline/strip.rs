@@ -22,10 +22,10 @@ pub fn strip(module: &[u8], keep_names: bool) -> Result<Vec<u8>> {
     let mut out = wasm_encoder::Module::new();
     for payload in Parser::new(0).parse_all(module) {
         let payload = payload.context("the core module does not parse")?;
-        if let Payload::CustomSection(reader) = &payload {
-            if !keep_custom(reader.name(), keep_names) {
-                continue;
-            }
+        if let Payload::CustomSection(reader) = &payload
+            && !keep_custom(reader.name(), keep_names)
+        {
+            continue;
         }
         if let Some((id, range)) = payload.as_section() {
             out.section(&wasm_encoder::RawSection { id, data: &module[range.start as usize..range.end as usize] });

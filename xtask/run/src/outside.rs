@@ -21,10 +21,6 @@ use xtask::artifact::Manifest;
 
 pub const WASMTIME_VERSION: &str = "48.0.8";
 pub const JCO_VERSION: &str = "1.35.0";
-/// The wasmtime-cli features `wasmtime serve` uses, with the pooling
-/// allocator (`-O pooling-allocator`, its fastest configuration, for bench).
-const WASMTIME_FEATURES: &str =
-    "serve,run,cranelift,component-model,component-model-async,pooling-allocator,parallel-compilation,wat,wasi-config";
 /// How long a host may take from start to its first answer (jco transpiles
 /// the component first).
 const STARTUP: Duration = Duration::from_secs(60);
@@ -91,17 +87,10 @@ impl OutsideHost {
                     return Ok(());
                 }
                 eprintln!(
-                    "==> installing wasmtime-cli {WASMTIME_VERSION} into {} (several minutes, once)",
+                    "==> installing wasmtime-cli {WASMTIME_VERSION} into {} (10 to 15 minutes, once)",
                     tools.display()
                 );
-                // Only what `wasmtime serve` needs (its default features add
-                // wasi-nn, winch, pulley, GC, wast, the explorer, TLS and
-                // more): about half the compile time, the same server.
-                let features = WASMTIME_FEATURES;
-                cmd!(
-                    sh,
-                    "cargo install --locked wasmtime-cli@{WASMTIME_VERSION} --no-default-features --features {features} --root {tools}"
-                )
+                cmd!(sh, "cargo install --locked wasmtime-cli@{WASMTIME_VERSION} --root {tools}")
                     .run()
                     .context("installing wasmtime-cli failed: check that crates.io is reachable, then retry")
             }

@@ -224,24 +224,31 @@ fn malformed_request_gets_400_and_the_server_goes_on() {
 /// One instance slot, held by a guest that has answered its headers and
 /// loops until its deadline: a second request gets 503 at once, and once
 /// the first request ends, the slot serves again.
+/// Sends `GET /` to a guest that responds and then keeps running, and
+/// returns the connection once the partial body has arrived: from then on
+/// the guest is in flight and holds its instance slot.
+fn hold_after_partial_body(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(GET).unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0; 1024];
+    while !String::from_utf8_lossy(&seen).contains(PARTIAL_BODY) {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the partial body: {:?}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    stream
+}
+
 #[test]
 fn every_instance_slot_busy_gets_503() {
     let guest = test_guests::loops_after_responding().unwrap();
     let limits = Limits { deadline: Duration::from_secs(3), instances: 1, ..limits() };
     let server = Setup { limits, ..Setup::guest(guest) }.start();
     let holder = |addr| {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        stream.write_all(GET).unwrap();
         // The partial body has come, so the guest holds the slot.
-        let mut seen = Vec::new();
-        let mut buf = [0; 1024];
-        while !String::from_utf8_lossy(&seen).contains(PARTIAL_BODY) {
-            let n = stream.read(&mut buf).unwrap();
-            assert!(n > 0, "closed before the partial body: {:?}", String::from_utf8_lossy(&seen));
-            seen.extend_from_slice(&buf[..n]);
-        }
-        stream
+        hold_after_partial_body(addr)
     };
     let mut first = holder(server.addr);
     let (status, body) = get(server.addr, "/");
@@ -623,16 +630,8 @@ fn ctrl_c_stops_serve_blocking_and_a_second_quits_at_once() {
     assert_eq!(exit_code(idle), Some(0));
 
     let (busy, addr) = server("loops-after-responding");
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    stream.write_all(GET).unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0; 1024];
-    while !String::from_utf8_lossy(&seen).contains(PARTIAL_BODY) {
-        let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0, "closed before the partial body: {:?}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
+    // Held open (not dropped) so the request stays in flight.
+    let _held = hold_after_partial_body(addr);
     interrupt(&busy);
     // The first Ctrl-C leaves the request in flight: no new connections,
     // but the process waits for it (up to its 120 s deadline).

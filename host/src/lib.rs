@@ -78,7 +78,7 @@ pub fn resolve(component: &str) -> Result<PathBuf> {
 /// The engine every artifact runs in.
 pub fn engine() -> Result<Engine> {
     let mut config = Config::new();
-    config.wasm_component_model(true);
+    config.wasm_component_model(true).wasm_component_model_async(true);
     Ok(Engine::new(&config)?)
 }
 

@@ -130,6 +130,7 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
+        .wasm_component_model_async(true)
         .epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     let engine = Engine::new(&config)

@@ -10,6 +10,10 @@
 //! set a response and write to its body) and lifts one core function as
 //! `wasi:http/incoming-handler@0.2.12#handle`. No cargo build, no toolchain,
 //! nothing to keep in sync.
+//!
+//! The WASI 0.3 ones ([`p3`]) are a core module in WAT that lifts `handle`
+//! asynchronously, turned into a component by wit-component against the
+//! vendored 0.3 WIT (`wit/p3/deps/`), as `dist` componentizes a guest.
 
 use anyhow::{Context, Result};
 
@@ -209,4 +213,64 @@ pub fn allocates_after_responding() -> Result<Vec<u8>> {
 /// stops it.
 pub fn loops_after_responding() -> Result<Vec<u8>> {
     responds_then("(loop $again (br $again))")
+}
+
+/// Misbehaving WASI 0.3 guests: `wasi:http/handler@0.3.0#handle` lifted
+/// asynchronously (callback form), misbehaving before it returns a response.
+pub mod p3 {
+    use anyhow::{Context, Result};
+    use wit_component::{ComponentEncoder, StringEncoding};
+    use wit_parser::Resolve;
+
+    const HANDLE: &str = "wasi:http/handler@0.3.0#handle";
+
+    /// A 0.3 wasi:http component whose `handle` runs the core wasm `body`
+    /// (the instructions of a `(func (param i32) (result i32))` with a
+    /// 1-page memory; it must not return normally).
+    pub fn handler(body: &str) -> Result<Vec<u8>> {
+        let text = format!(
+            r#"(module
+  (memory (export "memory") 1)
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) unreachable)
+  (func (export "[async-lift]{HANDLE}") (param i32) (result i32) {body} unreachable)
+  (func (export "[callback][async-lift]{HANDLE}") (param i32 i32 i32) (result i32) unreachable))"#
+        );
+        let mut module = wat::parse_str(&text).with_context(|| format!("test guest WAT does not assemble:\n{text}"))?;
+        let deps = crate::root().join("wit").join("p3").join("deps");
+        let mut resolve = Resolve::default();
+        // Each dependency before the packages that use it.
+        for package in ["clocks", "random", "filesystem", "sockets", "cli", "http"] {
+            let file = deps.join(format!("{package}.wit"));
+            resolve
+                .push_file(&file)
+                .with_context(|| format!("cannot read the vendored WASI 0.3 WIT {}", file.display()))?;
+        }
+        let package = resolve.push_str(
+            "misbehaving.wit",
+            "package edgekit:test-guests;\nworld misbehaving { export wasi:http/handler@0.3.0; }\n",
+        )?;
+        let world = resolve.select_world(&[package], Some("misbehaving"))?;
+        wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8, false)?;
+        ComponentEncoder::default()
+            .validate(true)
+            .module(&module)?
+            .encode()
+            .context("cannot componentize the 0.3 test guest")
+    }
+
+    /// Never returns: only the deadline stops it.
+    pub fn loops() -> Result<Vec<u8>> {
+        handler("(loop $again (br $again))")
+    }
+
+    /// Traps at once.
+    pub fn traps() -> Result<Vec<u8>> {
+        handler("unreachable")
+    }
+
+    /// Grows its memory by `mib` MiB, trapping either way: at the refused
+    /// growth, or after it.
+    pub fn allocates(mib: u32) -> Result<Vec<u8>> {
+        handler(&format!("(drop (memory.grow (i32.const {pages})))", pages = mib * 16))
+    }
 }

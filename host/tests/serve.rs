@@ -19,7 +19,7 @@ use wasmtime::component::Component;
 
 /// Small limits, so a test hits them quickly.
 fn limits() -> Limits {
-    Limits { deadline: Duration::from_millis(300), memory: 16 << 20, instances: 8 }
+    Limits { deadline: Duration::from_millis(300), memory: 16 << 20, instances: 8, ..Limits::default() }
 }
 
 /// A server to start: a dist artifact or a test guest, and everything it
@@ -211,6 +211,24 @@ fn memory_past_the_limit_after_the_headers_cuts_the_response_off() {
 #[test]
 fn deadline_after_the_headers_cuts_the_response_off() {
     cut_off(test_guests::loops_after_responding().unwrap(), "deadline of 300 ms");
+}
+
+// The same faults in WASI 0.3 guests, whose instances serve many requests:
+// each request after a fault gets a fresh instance and the same answer.
+
+#[test]
+fn p3_endless_loop_gets_504_within_the_deadline() {
+    fails(test_guests::p3::loops().unwrap(), 504, "deadline of 300 ms");
+}
+
+#[test]
+fn p3_memory_past_the_limit_gets_500() {
+    fails(test_guests::p3::allocates(32).unwrap(), 500, "memory limit of 16777216 bytes");
+}
+
+#[test]
+fn p3_trap_gets_500() {
+    fails(test_guests::p3::traps().unwrap(), 500, "trapped");
 }
 
 #[test]

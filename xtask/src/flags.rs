@@ -152,6 +152,13 @@ pub struct Serve {
     /// Instances alive at once; a request when all are busy gets 503.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub instances: u64,
+    /// Requests one WASI 0.3 instance serves before it is retired (a 0.2
+    /// instance serves one).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reuse: u64,
+    /// Requests one WASI 0.3 instance serves at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    pub concurrent: u64,
     /// Time from a request's first byte to the end of its head; a slower
     /// client is disconnected.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]

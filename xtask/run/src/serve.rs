@@ -14,6 +14,8 @@ pub fn run(flags: flags::Serve) -> Result<()> {
         deadline: Duration::from_millis(flags.deadline_ms),
         memory: usize::try_from(flags.memory_mib << 20).context("--memory-mib is too large")?,
         instances: u32::try_from(flags.instances).context("--instances is too large")?,
+        reuse: usize::try_from(flags.reuse).context("--reuse is too large")?,
+        concurrent: usize::try_from(flags.concurrent).context("--concurrent is too large")?,
     };
     let engine = engine(&limits)?;
     let component = edgekit_host::load(&engine, &flags.component)?;
@@ -29,10 +31,15 @@ pub fn run(flags: flags::Serve) -> Result<()> {
         idle_timeout: Duration::from_millis(flags.idle_timeout_ms),
         max_connections: flags.max_connections,
     };
+    let line = handler.line();
+    let reuse = match line {
+        "0.3" => format!(" serving {} requests each, {} at once", limits.reuse, limits.concurrent),
+        _ => String::new(),
+    };
     serve_blocking_with(&flags.addr, handler, server, |addr| {
         eprintln!(
-            "serving {} on http://{addr} (deadline {} ms, memory {} MiB, {} instances, {} connections); \
-             Ctrl-C stops gracefully, twice at once",
+            "serving {} (WASI {line}) on http://{addr} (deadline {} ms, memory {} MiB, {} instances{reuse}, \
+             {} connections); Ctrl-C stops gracefully, twice at once",
             flags.component, flags.deadline_ms, flags.memory_mib, limits.instances, flags.max_connections
         )
     })

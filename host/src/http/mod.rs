@@ -1,0 +1,367 @@
+//! Serving wasi:http components of either WASI line, linked with the world
+//! an edge host offers (`wasi:http/proxy` on 0.2, `wasi:http/service` on 0.3,
+//! as `wasmtime serve` does without `-Scli`), plus `wasi:config/store`
+//! holding the variables the caller grants. [`Handler`] reads the line from
+//! what the component exports; [`p2`] and [`p3`] hold what differs: 0.2 gets
+//! a fresh instance per request, 0.3 reuses an instance for many requests,
+//! some at once.
+//!
+//! Each instance gets [`Limits`]: a deadline per request (epoch
+//! interruption, plus a timer for a guest blocked in the host), a memory
+//! limit (a `ResourceLimiter` that traps the growth past it), and only the
+//! outbound hosts its [`Grants`] name. A failure becomes a [`Failure`] that
+//! says which limit was hit and maps to an HTTP status.
+
+mod p2;
+mod p3;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use wasmtime::component::{Component, Linker, ResourceTable, types::ComponentItem};
+use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+pub use p3::IDLE_INSTANCE;
+
+/// How often the engine's epoch advances when limits are enforced (see
+/// `serve::engine`); the deadline is counted in these ticks.
+pub const TICK: Duration = Duration::from_millis(5);
+
+/// What one request's instance may use.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Wall-clock time for instantiation and the handler; past it the guest
+    /// is interrupted and the client gets 504, or, if the guest had set its
+    /// response already, a response cut off before its end.
+    pub deadline: Duration,
+    /// Bytes of linear memory per instance; growing past it fails the
+    /// request with 500.
+    pub memory: usize,
+    /// Instances alive at once (the pooling allocator's slots); requests
+    /// beyond it get 503.
+    pub instances: u32,
+    /// Requests one 0.3 instance serves before it is retired (0.2: always 1).
+    pub reuse: usize,
+    /// Requests one 0.3 instance serves at once (0.2: always 1).
+    pub concurrent: usize,
+}
+
+impl Default for Limits {
+    /// What an edge host would use: 10 s, 128 MiB, 100 instances; a 0.3
+    /// instance serves up to 128 requests, 16 at once (`wasmtime serve`'s
+    /// and Spin's defaults).
+    fn default() -> Limits {
+        Limits { deadline: Duration::from_secs(10), memory: 128 << 20, instances: 100, reuse: 128, concurrent: 16 }
+    }
+}
+
+/// Capabilities beyond the proxy world's types: the hosts a component may
+/// send outbound requests to, and the `wasi:config` variables it may read
+/// (none of either by default).
+#[derive(Clone, Debug, Default)]
+pub struct Grants {
+    pub outbound_hosts: Vec<String>,
+    pub config: Vec<(String, String)>,
+    /// Link all of WASI (`wasi:cli`, filesystem, sockets) of the component's
+    /// line beside `wasi:http`, with nothing granted through it (no
+    /// arguments, variables or directories): what a component built the
+    /// stock way for `wasm32-wasip2` imports, as `wasmtime serve -Scli`
+    /// gives it.
+    pub cli: bool,
+}
+
+/// Per-instance state: what the world's imports need, and the limits.
+pub struct RequestState {
+    wasi: WasiCtx,
+    config: WasiConfigVariables,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: Outbound,
+    memory: MemoryLimit,
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for RequestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+/// Traps a memory growth past the limit, and remembers that it did so the
+/// failure can say why (a flag shared with whoever reads the failure: a 0.3
+/// instance's requests fail outside its store).
+struct MemoryLimit {
+    limit: usize,
+    exceeded: Arc<AtomicBool>,
+}
+
+impl MemoryLimit {
+    fn exceeded(&self) -> bool {
+        self.exceeded.load(Ordering::Relaxed)
+    }
+
+    fn flag(&self) -> Arc<AtomicBool> {
+        self.exceeded.clone()
+    }
+}
+
+impl ResourceLimiter for MemoryLimit {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.exceeded.store(true, Ordering::Relaxed);
+            wasmtime::bail!("memory limit of {} bytes exceeded", self.limit);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, _desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+}
+
+/// Sends outbound requests only to granted hosts.
+struct Outbound(Arc<Grants>);
+
+impl WasiHttpHooks for Outbound {
+    fn send_request(
+        &mut self,
+        request: hyper::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (hyper::Response<WasiBody>, Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        let granted = request.uri().host().is_some_and(|h| self.0.outbound_hosts.iter().any(|g| g == h));
+        if !granted {
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        let default: &mut dyn WasiHttpHooks = Default::default();
+        default.send_request(request, options, fut)
+    }
+}
+
+/// Why a request got no response from the guest.
+#[derive(Debug)]
+pub enum Failure {
+    /// The guest ran past the deadline (504).
+    Deadline(Duration),
+    /// The guest grew its memory past the limit (500).
+    Memory(usize),
+    /// Every instance slot is busy (503).
+    Busy,
+    /// The guest trapped or panicked (500).
+    Trap(anyhow::Error),
+    /// The guest returned without setting a response (500).
+    NoResponse,
+    /// The guest answered with a wasi:http error code (500).
+    Guest(String),
+    /// Anything else (500).
+    Host(anyhow::Error),
+}
+
+impl Failure {
+    pub fn status(&self) -> u16 {
+        match self {
+            Failure::Deadline(_) => 504,
+            Failure::Busy => 503,
+            _ => 500,
+        }
+    }
+
+    fn classify(error: wasmtime::Error, limits: &Limits, memory_exceeded: bool) -> Failure {
+        let error = anyhow::Error::from(error);
+        if memory_exceeded {
+            Failure::Memory(limits.memory)
+        } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            Failure::Deadline(limits.deadline)
+        } else if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+            Failure::Busy
+        } else if error.downcast_ref::<Trap>().is_some() {
+            Failure::Trap(error)
+        } else {
+            Failure::Host(error)
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Deadline(d) => write!(f, "the component ran past its deadline of {} ms", d.as_millis()),
+            Failure::Memory(bytes) => write!(f, "the component exceeded its memory limit of {bytes} bytes"),
+            Failure::Busy => write!(f, "every instance slot is busy; retry later"),
+            Failure::Trap(e) => write!(f, "the component trapped: {}", e.root_cause()),
+            Failure::NoResponse => write!(f, "the component returned without setting a response"),
+            Failure::Guest(code) => write!(f, "the component answered with an error: {code}"),
+            Failure::Host(e) => write!(f, "the host failed: {e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// A wasi:http component of either WASI line, pre-instantiated against the
+/// world of its line, with the limits and grants its instances get. Cheap to
+/// clone: clones share the component and, on 0.3, its instances.
+#[derive(Clone)]
+pub struct Handler {
+    line: Line,
+    limits: Arc<Limits>,
+}
+
+#[derive(Clone)]
+enum Line {
+    P2(p2::Handler),
+    P3(p3::Handler),
+}
+
+/// The WASI line a component's http handler targets, read from its exports.
+pub fn wasi_line(engine: &Engine, component: &Component) -> Option<&'static str> {
+    let ty = component.component_type();
+    ty.exports(engine).find_map(|(name, item)| match item.ty {
+        ComponentItem::ComponentInstance(_) if name.starts_with("wasi:http/incoming-handler@0.2") => Some("0.2"),
+        ComponentItem::ComponentInstance(_) if name.starts_with("wasi:http/handler@0.3") => Some("0.3"),
+        _ => None,
+    })
+}
+
+impl Handler {
+    /// A handler with default limits and no grants.
+    pub fn new(engine: &Engine, component: &Component) -> Result<Handler> {
+        Handler::with(engine, component, Limits::default(), Grants::default())
+    }
+
+    /// A handler whose instances get `limits` and `grants`. The deadline is
+    /// enforced by epochs only when `engine` has epoch interruption on (see
+    /// `serve::engine`); a timer enforces it in any case.
+    pub fn with(engine: &Engine, component: &Component, limits: Limits, grants: Grants) -> Result<Handler> {
+        let (limits, grants) = (Arc::new(limits), Arc::new(grants));
+        let line = match wasi_line(engine, component) {
+            Some("0.2") => Line::P2(p2::Handler::new(engine, component, limits.clone(), grants)?),
+            Some(_) => Line::P3(p3::Handler::new(engine, component, limits.clone(), grants)?),
+            None => bail!(
+                "the component exports neither wasi:http/incoming-handler@0.2 nor wasi:http/handler@0.3: \
+                 it is not a wasi:http component"
+            ),
+        };
+        Ok(Handler { line, limits })
+    }
+
+    /// The WASI line of the component: `"0.2"` or `"0.3"`.
+    pub fn line(&self) -> &'static str {
+        match self.line {
+            Line::P2(_) => "0.2",
+            Line::P3(_) => "0.3",
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Makes a fresh store and instance and drops them: what a request pays
+    /// before the guest runs when it gets an instance of its own (for
+    /// `bench`).
+    pub async fn instantiate(&self) -> Result<()> {
+        match &self.line {
+            Line::P2(handler) => handler.instantiate().await,
+            Line::P3(handler) => handler.instantiate().await,
+        }
+    }
+
+    /// Handles one request and collects the response. A guest that fails
+    /// after setting its response fails this too.
+    pub async fn handle<B>(&self, request: hyper::Request<B>) -> Result<Response>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let response = self.respond(request).await?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.context("reading the response body")?.to_bytes();
+        Ok(Response { status: parts.status.as_u16(), headers: parts.headers, body })
+    }
+
+    /// Handles one request and returns the response as soon as the guest
+    /// sets it; the body streams while the guest runs on, and fails (so a
+    /// server cuts the response off) if the guest fails before it ends.
+    pub async fn respond<B>(&self, request: hyper::Request<B>) -> Result<hyper::Response<HyperOutgoingBody>, Failure>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        match &self.line {
+            Line::P2(handler) => handler.respond(request).await,
+            Line::P3(handler) => handler.respond(request).await,
+        }
+    }
+}
+
+/// A store for one instance under `limits` and `grants`; each line adds its
+/// own epoch handling.
+fn new_store(engine: &Engine, limits: &Limits, grants: &Arc<Grants>) -> Store<RequestState> {
+    let mut config = WasiConfigVariables::new();
+    for (key, value) in &grants.config {
+        config.insert(key, value);
+    }
+    let state = RequestState {
+        wasi: WasiCtx::builder().build(),
+        config,
+        http: WasiHttpCtx::new(),
+        table: ResourceTable::new(),
+        hooks: Outbound(grants.clone()),
+        memory: MemoryLimit { limit: limits.memory, exceeded: Arc::new(AtomicBool::new(false)) },
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.memory);
+    store
+}
+
+/// `wasi:config/store`, which either line may import beside its world.
+fn link_config(linker: &mut Linker<RequestState>) -> Result<()> {
+    wasmtime_wasi_config::add_to_linker(linker, |s: &mut RequestState| WasiConfig::new(&s.config))?;
+    Ok(())
+}
+
+/// A response with its body collected.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+/// A request body holding `bytes`, for callers that have the whole body.
+pub fn full_body(bytes: impl Into<Bytes>) -> UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error> {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+}
+/// Edgekit's own answer to `GET path` from the dist artifact (or `.wasm`)
+/// `name`, in a fresh instance: the reference other hosts must agree with.
+pub fn answer(name: &str, path: &str) -> Result<(u16, Vec<u8>)> {
+    let engine = crate::engine()?;
+    let component = crate::load(&engine, name)?;
+    let handler = Handler::new(&engine, &component)?;
+    let request = hyper::Request::get(format!("http://localhost{path}")).body(full_body(""))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let response = runtime.block_on(handler.handle(request))?;
+    Ok((response.status, response.body.to_vec()))
+}

@@ -1,0 +1,241 @@
+//! WASI 0.3 (`wasi:http/handler@0.3.x`): an instance serves many requests,
+//! several at once, as 0.3 hosts do (`wasmtime serve` and Spin: up to 128
+//! requests per instance, 16 at once; [`Limits::reuse`] and
+//! [`Limits::concurrent`] here). Dispatch is wasmtime-wasi-http's
+//! `ProxyHandler`, which starts a worker per instance and retires it when it
+//! has served its share, stayed idle for [`IDLE_INSTANCE`], or failed.
+//!
+//! A guest's failure stays in its instance: a trap or the memory limit fails
+//! the requests that instance has in flight and discards it; the next request
+//! gets a fresh one. The deadline counts per request from the moment its
+//! instance takes it: a request past it gets 504 and its instance takes no
+//! more; one whose guest computes without yielding is stopped from outside
+//! (the epoch makes the guest yield every tick, and the worker's expiration
+//! then drops the instance).
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use wasmtime::component::{Component, GuestTaskId, Linker};
+use wasmtime::{Engine, Store, StoreContextMut, UpdateDeadline};
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::handler::{
+    ExpirationError, HandlerState, Instance, InstantiationError, Proxy, ProxyHandler, ShouldAccept, TrapOrPanicError,
+    WorkerExpiration, WorkerState, WorkerStatus,
+};
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::p3::bindings::ServicePre;
+use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
+
+use super::{Failure, Grants, Limits, RequestState, TICK};
+
+/// How long an instance with nothing to do is kept for the next request
+/// (`wasmtime serve`'s default too).
+pub const IDLE_INSTANCE: Duration = Duration::from_secs(1);
+
+/// A 0.3 http component, pre-instantiated against the `wasi:http/service`
+/// world, with the workers that serve it.
+#[derive(Clone)]
+pub(super) struct Handler {
+    workers: ProxyHandler<Instances>,
+    limits: Arc<Limits>,
+}
+
+/// How a worker gets its instance.
+struct Instances {
+    pre: ServicePre<RequestState>,
+    limits: Arc<Limits>,
+    grants: Arc<Grants>,
+}
+
+/// One request on its way through a worker: the worker it landed on leaves
+/// its memory flag here, so a failure can say the memory limit caused it.
+#[derive(Default)]
+struct Attempt {
+    memory: OnceLock<Arc<AtomicBool>>,
+}
+
+impl Handler {
+    pub(super) fn new(
+        engine: &Engine,
+        component: &Component,
+        limits: Arc<Limits>,
+        grants: Arc<Grants>,
+    ) -> Result<Handler> {
+        let mut linker = Linker::new(engine);
+        if grants.cli {
+            wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+        } else {
+            // The service world's imports beside wasi:http: clocks, random,
+            // and the cli types and standard streams (no environment, no
+            // files, no sockets).
+            wasmtime_wasi::p3::clocks::add_to_linker(&mut linker)?;
+            wasmtime_wasi::p3::random::add_to_linker(&mut linker)?;
+            wasmtime_wasi::p3::cli::add_to_linker(&mut linker)?;
+        }
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+        super::link_config(&mut linker)?;
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(anyhow::Error::from)
+            .context("the component imports more than the wasi:http/service@0.3 world offers")?;
+        let pre = ServicePre::new(pre)
+            .map_err(anyhow::Error::from)
+            .context("the component does not export wasi:http/handler@0.3")?;
+        let instances = Instances { pre, limits: limits.clone(), grants };
+        Ok(Handler { workers: ProxyHandler::new(instances), limits })
+    }
+
+    pub(super) async fn instantiate(&self) -> Result<()> {
+        let instances = self.workers.state();
+        let mut store = instances.store();
+        instances.pre.instantiate_async(&mut store).await?;
+        Ok(())
+    }
+
+    pub(super) async fn respond<B>(
+        &self,
+        request: hyper::Request<B>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, Failure>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let request = request.map(|body| body.map_err(Into::into).boxed_unsync());
+        let attempt = Arc::new(Attempt::default());
+        let start = Instant::now();
+        let deadline = self.limits.deadline;
+        match tokio::time::timeout(deadline + 4 * TICK, self.workers.handle(attempt.clone(), request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => Err(self.classify(error, &attempt, start)),
+            Err(_) => Err(Failure::Deadline(deadline)),
+        }
+    }
+
+    fn classify(&self, error: wasmtime::Error, attempt: &Attempt, start: Instant) -> Failure {
+        let memory = attempt.memory.get().is_some_and(|flag| flag.load(Ordering::Relaxed));
+        if let Some(code) = error.downcast_ref::<ErrorCode>() {
+            return Failure::Guest(format!("{code:?}"));
+        }
+        if error.downcast_ref::<ExpirationError>().is_some() {
+            return Failure::Deadline(self.limits.deadline);
+        }
+        if let Some(failed) = error.downcast_ref::<InstantiationError<Arc<Attempt>>>() {
+            if failed.error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+                return Failure::Busy;
+            }
+            return Failure::Host(anyhow::anyhow!("cannot instantiate the component: {:#}", failed.error));
+        }
+        // Another request's fault, or the deadline enforced from outside,
+        // ended the instance this request was on.
+        if error.downcast_ref::<TrapOrPanicError>().is_some() && !memory {
+            return match start.elapsed() >= self.limits.deadline {
+                true => Failure::Deadline(self.limits.deadline),
+                false => Failure::Trap(anyhow::anyhow!("the instance serving this request failed")),
+            };
+        }
+        Failure::classify(error, &self.limits, memory)
+    }
+}
+
+impl Instances {
+    fn store(&self) -> Store<RequestState> {
+        let mut store = super::new_store(self.pre.engine(), &self.limits, &self.grants);
+        // Yield at every tick, so that a guest computing in a loop lets the
+        // worker's expiration run (and its other requests, and the tasks
+        // behind it on this thread); the deadline itself is the worker's.
+        store.epoch_deadline_callback(|_| Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))));
+        store.set_epoch_deadline(1);
+        store
+    }
+}
+
+impl HandlerState for Instances {
+    type StoreData = RequestState;
+    type WorkerExpiration = Expiry;
+    type WorkerState = Worker;
+
+    async fn instantiate(&self) -> wasmtime::Result<Instance<RequestState, Expiry, Worker>> {
+        let mut store = self.store();
+        let memory = store.data().memory.flag();
+        let service = self.pre.instantiate_async(&mut store).await?;
+        Ok(Instance {
+            store,
+            proxy: Proxy::P3(service),
+            view: <RequestState as WasiHttpView>::http,
+            expiration: Expiry {
+                deadline: self.limits.deadline + 4 * TICK,
+                sleep: Box::pin(tokio::time::sleep(Duration::MAX)),
+            },
+            state: Worker { limits: self.limits.clone(), memory },
+        })
+    }
+}
+
+/// When a worker's instance is done: idle for [`IDLE_INSTANCE`], or busy
+/// with a request for longer than the deadline (the guest computes without
+/// end, and the request's own timer cannot fire inside it).
+struct Expiry {
+    deadline: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl WorkerExpiration for Expiry {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>, status: WorkerStatus, start: Instant) -> Poll<()> {
+        let this = self.get_mut();
+        let after = match status {
+            WorkerStatus::Idle => IDLE_INSTANCE,
+            WorkerStatus::Requests | WorkerStatus::PostReturn => this.deadline,
+        };
+        let Some(when) = start.checked_add(after) else { return Poll::Pending };
+        let when = tokio::time::Instant::from_std(when);
+        if this.sleep.deadline() != when {
+            this.sleep.as_mut().reset(when);
+        }
+        this.sleep.as_mut().poll(cx)
+    }
+}
+
+/// What a worker takes on: at most [`Limits::concurrent`] requests at once,
+/// [`Limits::reuse`] in all, each for at most the deadline.
+struct Worker {
+    limits: Arc<Limits>,
+    memory: Arc<AtomicBool>,
+}
+
+impl WorkerState for Worker {
+    type StoreData = RequestState;
+    type RequestData = Arc<Attempt>;
+
+    fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
+        if total >= self.limits.reuse {
+            ShouldAccept::Never
+        } else if concurrent >= self.limits.concurrent {
+            ShouldAccept::No
+        } else {
+            ShouldAccept::Yes
+        }
+    }
+
+    fn on_request_start(
+        &self,
+        _store: StoreContextMut<'_, RequestState>,
+        attempt: Arc<Attempt>,
+        _task: GuestTaskId,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+        let _ = attempt.memory.set(self.memory.clone());
+        Box::pin(tokio::time::sleep(self.limits.deadline))
+    }
+
+    fn drop(&self, store: Store<RequestState>, _result: wasmtime::Result<()>) {
+        // The requests it failed carry the reason; dropping the store frees
+        // the instance's pool slot.
+        drop(store);
+    }
+}

@@ -5,14 +5,15 @@
 //! is bigger and imports std's `wasi:cli` interfaces, so it is served with
 //! all of WASI linked (`Grants::cli`), as `wasmtime serve -Scli` would.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use edgekit_host::http::{Grants, Handler, Limits, full_body};
 
 /// Copies `components/<name>` to a temporary directory outside the
 /// workspace, applies `edit` to its `src/lib.rs`, builds it for
-/// `wasm32-wasip2` and returns the component.
-fn build_copied_out(name: &str, edit: impl Fn(String) -> String) -> Vec<u8> {
+/// `wasm32-wasip2` into a target directory named after `variant`, and
+/// returns the component.
+fn build_copied_out(name: &str, variant: &str, edit: impl Fn(String) -> String) -> Vec<u8> {
     let root = edgekit_host::root();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(name);
@@ -27,9 +28,13 @@ fn build_copied_out(name: &str, edit: impl Fn(String) -> String) -> Vec<u8> {
         .status()
         .expect("rustup runs");
     assert!(status.success(), "`rustup target add wasm32-wasip2` failed");
-    // A target directory of its own under the workspace's, so reruns are
-    // incremental and the copy's build never touches the workspace's.
-    let target = root.join("target").join("standalone");
+    // A target directory of its own under cargo's (CARGO_TARGET_DIR, which
+    // CI keeps between runs, else the workspace's), so reruns are
+    // incremental and the copy's build never touches the workspace's; one
+    // per variant, so tests running at once never read each other's build
+    // of the same crate.
+    let cargo_target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let target = cargo_target.join("standalone").join(variant);
     let output = std::process::Command::new("cargo")
         .current_dir(&dir)
         .env_remove("CARGO_TARGET_DIR")
@@ -75,7 +80,7 @@ fn get(handler: &Handler, path: &str) -> (u16, Vec<u8>) {
 #[ignore = "slow: builds templates with the stock toolchain; run with `cargo test -- --include-ignored` (.ci/run does)"]
 fn templates_copied_out_build_alone_and_answer_the_same() {
     for (name, paths) in [("edge-fn", &["/", "/any/path"][..]), ("http-api", &["/health", "/items/2", "/nope"][..])] {
-        let bytes = build_copied_out(name, |source| source);
+        let bytes = build_copied_out(name, "as-is", |source| source);
         let dist = std::fs::read(edgekit_host::artifact(name).unwrap()).unwrap();
         assert!(
             bytes.len() > dist.len(),
@@ -102,7 +107,7 @@ fn templates_copied_out_build_alone_and_answer_the_same() {
 #[ignore = "slow: builds a template with the stock toolchain; run with `cargo test -- --include-ignored` (.ci/run does)"]
 fn edge_fn_grown_past_4_kib_answers_its_whole_body() {
     let body: String = (0..10 * 1024).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
-    let bytes = build_copied_out("edge-fn", |source| {
+    let bytes = build_copied_out("edge-fn", "grown", |source| {
         let from = "const BODY: &[u8] = b\"hello from the edge\\n\";";
         assert!(source.contains(from), "edge-fn's BODY line moved; update this test");
         source.replace(from, &format!("const BODY: &[u8] = b\"{body}\";"))

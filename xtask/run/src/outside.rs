@@ -125,13 +125,8 @@ impl OutsideHost {
         };
         let file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         command.stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file);
-        // A group of its own, so the guard can kill the host's children too.
-        command.process_group(0);
-        let child = command
-            .spawn()
-            .with_context(|| format!("cannot start {}: run `cargo xtask portability` to install it", self.name()))?;
-        remember(child.id() as i32);
-        Ok(child)
+        spawn_in_group(command)
+            .with_context(|| format!("cannot start {}: run `cargo xtask portability` to install it", self.name()))
     }
 
     /// Serves `wasm`, waits until the host answers, and compares its answer
@@ -153,6 +148,17 @@ impl OutsideHost {
         }
         Ok(())
     }
+}
+
+/// Starts `command` as the leader of a process group of its own (so
+/// [`Killed`] and the signal handler can kill the children it starts too:
+/// `jco serve` runs the server in a `node` child) and remembers the group
+/// for the signal handler.
+pub fn spawn_in_group(mut command: Command) -> std::io::Result<Child> {
+    command.process_group(0);
+    let child = command.spawn()?;
+    remember(child.id() as i32);
+    Ok(child)
 }
 
 /// Kills the child's whole process group when dropped, and reaps the child.
@@ -256,4 +262,46 @@ pub fn tools_dir() -> Result<PathBuf> {
 
 fn jco_bin(tools: &Path) -> PathBuf {
     tools.join("jco").join("node_modules").join(".bin").join("jco")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether `pid` is a live process (not gone, not a zombie).
+    fn alive(pid: i32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
+            Err(_) => false,
+        }
+    }
+
+    /// A host's own children go with it: the grandchild a shell starts in
+    /// the background (as `jco serve` starts node) is killed with the group.
+    #[test]
+    fn killed_takes_the_hosts_children_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("grandchild.pid");
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(format!("sleep 300 & echo $! > {}; wait", pid_file.display()));
+        let host = Killed(spawn_in_group(command).unwrap());
+        let child = host.0.id() as i32;
+        let started = std::time::Instant::now();
+        let grandchild = loop {
+            if let Some(pid) = std::fs::read_to_string(&pid_file).ok().and_then(|t| t.trim().parse::<i32>().ok()) {
+                break pid;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "the shell never started its child");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(alive(child) && alive(grandchild));
+        drop(host);
+        let stopped = std::time::Instant::now();
+        while alive(grandchild) && stopped.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(child), "the host outlived its guard");
+        assert!(!alive(grandchild), "the host's child {grandchild} outlived the guard");
+        assert!(GROUPS.iter().all(|slot| slot.load(Ordering::SeqCst) != child), "the group is still remembered");
+    }
 }

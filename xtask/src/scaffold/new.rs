@@ -215,14 +215,21 @@ fn rename_code(text: &str, from: &Spellings, to: &Spellings, camel: bool) -> Str
 }
 
 /// A string literal's contents, renamed only when it names the component:
-/// exactly one of its spellings, or a WIT name in its package
-/// (`edgekit:greeter/api@0.1.0`). Any other string is prose.
+/// exactly one of its spellings, a composition with it in front
+/// (`middleware+http-api`, which a middleware's tests run), or a WIT name in
+/// its package (`edgekit:greeter/api@0.1.0`). Any other string is prose.
 fn rename_literal(text: &str, from: &Spellings, to: &Spellings) -> String {
     if text == from.kebab {
         return to.kebab.clone();
     }
     if text == from.snake {
         return to.snake.clone();
+    }
+    if let Some(handler) = text.strip_prefix(&format!("{}+", from.kebab))
+        && !handler.is_empty()
+        && handler.chars().all(is_ident)
+    {
+        return format!("{}+{handler}", to.kebab);
     }
     match text.strip_prefix("edgekit:") {
         Some(rest) => format!("edgekit:{}", rename_words(rest, &from.kebab, |_, _| &to.kebab)),

@@ -91,6 +91,11 @@ fn new_renames_identifiers_and_names_and_leaves_prose() {
     };
     assert_eq!(prose(&gateway), prose(&proxy), "comments changed");
     assert!(prose(&gateway).iter().any(|l| l.contains("proxy")), "the template's comments name it");
+    // A middleware's tests run its composition, which the copy gets under
+    // its own name.
+    new::create(tmp.path(), "auth", "middleware", None).unwrap();
+    assert_mentions(&read("components/auth/edgekit-test.rs"), &["compiled(\"auth+http-api\""]);
+    assert_mentions(&read("compose.toml"), &["auth"]);
     // The name is taken now.
     assert_mentions(&error_of(new::create(tmp.path(), "hello-world", "edge-fn", None)), &["already exists"]);
 }
@@ -170,8 +175,12 @@ fn new_from_every_template_builds_and_passes_its_tests() {
     let _dir = sh.push_dir(tmp.path());
     let filters: Vec<String> = names.iter().map(|n| format!("{}::", n.replace('-', "_"))).collect();
     let args = filters.clone();
-    let output =
-        xshell::cmd!(sh, "cargo test --offline -p edgekit-host-copy --test components -- {args...}").read().unwrap();
+    let run = xshell::cmd!(sh, "cargo test --offline -p edgekit-host-copy --test components -- {args...}")
+        .ignore_status()
+        .output()
+        .unwrap();
+    let output = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(run.status.success(), "{output}\n{}", String::from_utf8_lossy(&run.stderr));
     for filter in &filters {
         assert!(output.contains(&format!("test {filter}")), "no test of {filter} ran:\n{output}");
     }

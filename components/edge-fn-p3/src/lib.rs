@@ -105,7 +105,12 @@ impl Guest for EdgeFnP3 {
 /// it is polled here once, then each time the host wakes it (the waker owns
 /// it). Its waits count as the task's, so the host keeps the task alive
 /// until it ends. wit-bindgen's `spawn_local` does the same with more
-/// machinery (the `async-spawn` feature and the `futures` crate, 4 KB more).
+/// machinery (the `async-spawn` feature and the `futures` crate, about 3 KB more).
+///
+/// It suits futures that wait on WASI streams and futures, as this one does.
+/// A future that wakes itself while it is being polled (`yield_async`) would
+/// stall here, since the wake finds it taken; for general background work
+/// use `wit_bindgen::spawn_local` (the `async-spawn` feature) instead.
 fn detach<F: Future<Output = ()> + 'static>(future: F) {
     Arc::new(Detached(Cell::new(Some(Box::pin(future))))).wake();
 }

@@ -343,6 +343,11 @@ fn respond(reply: Reply) -> Response {
 /// (and the instance) alive until it ends. wit-bindgen's `spawn` does the
 /// same with more machinery (the `async-spawn` feature and the `futures`
 /// crate); see docs/size.md, "WASI 0.3 and async".
+///
+/// It suits futures that wait on WASI streams and futures, as this one does.
+/// A future that wakes itself while it is being polled (`yield_async`) would
+/// stall here, since the wake finds it taken; for general background work
+/// use `wit_bindgen::spawn_local` (the `async-spawn` feature) instead.
 fn detach<F: Future<Output = ()> + 'static>(future: F) {
     Arc::new(Detached(Cell::new(Some(Box::pin(future))))).wake();
 }

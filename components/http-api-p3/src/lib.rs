@@ -340,7 +340,7 @@ fn respond(reply: Reply) -> Response {
 /// Runs `future` to completion after `handle` returns, without an executor:
 /// it is polled here once, and again each time the host wakes it (the waker
 /// owns it). Its waits count as the task's, so the host keeps the task
-/// (and the instance) alive until it ends. wit-bindgen's `spawn` does the
+/// (and the instance) alive until it ends. wit-bindgen's `spawn_local` does the
 /// same with more machinery (the `async-spawn` feature and the `futures`
 /// crate); see docs/size.md, "WASI 0.3 and async".
 ///

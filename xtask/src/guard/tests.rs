@@ -30,6 +30,11 @@ fn tidy_names_what_a_new_component_lacks() {
     write(tmp.path(), "components/stray/src/lib.rs", "fn main() {}\n");
     write(tmp.path(), "components/stray/wit/stray.wit", "package edgekit:components@0.1.0;\n\nworld other {}\n");
     write(tmp.path(), "components/edge-fn/wit/deps/http.wit", "// edited by hand\n");
+    write(tmp.path(), "components/http-api-p3/wit/deps/http.wit", "// edited by hand\n");
+    // A 0.3 world that also names a 0.2 package: both lines, never allowed.
+    let p3_world = tmp.path().join("components/edge-fn-p3/wit/edge-fn-p3.wit");
+    let text = std::fs::read_to_string(&p3_world).unwrap();
+    std::fs::write(&p3_world, text.replace("{\n", "{\n  import wasi:random/random@0.2.12;\n")).unwrap();
     let message = error_of(tidy::check(tmp.path()));
     assert_mentions(
         &message,
@@ -44,6 +49,8 @@ fn tidy_names_what_a_new_component_lacks() {
             "stray is not in README.md",
             "lib.rs: start the file with a `//!` comment",
             "edge-fn/wit/deps/http.wit is not the WASI pinned in wit/deps/: run `cargo xtask dist edge-fn`",
+            "http-api-p3/wit/deps/http.wit is not the WASI pinned in wit/p3/deps/: run `cargo xtask dist http-api-p3`",
+            "edge-fn-p3/wit names WASI {\"0.2.12\", \"0.3.0\"}: a component targets one WASI line, never both",
         ],
     );
 }
@@ -191,6 +198,45 @@ fn wasi_bump_revendors_and_catches_a_component_left_behind() {
     let message = error_of(witbump::bump(&sh, tmp.path(), "0.2.99"));
     assert_mentions(&message, &["no known source for WASI 0.2.99", "WIT_SOURCES"]);
     assert_eq!(Wit::load(&tmp.path().join("wit")).unwrap().wasi_version().unwrap(), "0.2.9");
+}
+
+/// `wit --bump 0.3.N` moves the 0.3 line and the components on it, and
+/// leaves the 0.2 line and its components alone. The copy starts with its
+/// 0.3 line moved back to a release candidate, so bumping to 0.3.0
+/// re-vendors it from the wasmtime-wasi-http crate.
+#[test]
+fn wasi_bump_moves_only_its_line() {
+    let tmp = workspace_copy("bump-p3");
+    let rc = "0.3.0-rc-2026-01-06";
+    let mut dirs = vec![tmp.path().join("wit/p3"), tmp.path().join("wit/p3/deps")];
+    for component in crate::workspace::components(tmp.path(), &[]).unwrap() {
+        if component.name.ends_with("-p3") {
+            dirs.extend([component.wit_dir(), component.wit_dir().join("deps")]);
+        }
+    }
+    for file in dirs.iter().flat_map(|d| crate::wit::wit_files(d).unwrap()) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let text = text.replace("@0.3.0", &format!("@{rc}"));
+        std::fs::write(&file, text.replace("version = 0.3.0", &format!("version = {rc}"))).unwrap();
+    }
+    tidy::check(tmp.path()).unwrap();
+    let p2_before = std::fs::read(tmp.path().join("wit/deps/http.wit")).unwrap();
+    let sh = xshell::Shell::new().unwrap();
+    let line = witbump::bump(&sh, tmp.path(), "0.3.0").unwrap();
+    assert_eq!(line, tmp.path().join("wit/p3"));
+    // The line is the vendored 0.3.0 again, byte for byte, and so are the
+    // copies of every component on it.
+    for file in crate::wit::wit_files(&workspace::root().join("wit/p3/deps")).unwrap() {
+        let name = file.file_name().unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), std::fs::read(tmp.path().join("wit/p3/deps").join(name)).unwrap());
+    }
+    let edge_fn_p3 = std::fs::read_to_string(tmp.path().join("components/edge-fn-p3/wit/edge-fn-p3.wit")).unwrap();
+    assert!(edge_fn_p3.contains("wasi:http/handler@0.3.0;"), "{edge_fn_p3}");
+    assert_eq!(std::fs::read(tmp.path().join("wit/deps/http.wit")).unwrap(), p2_before);
+    tidy::check(tmp.path()).unwrap();
+    // A version of a line the workspace does not pin is refused.
+    let message = error_of(witbump::bump(&sh, tmp.path(), "0.1.0"));
+    assert_mentions(&message, &["no known source for WASI 0.1.0"]);
 }
 
 /// The features cargo resolves for each crate, one line per instance

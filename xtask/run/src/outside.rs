@@ -25,41 +25,56 @@ pub const JCO_VERSION: &str = "1.35.0";
 /// the component first).
 const STARTUP: Duration = Duration::from_secs(60);
 
-/// Interfaces the `wasi:http/proxy` world offers, the whole of what the
-/// outside hosts give a component started without extra flags.
-const PROXY_IMPORTS: [&str; 9] = [
+/// Interfaces the `wasi:http/proxy` world (0.2) and the `wasi:http/service`
+/// world (0.3) offer, the whole of what the outside hosts give a component
+/// started without extra flags.
+const WORLD_IMPORTS: [&str; 16] = [
     "wasi:http/types@",
     "wasi:http/outgoing-handler@",
+    "wasi:http/client@",
     "wasi:io/",
     "wasi:clocks/monotonic-clock@",
     "wasi:clocks/wall-clock@",
+    "wasi:clocks/types@",
+    "wasi:clocks/system-clock@",
+    "wasi:clocks/timezone@",
     "wasi:random/random@",
+    "wasi:random/insecure@",
+    "wasi:random/insecure-seed@",
     "wasi:cli/stdout@",
     "wasi:cli/stderr@",
     "wasi:cli/stdin@",
+    "wasi:cli/types@",
 ];
 
-/// The dist artifacts that export `wasi:http/incoming-handler` and import
-/// nothing beyond the `wasi:http/proxy` world, from the manifest `dist`
-/// wrote. Others are named on stderr with the reason: `middleware` imports
-/// the next handler (its composition is checked instead), `proxy` needs
-/// `wasi:config`.
-pub fn http_components(root: &Path) -> Result<Vec<String>> {
-    let mut names = Vec::new();
+/// A self-contained wasi:http dist artifact and the WASI line it targets.
+pub struct HttpArtifact {
+    pub name: String,
+    /// `0.2.12` or `0.3.0`, from the manifest.
+    pub wasi: String,
+}
+
+/// The dist artifacts that export a wasi:http handler (0.2's
+/// `incoming-handler` or 0.3's `handler`) and import nothing beyond their
+/// line's world, from the manifest `dist` wrote. Others are named on stderr
+/// with the reason: `middleware` imports the next handler (its composition
+/// is checked instead), `proxy` needs `wasi:config`.
+pub fn http_components(root: &Path) -> Result<Vec<HttpArtifact>> {
+    let mut found = Vec::new();
     for entry in Manifest::read(&xtask::workspace::dist_dir(root))?.components {
         if !entry.is_http() {
             continue;
         }
         let beyond: Vec<&String> =
-            entry.imports.iter().filter(|i| !PROXY_IMPORTS.iter().any(|p| i.starts_with(p))).collect();
+            entry.imports.iter().filter(|i| !WORLD_IMPORTS.iter().any(|p| i.starts_with(p))).collect();
         let name = entry.name;
         if beyond.is_empty() {
-            names.push(name);
+            found.push(HttpArtifact { name, wasi: entry.wasi });
         } else {
-            eprintln!("    {name:<12} skipped: imports {beyond:?}, beyond the wasi:http/proxy world these hosts give");
+            eprintln!("    {name:<12} skipped: imports {beyond:?}, beyond the world of its line these hosts give");
         }
     }
-    Ok(names)
+    Ok(found)
 }
 
 #[derive(Clone, Copy)]
@@ -107,6 +122,26 @@ impl OutsideHost {
         }
     }
 
+    /// Whether the host is expected to serve components of WASI line
+    /// `wasi` (`0.2.12`, `0.3.0`): `wasmtime serve` 48 serves both with no
+    /// flag; jco 1.35 transpiles 0.3 components to code that needs
+    /// JavaScript Promise Integration (`WebAssembly.Suspending`), which the
+    /// Node it runs on (20) does not have.
+    pub fn serves(self, wasi: &str) -> bool {
+        match self {
+            OutsideHost::WasmtimeServe => true,
+            OutsideHost::JcoServe => wasi.starts_with("0.2"),
+        }
+    }
+
+    /// What the matrix says for a line the host does not serve.
+    pub fn unsupported(self, wasi: &str) -> String {
+        match self {
+            OutsideHost::WasmtimeServe => format!("not supported by wasmtime {WASMTIME_VERSION}"),
+            OutsideHost::JcoServe => format!("WASI {wasi} not supported by jco {JCO_VERSION}"),
+        }
+    }
+
     /// Starts the host serving `wasm` on `addr`, its output going to `log`.
     pub fn start(self, sh: &Shell, wasm: &Path, addr: SocketAddr, log: &Path) -> Result<Child> {
         let tools = tools_dir()?;
@@ -119,7 +154,11 @@ impl OutsideHost {
             }
             OutsideHost::JcoServe => {
                 let jco = jco_bin(&tools);
-                let out = log.with_extension("js");
+                // Under jco's own install, so that the transpiled module
+                // resolves the shims it imports (`preview2-shim`,
+                // `preview3-shim`): ES modules ignore NODE_PATH.
+                let stem = log.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+                let out = tools.join("jco").join("out").join(stem);
                 Command::from(cmd!(sh, "{jco} serve --host {ip} --port {port} --jco-dir {out} {wasm}"))
             }
         };

@@ -9,15 +9,30 @@ use super::*;
 use edgekit_host::http::{Response, full_body};
 use http_body_util::BodyExt;
 
+/// A whole body, or one that comes 1 s after the head.
+type UpstreamBody = http_body_util::Either<http_body_util::Full<bytes::Bytes>, LateBody>;
+
+/// A body whose one chunk comes when its timer fires.
+struct LateBody(Option<std::pin::Pin<Box<tokio::time::Sleep>>>);
+
+impl hyper::body::Body for LateBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        let Some(timer) = self.0.as_mut() else { return std::task::Poll::Ready(None) };
+        std::task::ready!(timer.as_mut().poll(cx));
+        self.0 = None;
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(bytes::Bytes::from_static(b"late but whole")))))
+    }
+}
+
 /// The upstream: answers with what it received (method, path, the headers
 /// the proxy adds or drops, the body); `/slow` waits 30 s before answering,
 /// `/slow-body` answers at once and sends its body 1 s later.
-/// A whole body, or one sent later through a channel.
-type UpstreamBody = http_body_util::Either<
-    http_body_util::Full<bytes::Bytes>,
-    http_body_util::channel::Channel<bytes::Bytes, std::convert::Infallible>,
->;
-
 async fn upstream(
     request: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<UpstreamBody>, hyper::Error> {
@@ -25,12 +40,8 @@ async fn upstream(
         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
     }
     if request.uri().path() == "/slow-body" {
-        let (mut sender, body) = http_body_util::channel::Channel::new(1);
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            let _ = sender.send_data(bytes::Bytes::from_static(b"late but whole")).await;
-        });
-        return Ok(hyper::Response::new(http_body_util::Either::Right(body)));
+        let late = LateBody(Some(Box::pin(tokio::time::sleep(std::time::Duration::from_secs(1)))));
+        return Ok(hyper::Response::new(http_body_util::Either::Right(late)));
     }
     let header = |name: &str| {
         request.headers().get(name).map(|v| v.to_str().unwrap_or("?").to_string()).unwrap_or_else(|| "-".into())

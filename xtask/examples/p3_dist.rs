@@ -46,7 +46,8 @@ fn run() -> Result<()> {
                 let path = dist_dir.join(format!("{name}.wasm"));
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
             };
-            let artifact = compose_pair(&arg, middleware, handler, &read(middleware)?, &read(handler)?, &work.join(&arg))?;
+            let artifact =
+                compose_pair(&arg, middleware, handler, &read(middleware)?, &read(handler)?, &work.join(&arg))?;
             let sources = vec![
                 format!("components/{middleware}"),
                 format!("components/{handler}"),
@@ -72,7 +73,13 @@ fn run() -> Result<()> {
         let surface = roundtrip::check(&own, world, &artifact_path, &bytes)?;
         fits(&own, &bytes, &surface, name)?;
         let before = componentize::componentize(&core)?.len();
-        eprintln!("{name}: core {} -> stripped {} -> -Oz {} -> component {}", core.len(), stripped.len(), optimized.len(), bytes.len());
+        eprintln!(
+            "{name}: core {} -> stripped {} -> -Oz {} -> component {}",
+            core.len(),
+            stripped.len(),
+            optimized.len(),
+            bytes.len()
+        );
         let artifact = Artifact {
             name: name.clone(),
             world: own.world_id(world),
@@ -132,11 +139,8 @@ fn fits(own: &Wit, bytes: &[u8], surface: &xtask::wit::Surface, name: &str) -> R
         .context("no wasi:http in deps")?;
     let id = own.resolve.select_world(&[http], Some(world))?;
     let offered = xtask::wit::Surface::of(&own.resolve, id);
-    let extra: Vec<_> = surface
-        .imports
-        .difference(&offered.imports)
-        .filter(|i| *i != "wasi:config/store@0.2.0-rc.1")
-        .collect();
+    let extra: Vec<_> =
+        surface.imports.difference(&offered.imports).filter(|i| *i != "wasi:config/store@0.2.0-rc.1").collect();
     if !extra.is_empty() {
         bail!("{name} imports {extra:?}, which wasi:http@0.3.0/{world} does not offer");
     }

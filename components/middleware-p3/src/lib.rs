@@ -23,11 +23,26 @@
 //! are handed on as they are, inside rebuilt messages (a message's headers
 //! cannot be changed once it exists).
 
-use std::cell::Cell;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Wake, Waker};
+#![no_std]
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::task::Wake;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::Cell;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Waker};
+
+// No std: a panic (none is expected) traps without formatting a message,
+// which leaves `core::fmt` out of the artifact (docs/templates.md, "middleware-p3").
+#[cfg(target_arch = "wasm32")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
 
 // A free-list allocator of about 1 KB instead of std's dlmalloc (about 7 KB).
 // See docs/size.md, "The allocator", for the trade; under 0.3's instance
@@ -85,7 +100,7 @@ impl Guest for Middleware {
         // `get-headers` gives an immutable view: copy it, change the copy.
         let passed_on = headers.clone();
         drop(headers);
-        let _ = passed_on.set("x-request-id", &[request_id.clone()]);
+        let _ = passed_on.set("x-request-id", core::slice::from_ref(&request_id));
         let response = wasi::http::handler::handle(with_headers(request, passed_on)).await?;
 
         let headers = response.get_headers().clone();
@@ -160,7 +175,7 @@ fn respond(status: u16, headers: &[(&str, &[u8])], body: &'static [u8]) -> Respo
 /// the host keeps the call alive until every stream and future operation the
 /// future waits on has completed, and each completion polls it again. A few
 /// lines instead of wit-bindgen's `async-spawn` executor and the `futures`
-/// crate it brings (docs/size.md).
+/// crate it brings (docs/templates.md, "middleware-p3").
 fn detach(future: impl Future<Output = ()> + 'static) {
     struct Task(Cell<Option<Pin<Box<dyn Future<Output = ()>>>>>);
     // SAFETY: a component instance is single-threaded; the waker never

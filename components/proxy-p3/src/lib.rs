@@ -14,11 +14,26 @@
 //! decides; the loser is cancelled. In WASI 0.2 that took a pollable per
 //! side and a blocking `poll` loop; here it is one `poll_fn`.
 
-use std::cell::Cell;
-use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+#![no_std]
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::task::Wake;
+use alloc::vec::Vec;
+use core::cell::Cell;
+use core::future::{Future, poll_fn};
+use core::pin::{Pin, pin};
+use core::task::{Context, Poll, Waker};
+
+// No std: a panic (none is expected) traps without formatting a message,
+// which leaves `core::fmt` out of the artifact (docs/templates.md, "middleware-p3").
+#[cfg(target_arch = "wasm32")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
 
 // A free-list allocator of about 1 KB instead of std's dlmalloc (about 7 KB).
 // See docs/size.md, "The allocator", for the trade; under 0.3's instance
@@ -172,7 +187,7 @@ fn forward(transmitted: FutureReader<Result<(), ErrorCode>>, result: FutureWrite
 /// the host keeps the call alive until every stream and future operation the
 /// future waits on has completed, and each completion polls it again. A few
 /// lines instead of wit-bindgen's `async-spawn` executor and the `futures`
-/// crate it brings (docs/size.md).
+/// crate it brings (docs/templates.md, "middleware-p3").
 fn detach(future: impl Future<Output = ()> + 'static) {
     struct Task(Cell<Option<Pin<Box<dyn Future<Output = ()>>>>>);
     // SAFETY: a component instance is single-threaded; the waker never

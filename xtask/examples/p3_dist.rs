@@ -99,7 +99,11 @@ fn run() -> Result<()> {
     // The manifest keeps only what `dist` would: components, and the
     // compositions compose.toml lists.
     let names = workspace::component_names(&root)?;
-    let listed: Vec<String> = compose::compositions(&root)?.iter().map(|c| c.name()).collect();
+    let listed: Vec<String> = compose::compositions(&root)?
+        .iter()
+        .filter(|c| names.contains(&c.middleware) && names.contains(&c.handler))
+        .map(|c| c.name())
+        .collect();
     let shipped: Vec<dist::Built> =
         built.into_iter().filter(|(a, _)| names.contains(&a.name) || listed.contains(&a.name)).collect();
     dist::write(&root, &pins, &shipped)?;
@@ -167,6 +171,9 @@ fn compose_pair(name: &str, middleware: &str, handler: &str, m: &[u8], h: &[u8],
     if surface.imports.contains(HANDLER) {
         bail!("{name} still imports {HANDLER}");
     }
+    // The middleware's own WIT holds the 0.3 pins the composition must fit.
+    let pins = Wit::load(&workspace::root().join("components").join(middleware).join("wit"))?;
+    fits(&pins, &bytes, &surface, name)?;
     eprintln!("{name}: composed, {} bytes, imports {:?}", bytes.len(), surface.imports);
     Ok(Artifact {
         name: name.to_string(),

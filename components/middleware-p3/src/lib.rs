@@ -23,7 +23,11 @@
 //! are handed on as they are, inside rebuilt messages (a message's headers
 //! cannot be changed once it exists).
 
-#![no_std]
+// `no_std` where `dist` builds it (wasm32-unknown-unknown): a panic (none is
+// expected) traps without formatting a message, which leaves `core::fmt` out
+// of the artifact (docs/templates.md, "middleware-p3"). Elsewhere std, whose
+// libc the stock `cargo build --release --target wasm32-wasip2` relies on.
+#![cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), no_std)]
 extern crate alloc;
 
 use alloc::boxed::Box;
@@ -36,9 +40,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Waker};
 
-// No std: a panic (none is expected) traps without formatting a message,
-// which leaves `core::fmt` out of the artifact (docs/templates.md, "middleware-p3").
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()

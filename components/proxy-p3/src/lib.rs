@@ -14,7 +14,11 @@
 //! decides; the loser is cancelled. In WASI 0.2 that took a pollable per
 //! side and a blocking `poll` loop; here it is one `poll_fn`.
 
-#![no_std]
+// `no_std` where `dist` builds it (wasm32-unknown-unknown): a panic (none is
+// expected) traps without formatting a message, which leaves `core::fmt` out
+// of the artifact (docs/templates.md, "middleware-p3"). Elsewhere std, whose
+// libc the stock `cargo build --release --target wasm32-wasip2` relies on.
+#![cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), no_std)]
 extern crate alloc;
 
 use alloc::boxed::Box;
@@ -27,9 +31,7 @@ use core::future::{Future, poll_fn};
 use core::pin::{Pin, pin};
 use core::task::{Context, Poll, Waker};
 
-// No std: a panic (none is expected) traps without formatting a message,
-// which leaves `core::fmt` out of the artifact (docs/templates.md, "middleware-p3").
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()

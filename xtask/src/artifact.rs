@@ -38,8 +38,10 @@ pub struct Artifact {
 /// `target/dist/manifest.json`.
 #[derive(Serialize, Deserialize, Debug)]
 pub struct Manifest {
-    /// The WASI 0.2.x version vendored in `wit/deps/`.
-    pub wasi: String,
+    /// The pinned WASI lines: the version vendored in `wit/deps/` (0.2)
+    /// and in `wit/p3/deps/` (0.3).
+    #[serde(deserialize_with = "lines")]
+    pub wasi: Vec<String>,
     pub components: Vec<Entry>,
 }
 
@@ -59,15 +61,42 @@ pub struct Entry {
     pub parts: Vec<String>,
     pub imports: Vec<String>,
     pub exports: Vec<String>,
-    /// WASI versions the artifact imports or exports (empty for a component
-    /// that uses no WASI at all).
-    pub wasi: Vec<String>,
+    /// The WASI line the artifact targets: the one WASI version it imports
+    /// and exports (`0.2.12`, `0.3.0`), or `none` for a component that uses
+    /// no WASI at all (the drift check refuses an artifact using two).
+    #[serde(deserialize_with = "line")]
+    pub wasi: String,
     /// The files and directories the artifact was built from, relative to
     /// the workspace root; the tests refuse an artifact older than any of
     /// them (see `edgekit_host::artifact`).
     pub sources: Vec<String>,
     /// Tool name to version, for every tool that processed the artifact.
     pub built_with: BTreeMap<String, String>,
+}
+
+/// A `wasi` field as a manifest written before the second line had it
+/// (`"wasi": "0.2.12"` at the top, `"wasi": ["0.2.12"]` in an entry) or as
+/// it is now, so `dist <name>` after an upgrade keeps the other entries.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+fn lines<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(version) => vec![version],
+        OneOrMany::Many(versions) => versions,
+    })
+}
+
+fn line<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(line) => line,
+        OneOrMany::Many(versions) if versions.is_empty() => "none".to_string(),
+        OneOrMany::Many(versions) => versions.join("+"),
+    })
 }
 
 impl Entry {
@@ -81,15 +110,16 @@ impl Entry {
             parts: artifact.parts.clone(),
             imports: artifact.surface.imports.iter().cloned().collect(),
             exports: artifact.surface.exports.iter().cloned().collect(),
-            wasi: artifact.surface.wasi_versions().into_iter().collect(),
+            wasi: artifact.surface.wasi_line(),
             sources,
             built_with: artifact.built_with.clone(),
         }
     }
 
-    /// Whether it serves HTTP: it exports `wasi:http/incoming-handler`.
+    /// Whether it serves HTTP: it exports `wasi:http/incoming-handler`
+    /// (WASI 0.2) or `wasi:http/handler` (0.3).
     pub fn is_http(&self) -> bool {
-        self.exports.iter().any(|e| e.starts_with("wasi:http/incoming-handler"))
+        self.exports.iter().any(|e| e.starts_with("wasi:http/incoming-handler") || e.starts_with("wasi:http/handler"))
     }
 }
 
@@ -108,11 +138,11 @@ impl Manifest {
     }
 
     /// The manifest in `dist`, or an empty one where there is none yet.
-    fn read_or_empty(dist: &Path, wasi: &str) -> Result<Manifest> {
+    fn read_or_empty(dist: &Path, wasi: &[String]) -> Result<Manifest> {
         if Manifest::path(dist).exists() {
             Manifest::read(dist)
         } else {
-            Ok(Manifest { wasi: wasi.to_string(), components: Vec::new() })
+            Ok(Manifest { wasi: wasi.to_vec(), components: Vec::new() })
         }
     }
 
@@ -143,13 +173,13 @@ impl Manifest {
     /// temporary name and a rename, the manifest last.
     pub fn update(
         dist: &Path,
-        wasi: &str,
+        wasi: &[String],
         artifacts: &[(Artifact, Vec<String>)],
         exists: impl Fn(&str) -> bool,
     ) -> Result<Manifest> {
         std::fs::create_dir_all(dist).with_context(|| format!("cannot create {}", dist.display()))?;
         let mut manifest = Manifest::read_or_empty(dist, wasi)?;
-        manifest.wasi = wasi.to_string();
+        manifest.wasi = wasi.to_vec();
         for (artifact, sources) in artifacts {
             let path = dist.join(format!("{}.wasm", artifact.name));
             write_atomic(&path, &artifact.bytes)?;

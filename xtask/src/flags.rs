@@ -89,12 +89,14 @@ pub struct Size {
     pub top: usize,
 }
 
-/// Re-vendor wit/deps at another WASI 0.2.x version and move every world and
-/// every component's WIT to it.
+/// Move one pinned WASI line to another release of it: re-vendor its deps
+/// (wit/deps for 0.2.x, wit/p3/deps for 0.3.x) and move its worlds and every
+/// component on that line to it. The other line stays as it is.
 #[derive(clap::Args, Debug)]
 pub struct Wit {
-    /// The WASI version to move to, e.g. 0.2.9.
-    #[arg(long, value_name = "0.2.N")]
+    /// The WASI version to move to, e.g. 0.2.9 or 0.3.0; its major and minor
+    /// pick the line.
+    #[arg(long, value_name = "0.2.N|0.3.N")]
     pub bump: String,
 }
 

@@ -8,7 +8,7 @@ use tempfile::TempDir;
 use wit_parser::{LiftLowerAbi, ManglingAndAbi};
 
 use crate::pipeline::componentize;
-use crate::wit::Wit;
+use crate::wit::{Pins, Wit};
 use crate::workspace;
 
 /// A fresh temporary directory, removed when dropped.
@@ -56,9 +56,9 @@ pub fn workspace_copy(label: &str) -> TempDir {
     tmp
 }
 
-/// The workspace's pins, `wit/`.
-pub fn pins() -> Wit {
-    Wit::load(&workspace::root().join("wit")).unwrap()
+/// Both pinned lines, `wit/` (0.2) and `wit/p3/` (0.3).
+pub fn all_pins() -> Pins {
+    Pins::load(&workspace::root().join("wit")).unwrap()
 }
 
 /// A component's own WIT, `components/<name>/wit/`.

@@ -1,15 +1,18 @@
 //! The WIT side of the workspace. Two kinds of WIT directory, parsed the same
 //! way ([`Wit::load`]):
 //!
-//! - the workspace's pins, `wit/`: the vendored WASI under `wit/deps/` (one
-//!   pinned version) and `wit/workspace.wit`, the worlds artifacts are checked
-//!   against but no component is written against;
+//! - the workspace's pins, one directory per pinned WASI line: `wit/` (WASI
+//!   0.2, vendored under `wit/deps/`) and `wit/p3/` (WASI 0.3, under
+//!   `wit/p3/deps/`), each with a `workspace.wit` holding the worlds artifacts
+//!   of that line are checked against but no component is written against;
 //! - a component's own `components/<name>/wit/`: its world file and copies of
 //!   exactly the pinned WASI packages that world needs, so the component's
 //!   directory builds alone when a team copies it out.
 //!
-//! [`needed_deps`] works out which pinned files a component needs, and
-//! [`sync`] / [`stale_copies`] keep its copies equal to the pins.
+//! [`line_of`] works out which line a component's world uses (from the
+//! versions its world files name), [`needed_deps`] which of that line's
+//! pinned files it needs, and [`sync`] / [`stale_copies`] keep its copies
+//! equal to them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -72,16 +75,53 @@ impl Wit {
         format!("{}:{}/{}{version}", pkg.namespace, pkg.name, w.name)
     }
 
-    /// The WASI 0.2.x version vendored in `deps/` (the version of
-    /// `wasi:io`, which every other WASI package depends on).
+    /// The WASI version vendored in `deps/` (`0.2.12`, `0.3.0`): the one
+    /// version every `wasi:*` package there is at.
     pub fn wasi_version(&self) -> Result<String> {
-        self.resolve
+        let versions: BTreeSet<String> = self
+            .resolve
             .package_names
             .keys()
-            .find(|p| p.namespace == "wasi" && p.name == "io")
-            .and_then(|p| p.version.as_ref())
-            .map(|v| v.to_string())
-            .with_context(|| format!("{}/deps has no versioned wasi:io package", self.dir.display()))
+            .filter(|p| p.namespace == "wasi")
+            .filter_map(|p| p.version.as_ref().map(|v| v.to_string()))
+            .collect();
+        match versions.len() {
+            1 => Ok(versions.into_iter().next().unwrap()),
+            0 => bail!("{}/deps has no versioned wasi:* package", self.dir.display()),
+            _ => bail!(
+                "{}/deps mixes WASI versions {versions:?}: a pinned line vendors one release; \
+                 re-vendor it with `cargo xtask wit --bump <version>`",
+                self.dir.display()
+            ),
+        }
+    }
+}
+
+/// The workspace's pinned WASI lines, parsed: `wit/` (0.2) and `wit/p3/`
+/// (0.3), in that order.
+pub struct Pins {
+    pub lines: Vec<Wit>,
+}
+
+impl Pins {
+    /// Parses every line under `pins` (the workspace's `wit/`).
+    pub fn load(pins: &Path) -> Result<Pins> {
+        Ok(Pins { lines: lines(pins)?.iter().map(|dir| Wit::load(dir)).collect::<Result<_>>()? })
+    }
+
+    /// The 0.2 line, `wit/` itself (what the 0.2 compositions are checked against).
+    pub fn first(&self) -> &Wit {
+        &self.lines[0]
+    }
+
+    /// The line that pins `version`, if any.
+    pub fn line(&self, version: &str) -> Option<&Wit> {
+        self.lines.iter().find(|l| l.wasi_version().is_ok_and(|v| v == version))
+    }
+
+    /// The pinned versions, one per line, e.g. `["0.2.12", "0.3.0"]`.
+    pub fn versions(&self) -> Result<Vec<String>> {
+        self.lines.iter().map(Wit::wasi_version).collect()
     }
 }
 
@@ -107,14 +147,22 @@ impl Surface {
         Surface { imports: names(&w.imports), exports: names(&w.exports) }
     }
 
-    /// The WASI versions this surface uses, e.g. `{"0.2.12"}`.
-    pub fn wasi_versions(&self) -> BTreeSet<String> {
-        self.imports
+    /// The WASI line this surface targets: its one WASI version (`0.2.12`,
+    /// `0.3.0`; extensions with their own version line, such as
+    /// `wasi:config/store@0.2.0-rc.1`, left out), or `none` for a component
+    /// that uses no WASI. The drift check makes sure there is one at most;
+    /// were there more, they are joined with `+`.
+    pub fn wasi_line(&self) -> String {
+        let versions: Vec<String> = self
+            .imports
             .iter()
             .chain(&self.exports)
-            .filter(|n| n.starts_with("wasi:"))
+            .filter(|n| n.starts_with("wasi:") && !n.starts_with("wasi:config/"))
             .filter_map(|n| n.rsplit_once('@').map(|(_, v)| v.to_string()))
-            .collect()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if versions.is_empty() { "none".to_string() } else { versions.join("+") }
     }
 }
 
@@ -163,11 +211,98 @@ pub fn wit_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The files of `<pins>/deps/` that the world files in `wit_dir` need:
+/// The directories of the pinned WASI lines under `pins` (the workspace's
+/// `wit/`): `pins` itself and each subdirectory with a `deps/` (`wit/p3/`).
+pub fn lines(pins: &Path) -> Result<Vec<PathBuf>> {
+    let mut lines = vec![pins.to_path_buf()];
+    let mut more = Vec::new();
+    for entry in std::fs::read_dir(pins).with_context(|| format!("cannot read {}", pins.display()))? {
+        let path = entry?.path();
+        if path.is_dir() && path.join("deps").is_dir() {
+            more.push(path);
+        }
+    }
+    more.sort();
+    lines.extend(more);
+    Ok(lines)
+}
+
+/// The WASI version a line directory vendors, read from the package names
+/// of its `deps/` files (cheaper than resolving them).
+pub fn line_version(line: &Path) -> Result<String> {
+    let mut versions = BTreeSet::new();
+    for file in wit_files(&line.join("deps"))? {
+        let group = parse_file(&file)?;
+        if group.main.name.namespace == "wasi"
+            && let Some(version) = &group.main.name.version
+        {
+            versions.insert(version.to_string());
+        }
+    }
+    match versions.len() {
+        1 => Ok(versions.into_iter().next().unwrap()),
+        _ => bail!(
+            "{}/deps must vendor exactly one WASI release, found {versions:?}; \
+             re-vendor it with `cargo xtask wit --bump <version>`",
+            line.display()
+        ),
+    }
+}
+
+/// The WASI versions the world files in `wit_dir` name for packages they
+/// do not declare themselves (so not `wasi:config`, which proxy.wit declares).
+fn world_wasi_versions(wit_dir: &Path) -> Result<BTreeSet<String>> {
+    let own = UnresolvedPackageGroup::parse_dir(wit_dir)
+        .with_context(|| format!("invalid WIT in {}: fix the file named below", wit_dir.display()))?;
+    let declared: BTreeSet<String> =
+        std::iter::once(&own.main).chain(&own.nested).map(|p| unversioned(&p.name)).collect();
+    Ok(std::iter::once(&own.main)
+        .chain(&own.nested)
+        .flat_map(|p| p.foreign_deps.keys())
+        .filter(|n| n.namespace == "wasi" && !declared.contains(&unversioned(n)))
+        .filter_map(|n| n.version.as_ref().map(|v| v.to_string()))
+        .collect())
+}
+
+/// The line (a directory from [`lines`]) whose pinned WASI the world files
+/// in `wit_dir` use. A world that uses no WASI gets the first line, whose
+/// files it needs none of. Fails when the world names a version no line
+/// pins, or both lines.
+pub fn line_of(pins: &Path, wit_dir: &Path) -> Result<PathBuf> {
+    let lines = lines(pins)?;
+    let used = world_wasi_versions(wit_dir)?;
+    let pinned: Vec<(PathBuf, String)> =
+        lines.iter().map(|l| Ok((l.clone(), line_version(l)?))).collect::<Result<_>>()?;
+    let describe = || pinned.iter().map(|(l, v)| format!("{v} in {}/deps", l.display())).collect::<Vec<_>>().join(", ");
+    match used.len() {
+        0 => Ok(lines[0].clone()),
+        1 => {
+            let version = used.iter().next().unwrap();
+            match pinned.iter().find(|(_, v)| v == version) {
+                Some((line, _)) => Ok(line.clone()),
+                None => bail!(
+                    "{} names WASI {version}, which the workspace does not pin (it pins {}); \
+                     move the versions in the world file to a pinned one",
+                    wit_dir.display(),
+                    describe()
+                ),
+            }
+        }
+        _ => bail!(
+            "{} names WASI {used:?}: a component targets one WASI line, never both (the workspace \
+             pins {}); move every `wasi:*` reference in the world file to one of them",
+            wit_dir.display(),
+            describe()
+        ),
+    }
+}
+
+/// The files of the pinned line's `deps/` (the line [`line_of`] picks under
+/// `pins`, the workspace's `wit/`) that the world files in `wit_dir` need:
 /// every package they use, and every package those use in turn (a package
 /// file must resolve whole, so a package one of its worlds uses comes too).
 pub fn needed_deps(pins: &Path, wit_dir: &Path) -> Result<BTreeSet<String>> {
-    let deps_dir = pins.join("deps");
+    let deps_dir = line_of(pins, wit_dir)?.join("deps");
     let mut provides: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
     for file in wit_files(&deps_dir)? {
         let group = parse_file(&file)?;
@@ -196,10 +331,11 @@ pub fn needed_deps(pins: &Path, wit_dir: &Path) -> Result<BTreeSet<String>> {
 
 /// What `wit_dir/deps/` should hold: file name to the pinned bytes.
 fn expected_deps(pins: &Path, wit_dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
+    let line = line_of(pins, wit_dir)?;
     needed_deps(pins, wit_dir)?
         .into_iter()
         .map(|name| {
-            let path = pins.join("deps").join(&name);
+            let path = line.join("deps").join(&name);
             let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             Ok((name, bytes))
         })

@@ -193,6 +193,45 @@ fn wasi_bump_revendors_and_catches_a_component_left_behind() {
     assert_eq!(Wit::load(&tmp.path().join("wit")).unwrap().wasi_version().unwrap(), "0.2.9");
 }
 
+/// `wit --bump 0.3.N` moves the 0.3 line and the components on it, and
+/// leaves the 0.2 line and its components alone. The copy starts with its
+/// 0.3 line moved back to a release candidate, so bumping to 0.3.0
+/// re-vendors it from the wasmtime-wasi-http crate.
+#[test]
+fn wasi_bump_moves_only_its_line() {
+    let tmp = workspace_copy("bump-p3");
+    let rc = "0.3.0-rc-2026-01-06";
+    let mut dirs = vec![tmp.path().join("wit/p3"), tmp.path().join("wit/p3/deps")];
+    for component in crate::workspace::components(tmp.path(), &[]).unwrap() {
+        if component.name.ends_with("-p3") {
+            dirs.extend([component.wit_dir(), component.wit_dir().join("deps")]);
+        }
+    }
+    for file in dirs.iter().flat_map(|d| crate::wit::wit_files(d).unwrap()) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let text = text.replace("@0.3.0", &format!("@{rc}"));
+        std::fs::write(&file, text.replace("version = 0.3.0", &format!("version = {rc}"))).unwrap();
+    }
+    tidy::check(tmp.path()).unwrap();
+    let p2_before = std::fs::read(tmp.path().join("wit/deps/http.wit")).unwrap();
+    let sh = xshell::Shell::new().unwrap();
+    let line = witbump::bump(&sh, tmp.path(), "0.3.0").unwrap();
+    assert_eq!(line, tmp.path().join("wit/p3"));
+    // The line is the vendored 0.3.0 again, byte for byte, and so are the
+    // copies of every component on it.
+    for file in crate::wit::wit_files(&workspace::root().join("wit/p3/deps")).unwrap() {
+        let name = file.file_name().unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), std::fs::read(tmp.path().join("wit/p3/deps").join(name)).unwrap());
+    }
+    let edge_fn_p3 = std::fs::read_to_string(tmp.path().join("components/edge-fn-p3/wit/edge-fn-p3.wit")).unwrap();
+    assert!(edge_fn_p3.contains("wasi:http/handler@0.3.0;"), "{edge_fn_p3}");
+    assert_eq!(std::fs::read(tmp.path().join("wit/deps/http.wit")).unwrap(), p2_before);
+    tidy::check(tmp.path()).unwrap();
+    // A version of a line the workspace does not pin is refused.
+    let message = error_of(witbump::bump(&sh, tmp.path(), "0.1.0"));
+    assert_mentions(&message, &["no known source for WASI 0.1.0"]);
+}
+
 /// The features cargo resolves for each crate, one line per instance
 /// (`name vX.Y.Z [a,b]`), for a `cargo tree` selection.
 fn resolved_features(args: &[&str]) -> std::collections::BTreeSet<String> {

@@ -3,7 +3,8 @@
 //!
 //! Every directory under `components/` must be a standalone crate (its own
 //! `[workspace]` and `Cargo.lock`), with its world in its own `wit/` and
-//! copies of the pinned WASI there that match `wit/deps/`, its tests in
+//! copies of the pinned WASI there that match its line's (`wit/deps/` for
+//! 0.2, `wit/p3/deps/` for 0.3; a world naming both is refused), its tests in
 //! `edgekit-test.rs`, a row in the README's component table, and source
 //! generated from the world its Cargo.toml names. Every Rust file starts with
 //! a `//!` header saying what it is for.
@@ -56,9 +57,20 @@ fn components(root: &Path, problems: &mut Vec<String>) -> Result<()> {
         let fix = format!("run `cargo xtask dist {name}`, which refreshes them, and commit the result");
         // Stale copies first: a copy edited by hand may not even parse, and
         // refreshing it is the fix either way.
-        let stale = wit::stale_copies(&pins, &component.wit_dir())?;
+        // The line its world names: a version no line pins, or both lines,
+        // is the problem to report.
+        let (line, stale) = match wit::line_of(&pins, &component.wit_dir())
+            .and_then(|line| Ok((line.clone(), wit::stale_copies(&pins, &component.wit_dir())?)))
+        {
+            Ok(found) => found,
+            Err(e) => {
+                problems.push(format!("{e:#}"));
+                continue;
+            }
+        };
+        let line = line.strip_prefix(root).unwrap_or(&line).join("deps");
         for path in &stale {
-            problems.push(format!("{} is not the WASI pinned in wit/deps/: {fix}", path.display()));
+            problems.push(format!("{} is not the WASI pinned in {}/: {fix}", path.display(), line.display()));
         }
         if stale.is_empty()
             && let Err(e) =

@@ -1,14 +1,17 @@
-//! `cargo xtask wit --bump <0.2.N>`: moves the whole workspace to another
-//! WASI 0.2.x release in one step.
+//! `cargo xtask wit --bump <version>`: moves one pinned WASI line, and every
+//! component on it, to another release of that line in one step. The
+//! workspace pins two lines (`wit/deps/`, 0.2; `wit/p3/deps/`, 0.3); the
+//! version's major and minor pick the line, and the other line stays as it is.
 //!
-//! The WIT comes from the `wasip2` crate, which ships each release's WIT
-//! files: cargo fetches it into a scratch project, the files replace
-//! `wit/deps/`, every `wasi:*@0.2.x` reference in the world files (the
-//! workspace's and every component's own) moves to the new version, and each
-//! component's copies of the pinned WASI are refreshed. Everything must
-//! resolve, keeping every world, before anything is replaced. Components are
-//! then rebuilt by `cargo xtask dist`, whose drift check fails any artifact
-//! still at the old version.
+//! The WIT comes from a crate that ships the release's WIT files (the
+//! `wasip2` crate for 0.2, the `wasmtime-wasi-http` release that implements
+//! it for 0.3): cargo fetches it into a scratch project, the files replace
+//! the line's `deps/`, every `wasi:*@<old>` reference in the line's world
+//! files and in the world files of every component on the line moves to the
+//! new version, and those components' copies of the pinned WASI are
+//! refreshed. Everything must resolve, keeping every world, before anything
+//! is replaced. Components are then rebuilt by `cargo xtask dist`, whose
+//! drift check fails any artifact still at the old version.
 
 use std::path::{Path, PathBuf};
 
@@ -20,59 +23,108 @@ use crate::flags;
 use crate::wit::{self, Wit};
 use crate::workspace;
 
-/// WASI 0.2.x releases and the `wasip2` crate release that ships each one's
-/// WIT. Add a row when a new release appears on crates.io.
-pub const WIT_SOURCES: &[(&str, &str)] = &[("0.2.4", "1.0.1"), ("0.2.9", "1.0.3"), ("0.2.12", "2.0.1")];
+/// A WASI release and where its WIT files come from: the crate, its
+/// version, and the directory inside it. Add a row when a release appears.
+pub struct WitSource {
+    pub wasi: &'static str,
+    pub krate: &'static str,
+    pub version: &'static str,
+    pub dir: &'static str,
+}
+
+pub const WIT_SOURCES: &[WitSource] = &[
+    WitSource { wasi: "0.2.4", krate: "wasip2", version: "1.0.1", dir: "wit/deps" },
+    WitSource { wasi: "0.2.9", krate: "wasip2", version: "1.0.3", dir: "wit/deps" },
+    WitSource { wasi: "0.2.12", krate: "wasip2", version: "2.0.1", dir: "wit/deps" },
+    // What wasmtime 48 implements (its `p3` support): the WIT it ships.
+    WitSource { wasi: "0.3.0", krate: "wasmtime-wasi-http", version: "48.0.8", dir: "src/p3/wit/deps" },
+];
 
 impl flags::Wit {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let root = workspace::root();
-        bump(sh, &root, &self.bump)?;
-        eprintln!("wit/ is now at WASI {}: run `cargo xtask dist` to rebuild every component against it", self.bump);
+        let line = bump(sh, &root, &self.bump)?;
+        eprintln!(
+            "{} is now at WASI {}: run `cargo xtask dist` to rebuild every component against it",
+            line.strip_prefix(&root).unwrap_or(&line).join("deps").display(),
+            self.bump
+        );
         Ok(())
     }
 }
 
-/// Re-vendors `<root>/wit` at WASI `version`.
-pub fn bump(sh: &Shell, root: &Path, version: &str) -> Result<()> {
-    let Some((_, crate_version)) = WIT_SOURCES.iter().find(|(wasi, _)| *wasi == version) else {
-        let known: Vec<&str> = WIT_SOURCES.iter().map(|(w, _)| *w).collect();
+/// `0.2.12` to `0.2`: what names a line.
+fn series(version: &str) -> String {
+    version.split('.').take(2).collect::<Vec<_>>().join(".")
+}
+
+/// Re-vendors the line of `<root>/wit` whose series `version` is in (0.2.x
+/// or 0.3.x) at `version`; returns the line's directory.
+pub fn bump(sh: &Shell, root: &Path, version: &str) -> Result<PathBuf> {
+    let Some(source) = WIT_SOURCES.iter().find(|s| s.wasi == version) else {
+        let known: Vec<&str> = WIT_SOURCES.iter().map(|s| s.wasi).collect();
         bail!(
-            "no known source for WASI {version} (known: {}); add the wasip2 release that ships it \
+            "no known source for WASI {version} (known: {}); add the crate release that ships it \
              to WIT_SOURCES in xtask/src/guard/witbump.rs",
             known.join(", ")
         );
     };
-    let wit_dir = root.join("wit");
-    let old = Wit::load(&wit_dir)?;
-    let old_version = old.wasi_version()?;
+    let pins = root.join("wit");
+    let mut line = None;
+    for dir in wit::lines(&pins)? {
+        let pinned = wit::line_version(&dir)?;
+        if series(&pinned) == series(version) {
+            line = Some((dir, pinned));
+        }
+    }
+    let Some((line_dir, old_version)) = line else {
+        bail!(
+            "the workspace pins no WASI {} line to move to {version}; a new line is a new directory \
+             under wit/ (as wit/p3/ is), not a bump",
+            series(version)
+        );
+    };
+    let relative = line_dir.strip_prefix(&pins).unwrap_or(Path::new("")).to_path_buf();
+    let old = Wit::load(&line_dir)?;
 
-    let deps = fetch(sh, root, crate_version)?;
+    let deps = fetch(sh, root, source)?;
+    // A copy of every line, the one moving replaced: components resolve
+    // their line in it as they will in wit/.
     let staging = root.join("target/xtask/wit-bump/wit");
     let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(staging.join("deps"))?;
+    copy_wit(&pins, &staging)?;
+    let staged_line = staging.join(&relative);
+    for file in wit::wit_files(&staged_line.join("deps"))? {
+        std::fs::remove_file(file)?;
+    }
     for entry in std::fs::read_dir(&deps).with_context(|| format!("cannot read {}", deps.display()))? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "wit") {
-            std::fs::copy(&path, staging.join("deps").join(path.file_name().unwrap()))?;
+            std::fs::copy(&path, staged_line.join("deps").join(path.file_name().unwrap()))?;
         }
     }
     // Every world file, moved, with where it goes.
     let mut worlds: Vec<(PathBuf, String)> = Vec::new();
-    for path in wit::wit_files(&wit_dir)? {
+    for path in wit::wit_files(&line_dir)? {
         let text = std::fs::read_to_string(&path)?;
         let moved = move_wasi_refs(&text, &old_version, version);
-        std::fs::write(staging.join(path.file_name().unwrap()), &moved)?;
+        std::fs::write(staged_line.join(path.file_name().unwrap()), &moved)?;
         worlds.push((path, moved));
     }
-    let new = Wit::load(&staging).context("the bumped WIT does not resolve; wit/ is unchanged")?;
+    let new = Wit::load(&staged_line).context("the bumped WIT does not resolve; wit/ is unchanged")?;
     for name in old.world_names() {
         if !new.world_names().contains(&name) {
             bail!("world `{name}` does not survive the bump; wit/ is unchanged");
         }
     }
-    let components = workspace::components(root, &[])?;
-    for component in &components {
+    // The components on the moving line; the others stay as they are.
+    let mut moving = Vec::new();
+    for component in workspace::components(root, &[])? {
+        if wit::line_of(&pins, &component.wit_dir())? == line_dir {
+            moving.push(component);
+        }
+    }
+    for component in &moving {
         let own = root.join("target/xtask/wit-bump/components").join(&component.name);
         let _ = std::fs::remove_dir_all(&own);
         std::fs::create_dir_all(&own)?;
@@ -87,19 +139,33 @@ pub fn bump(sh: &Shell, root: &Path, version: &str) -> Result<()> {
         })?;
     }
     // Everything resolved: replace the vendored packages, then the worlds,
-    // then every component's copies.
-    for entry in std::fs::read_dir(wit_dir.join("deps"))? {
-        std::fs::remove_file(entry?.path())?;
+    // then every moved component's copies.
+    for file in wit::wit_files(&line_dir.join("deps"))? {
+        std::fs::remove_file(file)?;
     }
-    for entry in std::fs::read_dir(staging.join("deps"))? {
-        let path = entry?.path();
-        std::fs::copy(&path, wit_dir.join("deps").join(path.file_name().unwrap()))?;
+    for file in wit::wit_files(&staged_line.join("deps"))? {
+        std::fs::copy(&file, line_dir.join("deps").join(file.file_name().unwrap()))?;
     }
     for (path, text) in worlds {
         write_atomic(&path, text.as_bytes())?;
     }
-    for component in &components {
-        wit::sync(&wit_dir, &component.wit_dir())?;
+    for component in &moving {
+        wit::sync(&pins, &component.wit_dir())?;
+    }
+    Ok(line_dir)
+}
+
+/// Copies the `.wit` files of `from` and its subdirectories (the pins).
+fn copy_wit(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
+        let path = entry?.path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_wit(&path, &target)?;
+        } else if path.extension().is_some_and(|e| e == "wit") {
+            std::fs::copy(&path, &target).with_context(|| format!("cannot copy {}", path.display()))?;
+        }
     }
     Ok(())
 }
@@ -122,15 +188,16 @@ fn move_wasi_refs(text: &str, old: &str, new: &str) -> String {
     out
 }
 
-/// Fetches `wasip2` at `crate_version` with cargo and returns its `wit/deps`.
-fn fetch(sh: &Shell, root: &Path, crate_version: &str) -> Result<PathBuf> {
+/// Fetches `source`'s crate with cargo and returns its WIT directory.
+fn fetch(sh: &Shell, root: &Path, source: &WitSource) -> Result<PathBuf> {
+    let WitSource { krate, version, dir, .. } = source;
     let scratch = root.join("target/xtask/wit-bump/fetch");
     std::fs::create_dir_all(scratch.join("src"))?;
     std::fs::write(
         scratch.join("Cargo.toml"),
         format!(
             "[package]\nname = \"wit-bump\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-             [dependencies]\nwasip2 = \"={crate_version}\"\n\n[workspace]\n"
+             [dependencies]\n{krate} = {{ version = \"={version}\", default-features = false }}\n\n[workspace]\n"
         ),
     )?;
     std::fs::write(scratch.join("src/lib.rs"), "")?;
@@ -138,14 +205,18 @@ fn fetch(sh: &Shell, root: &Path, crate_version: &str) -> Result<PathBuf> {
     let json = cmd!(sh, "cargo metadata --format-version 1 --manifest-path {manifest}")
         .quiet()
         .read()
-        .with_context(|| format!("cargo could not fetch wasip2 {crate_version}: check the network or the version"))?;
+        .with_context(|| format!("cargo could not fetch {krate} {version}: check the network or the version"))?;
     let meta: serde_json::Value = serde_json::from_str(&json)?;
-    let wasip2 = meta["packages"]
+    let path = meta["packages"]
         .as_array()
         .into_iter()
         .flatten()
-        .find(|p| p["name"] == "wasip2")
+        .find(|p| p["name"] == *krate)
         .and_then(|p| p["manifest_path"].as_str())
-        .context("cargo metadata lists no wasip2 package")?;
-    Ok(Path::new(wasip2).parent().unwrap().join("wit/deps"))
+        .with_context(|| format!("cargo metadata lists no {krate} package"))?;
+    let wit = Path::new(path).parent().unwrap().join(dir);
+    if !wit.is_dir() {
+        bail!("{krate} {version} has no {dir}: fix its row in WIT_SOURCES (xtask/src/guard/witbump.rs)");
+    }
+    Ok(wit)
 }

@@ -22,7 +22,7 @@ use xshell::Shell;
 use crate::artifact::{Artifact, write_atomic};
 use crate::pipeline::{componentize, drift, roundtrip};
 use crate::report::group;
-use crate::wit::{Surface, Wit};
+use crate::wit::{Pins, Surface};
 use crate::workspace;
 
 pub const COMPOSE_FILE: &str = "compose.toml";
@@ -116,11 +116,10 @@ pub fn edit(root: &Path, edit: impl FnOnce(&mut Vec<Composition>)) -> Result<Str
 /// Composes `middleware` in front of `handler` (both finished components)
 /// and checks the result: it validates, no longer imports the handler
 /// interface, and fits its line's service world (`wasi:http/proxy` on 0.2,
-/// `wasi:http/service` on 0.3). `pins` are the pins of the line the
-/// middleware targets. `work` holds the inputs, which wasm-compose reads
-/// from files.
+/// `wasi:http/service` on 0.3) and uses one pinned line. `work` holds the
+/// inputs, which wasm-compose reads from files.
 pub fn compose(
-    pins: &Wit,
+    pins: &Pins,
     composition: &Composition,
     middleware: &[u8],
     handler: &[u8],
@@ -162,11 +161,11 @@ pub fn compose(
     if !surface.exports.contains(&interface) {
         bail!("{} exports no {interface}: the middleware must export it", artifact.display());
     }
-    drift::check(pins, &artifact, &bytes, &surface)?;
+    drift::check_pinned(pins, &artifact, &bytes, &surface)?;
     let built_with = BTreeMap::from([("wasm-compose".to_string(), "0.263".to_string())]);
     Ok(Artifact {
         name: name.to_string(),
-        // drift::check made sure it fits its line's service world in full.
+        // drift::check_pinned made sure it fits its line's service world in full.
         world,
         parts: vec![composition.middleware.clone(), composition.handler.clone()],
         before: middleware.len() + handler.len(),
@@ -189,7 +188,7 @@ impl crate::flags::Compose {
         let (middleware, handler) = (read(&self.middleware)?, read(&self.handler)?);
         let composition = Composition { middleware: self.middleware, handler: self.handler };
         let name = composition.name();
-        let pins = Wit::load(&root.join("wit"))?;
+        let pins = Pins::load(&root.join("wit"))?;
         let work = root.join("target").join("xtask").join(&name);
         let artifact = compose(&pins, &composition, &middleware, &handler, &work, &dist)?;
         let path = dist.join(format!("{name}.wasm"));

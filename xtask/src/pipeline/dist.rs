@@ -14,7 +14,7 @@ use crate::artifact::{Artifact, Manifest};
 use crate::flags;
 use crate::pipeline::{build, componentize, compose, drift, optimize, roundtrip, strip};
 use crate::report::{Table, group};
-use crate::wit::{self, Wit};
+use crate::wit::{self, Pins, Wit};
 use crate::workspace::{self, Component, WASM_TARGET};
 
 /// The `processed-by` entries of a module's or component's producers section.
@@ -45,16 +45,22 @@ pub type Built = (Artifact, Vec<String>);
 
 /// Runs every stage for the components of the workspace at `root` (all of
 /// them, or those in `only`), in memory. Returns the workspace's pins.
-pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Wit, Vec<Built>)> {
+pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Built>)> {
     let components = workspace::components(root, only)?;
-    let pins = Wit::load(&root.join("wit"))?;
+    let pins = Pins::load(&root.join("wit"))?;
     // Every component's WIT must resolve, with its world, before anything is
     // built. Its copies of the pinned WASI are refreshed first: they are
     // generated, and `tidy` fails a commit that forgot them.
     let mut worlds = Vec::new();
     for component in &components {
-        for path in wit::sync(&pins.dir, &component.wit_dir())? {
-            eprintln!("    {:<12} wit          {} now matches the pins in wit/deps", component.name, path.display());
+        let line = wit::line_of(&root.join("wit"), &component.wit_dir())?;
+        for path in wit::sync(&root.join("wit"), &component.wit_dir())? {
+            eprintln!(
+                "    {:<12} wit          {} now matches the pins in {}",
+                component.name,
+                path.display(),
+                line.join("deps").display()
+            );
         }
         let own = Wit::load(&component.wit_dir())?;
         let world = own.world(&component.world, &component.manifest)?;
@@ -96,7 +102,7 @@ pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Wit, Vec<Bui
 
 /// Stages 2 to 5 for one component, with a progress line per stage.
 pub fn pipeline(
-    pins: &Wit,
+    pins: &Pins,
     own: &Wit,
     component: &Component,
     world: wit_parser::WorldId,
@@ -121,7 +127,7 @@ pub fn pipeline(
     let bytes = componentize::componentize(&optimized).with_context(|| format!("{name}: componentize"))?;
     progress("componentize", optimized.len(), bytes.len());
     let artifact = dist.join(format!("{name}.wasm"));
-    drift::check(pins, &artifact, &bytes, &roundtrip::decode(&artifact, &bytes)?)?;
+    drift::check_pinned(pins, &artifact, &bytes, &roundtrip::decode(&artifact, &bytes)?)?;
     let surface = roundtrip::check(own, world, &artifact, &bytes)?;
     eprintln!("    {name:<12} round-trip   matches world `{}`", component.world);
     let mut built_with = built_with;
@@ -143,7 +149,7 @@ pub fn pipeline(
 /// the entries of artifacts built now replace their old ones, the others
 /// stay, and those of components or compositions that no longer exist go,
 /// files included.
-pub fn write(root: &Path, pins: &Wit, artifacts: &[Built]) -> Result<Manifest> {
+pub fn write(root: &Path, pins: &Pins, artifacts: &[Built]) -> Result<Manifest> {
     let names = workspace::component_names(root)?;
     let compositions = compose::compositions(root)?;
     let exists = |name: &str| {
@@ -152,14 +158,21 @@ pub fn write(root: &Path, pins: &Wit, artifacts: &[Built]) -> Result<Manifest> {
                 .iter()
                 .any(|c| c.name() == name && names.contains(&c.middleware) && names.contains(&c.handler))
     };
-    Manifest::update(&workspace::dist_dir(root), &pins.wasi_version()?, artifacts, exists)
+    Manifest::update(&workspace::dist_dir(root), &pins.versions()?, artifacts, exists)
 }
 
 fn table(artifacts: &[Built]) -> String {
-    let mut table = Table::new(["component", "world", "before", "final", "reduction"]).left(&[1]);
+    let mut table = Table::new(["component", "wasi", "world", "before", "final", "reduction"]).left(&[1, 2]);
     for (a, _) in artifacts {
         let saved = 100.0 * (1.0 - a.bytes.len() as f64 / a.before as f64);
-        table.row([a.name.clone(), a.world.clone(), group(a.before), group(a.bytes.len()), format!("{saved:.1}%")]);
+        table.row([
+            a.name.clone(),
+            a.surface.wasi_line(),
+            a.world.clone(),
+            group(a.before),
+            group(a.bytes.len()),
+            format!("{saved:.1}%"),
+        ]);
     }
     format!("\n{}", table.text())
 }

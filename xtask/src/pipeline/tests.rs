@@ -47,7 +47,7 @@ fn component_without_world_is_refused() {
 #[test]
 fn missing_component_directory_is_named() {
     let message = error_of(workspace::components(&workspace::root(), &["nope".to_string()]));
-    assert_mentions(&message, &["no component `nope`", "components/nope", "edge-fn, greeter"]);
+    assert_mentions(&message, &["no component `nope`", "components/nope", "edge-fn, edge-fn-p3, greeter"]);
 }
 
 #[test]
@@ -155,7 +155,7 @@ fn import_at_another_wasi_version_is_drift() {
     wit::sync(&old.path().join("wit"), &dir).unwrap();
     let component = fabricate(&Wit::load(&dir).unwrap(), "edge-fn");
     let surface = roundtrip::decode(Path::new("edge-fn.wasm"), &component).unwrap();
-    let message = error_of(drift::check(&pins(), Path::new("edge-fn.wasm"), &component, &surface));
+    let message = error_of(drift::check_pinned(&all_pins(), Path::new("edge-fn.wasm"), &component, &surface));
     assert_mentions(&message, &["wasi:http/incoming-handler@0.2.9", "pins WASI 0.2.12", "left behind"]);
 }
 
@@ -164,16 +164,76 @@ fn non_proxy_import_in_http_component_is_refused() {
     let (_tmp, wit) = wit_with_extra_import("non-proxy", "edge-fn", "wasi:cli/environment@0.2.12");
     let component = fabricate(&wit, "edge-fn-plus");
     let surface = roundtrip::decode(Path::new("edge-fn.wasm"), &component).unwrap();
-    let message = error_of(drift::check(&pins(), Path::new("edge-fn.wasm"), &component, &surface));
+    let message = error_of(drift::check_pinned(&all_pins(), Path::new("edge-fn.wasm"), &component, &surface));
     assert_mentions(&message, &["wasi:cli/environment@0.2.12", "wasi:http/proxy@0.2.12 world does not offer"]);
 }
 
 #[test]
 fn dist_artifacts_pass_the_drift_check() {
-    for name in ["greeter", "edge-fn"] {
+    for name in ["greeter", "edge-fn", "edge-fn-p3", "http-api-p3"] {
         let (path, bytes) = dist_artifact(name);
-        drift::check(&pins(), &path, &bytes, &roundtrip::decode(&path, &bytes).unwrap()).unwrap();
+        drift::check_pinned(&all_pins(), &path, &bytes, &roundtrip::decode(&path, &bytes).unwrap()).unwrap();
     }
+}
+
+/// A WIT directory whose deps hold both pinned lines (file names kept apart),
+/// with one world file `<world>.wit` of `body`: what a component that mixes
+/// the lines would be written against.
+fn wit_with_both_lines(label: &str, world: &str, body: &str) -> (tempfile::TempDir, Wit) {
+    let tmp = tempdir(label);
+    let dir = tmp.path().join("wit");
+    for (line, prefix) in [("wit/deps", "p2-"), ("wit/p3/deps", "p3-")] {
+        for file in wit::wit_files(&workspace::root().join(line)).unwrap() {
+            let name = format!("{prefix}{}", file.file_name().unwrap().to_string_lossy());
+            write(&dir, &format!("deps/{name}"), &std::fs::read_to_string(&file).unwrap());
+        }
+    }
+    write(&dir, &format!("{world}.wit"), &format!("package edgekit:components@0.1.0;\n\nworld {world} {{\n{body}}}\n"));
+    let wit = Wit::load(&dir).unwrap();
+    (tmp, wit)
+}
+
+/// An artifact that imports from both pinned lines is refused, naming the
+/// file, what it uses at each version, and the fix.
+#[test]
+fn an_artifact_mixing_wasi_lines_is_refused() {
+    let body = "  import wasi:random/random@0.2.12;\n  import wasi:random/random@0.3.0;\n";
+    let (_tmp, wit) = wit_with_both_lines("mixed-lines", "mixed", body);
+    let component = fabricate(&wit, "mixed");
+    let surface = roundtrip::decode(Path::new("mixed.wasm"), &component).unwrap();
+    let message = error_of(drift::check_pinned(&all_pins(), Path::new("mixed.wasm"), &component, &surface));
+    assert_mentions(
+        &message,
+        &[
+            "mixed.wasm mixes WASI lines",
+            "0.2.12: [\"wasi:random/random@0.2.12\"]",
+            "0.3.0: [\"wasi:random/random@0.3.0\"]",
+            "never both",
+            "move every `wasi:*` reference in the world file",
+        ],
+    );
+    // The component's own WIT is refused before any build, too.
+    let message = error_of(wit::line_of(&workspace::root().join("wit"), &wit.dir));
+    assert_mentions(&message, &["names WASI", "0.2.12", "0.3.0", "never both"]);
+}
+
+/// A 0.3 http component fits `wasi:http/service@0.3.0`; one importing what
+/// that world does not offer is refused by name; a 0.3 middleware (which
+/// imports the next handler) fits `wasi:http/middleware@0.3.0`.
+#[test]
+fn a_03_http_component_fits_the_service_world() {
+    let pins = all_pins();
+    let check = |wit: &Wit, world: &str| {
+        let component = fabricate(wit, world);
+        let surface = roundtrip::decode(Path::new("p3.wasm"), &component).unwrap();
+        drift::check_pinned(&pins, Path::new("p3.wasm"), &component, &surface)
+    };
+    check(&component_wit("edge-fn-p3"), "edge-fn-p3").unwrap();
+    let (_tmp, wit) = wit_with_extra_import("p3-non-service", "edge-fn-p3", "wasi:cli/environment@0.3.0");
+    let message = error_of(check(&wit, "edge-fn-p3-plus"));
+    assert_mentions(&message, &["wasi:cli/environment@0.3.0", "wasi:http/service@0.3.0 world does not offer"]);
+    let (_tmp, wit) = wit_with_extra_import("p3-middleware", "edge-fn-p3", "wasi:http/handler@0.3.0");
+    check(&wit, "edge-fn-p3-plus").unwrap();
 }
 
 /// A component's copies of the pinned WASI: exactly the packages its world
@@ -185,6 +245,12 @@ fn component_wit_copies_follow_the_pins() {
     assert!(greeter.is_empty(), "the greeter uses no WASI: {greeter:?}");
     let edge_fn = wit::needed_deps(&pins_dir, &workspace::root().join("components/edge-fn/wit")).unwrap();
     assert!(edge_fn.contains("http.wit") && edge_fn.contains("io.wit"), "{edge_fn:?}");
+    // A 0.3 world gets the 0.3 line's files, which have no wasi:io.
+    let p3 = workspace::root().join("components/edge-fn-p3/wit");
+    assert_eq!(wit::line_of(&pins_dir, &p3).unwrap(), pins_dir.join("p3"));
+    let edge_fn_p3 = wit::needed_deps(&pins_dir, &p3).unwrap();
+    assert!(edge_fn_p3.contains("http.wit") && !edge_fn_p3.contains("io.wit"), "{edge_fn_p3:?}");
+    assert!(wit::stale_copies(&pins_dir, &p3).unwrap().is_empty());
 
     let tmp = tempdir("sync");
     let dir = tmp.path().join("wit");
@@ -221,16 +287,17 @@ fn artifact(name: &str, bytes: Vec<u8>) -> (Artifact, Vec<String>) {
 fn the_manifest_is_updated_never_truncated() {
     let tmp = tempdir("manifest");
     let dist = tmp.path().join("dist");
+    let pinned = ["0.2.12".to_string(), "0.3.0".to_string()];
     let all = |_: &str| true;
-    Manifest::update(&dist, "0.2.12", &[artifact("a", vec![1]), artifact("b", vec![2]), artifact("c", vec![3])], all)
+    Manifest::update(&dist, &pinned, &[artifact("a", vec![1]), artifact("b", vec![2]), artifact("c", vec![3])], all)
         .unwrap();
-    let manifest = Manifest::update(&dist, "0.2.12", &[artifact("b", vec![4, 4])], all).unwrap();
+    let manifest = Manifest::update(&dist, &pinned, &[artifact("b", vec![4, 4])], all).unwrap();
     let sizes: Vec<(&str, usize)> = manifest.components.iter().map(|e| (e.name.as_str(), e.bytes)).collect();
     assert_eq!(sizes, [("a", 1), ("b", 2), ("c", 1)]);
     assert_eq!(manifest.components[1].sha256, sha256_hex(&[4, 4]));
     assert_eq!(std::fs::read(dist.join("b.wasm")).unwrap(), [4, 4]);
     // `c` was removed from the workspace: its entry and files go.
-    let manifest = Manifest::update(&dist, "0.2.12", &[], |name| name != "c").unwrap();
+    let manifest = Manifest::update(&dist, &pinned, &[], |name| name != "c").unwrap();
     assert_eq!(manifest.components.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     assert!(!dist.join("c.wasm").exists() && !dist.join("c.names.json").exists());
     assert_eq!(Manifest::read(&dist).unwrap().components.len(), 2);

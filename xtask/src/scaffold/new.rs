@@ -400,9 +400,11 @@ fn workspace_entries(root: &Path, name: &str, template: &str, writes: &mut Vec<(
         .lines()
         .find(|l| l.starts_with(&row_start))
         .with_context(|| format!("README.md has no component-table row for `{template}`"))?;
-    // The imports column is the template's; size is filled in by hand after `dist`.
-    let imports = row.split(" | ").nth(2).unwrap_or("nothing");
-    let new_row = format!("| `{name}` | made from the `{template}` template | {imports} | |");
+    // The WASI and imports columns are the template's; size is filled in by
+    // hand after `dist`.
+    let wasi = row.split(" | ").nth(1).unwrap_or("none");
+    let imports = row.split(" | ").nth(3).unwrap_or("nothing");
+    let new_row = format!("| `{name}` | {wasi} | made from the `{template}` template | {imports} | |");
     let at = readme.find(row).unwrap_or(0) + row.len();
     let mut new_readme = readme.clone();
     new_readme.insert_str(at, &format!("\n{new_row}"));

@@ -74,11 +74,11 @@ pub fn remove(root: &Path, name: &str) -> Result<Vec<String>> {
     // The dist artifacts of what no longer exists, and their manifest entries.
     let dist = workspace::dist_dir(root);
     if Manifest::path(&dist).exists() {
-        let pins = crate::wit::Wit::load(&root.join("wit"))?;
+        let pins = crate::wit::Pins::load(&root.join("wit"))?;
         let remaining = workspace::component_names(root)?;
         let compositions = compose::compositions(root)?;
         let exists = |n: &str| remaining.iter().any(|r| r == n) || compositions.iter().any(|c| c.name() == n);
-        Manifest::update(&dist, &pins.wasi_version()?, &[], exists)?;
+        Manifest::update(&dist, &pins.versions()?, &[], exists)?;
         done.push(format!("its artifacts from {}", dist.display()));
     }
     Ok(done)

@@ -46,7 +46,7 @@ fn new_refuses_bad_names_existing_directories_and_unknown_templates() {
             "orders",
             "nope",
             None,
-            "no template `nope`: the templates are the components under components/ (command, edge-fn, greeter",
+            "no template `nope`: the templates are the components under components/ (command, edge-fn, edge-fn-p3, greeter",
         ),
         ("orders", "greeter", Some(out.as_path()), "already exists and is not empty: name a new directory with --out"),
     ] {

@@ -137,6 +137,15 @@ pub fn compose(
             middleware_file.display()
         );
     };
+    let handler_file = dist.join(format!("{}.wasm", composition.handler));
+    if !roundtrip::decode(&handler_file, handler)?.exports.contains(&interface) {
+        bail!(
+            "{name}: {} does not export {interface}, which {} imports: a middleware composes in front of an \
+             http component of its own WASI line; fix the pair in {COMPOSE_FILE}",
+            handler_file.display(),
+            composition.middleware,
+        );
+    }
     std::fs::create_dir_all(work).with_context(|| format!("cannot create {}", work.display()))?;
     let middleware_path = work.join("middleware.wasm");
     let handler_path = work.join("handler.wasm");

@@ -178,6 +178,11 @@ fn respond(status: u16, headers: &[(&str, &[u8])], body: &'static [u8]) -> Respo
 /// future waits on has completed, and each completion polls it again. A few
 /// lines instead of wit-bindgen's `async-spawn` executor and the `futures`
 /// crate it brings (docs/templates.md, "middleware-p3").
+///
+/// It suits futures that wait on WASI streams and futures, as these do. A
+/// future that wakes itself while it is being polled (`yield_async`) would
+/// stall here, since the wake finds it taken; for general background work
+/// use `wit_bindgen::spawn_local` (the `async-spawn` feature) instead.
 fn detach(future: impl Future<Output = ()> + 'static) {
     struct Task(Cell<Option<Pin<Box<dyn Future<Output = ()>>>>>);
     // SAFETY: a component instance is single-threaded; the waker never
@@ -187,7 +192,7 @@ fn detach(future: impl Future<Output = ()> + 'static) {
     impl Wake for Task {
         fn wake(self: Arc<Self>) {
             // Taken out while it is polled: a wake from inside the poll finds
-            // nothing to do, and the poll registers the waker again anyway.
+            // nothing here (see above).
             let Some(mut future) = self.0.take() else { return };
             let waker = Waker::from(self.clone());
             if future.as_mut().poll(&mut Context::from_waker(&waker)).is_pending() {

@@ -46,6 +46,33 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
 
+/// The stock build without edgekit, `cargo build --release --target
+/// wasm32-wasip2`, expects libc to provide `cabi_realloc` (the function the
+/// host calls to give the component memory for strings and lists), and a
+/// `no_std` crate links no libc. On `wasm32-unknown-unknown`, edgekit's
+/// target, wit-bindgen provides it.
+#[cfg(all(target_arch = "wasm32", target_env = "p2", not(test)))]
+#[unsafe(no_mangle)]
+unsafe extern "C" fn cabi_realloc(old: *mut u8, old_len: usize, align: usize, new_len: usize) -> *mut u8 {
+    use alloc::alloc::{Layout, alloc, realloc};
+    if new_len == 0 {
+        return align as *mut u8;
+    }
+    // SAFETY: the canonical ABI passes a valid alignment, and `old` is a
+    // block of `old_len` bytes this allocator handed out, when not empty.
+    let new = unsafe {
+        if old_len == 0 {
+            alloc(Layout::from_size_align_unchecked(new_len, align))
+        } else {
+            realloc(old, Layout::from_size_align_unchecked(old_len, align), new_len)
+        }
+    };
+    if new.is_null() {
+        core::arch::wasm32::unreachable();
+    }
+    new
+}
+
 wit_bindgen::generate!({ path: "wit", world: "edge-fn-p3", generate_all });
 
 use exports::wasi::http::handler::Guest;
@@ -78,7 +105,12 @@ impl Guest for EdgeFnP3 {
 /// it is polled here once, then each time the host wakes it (the waker owns
 /// it). Its waits count as the task's, so the host keeps the task alive
 /// until it ends. wit-bindgen's `spawn_local` does the same with more
-/// machinery (the `async-spawn` feature and the `futures` crate, 4 KB more).
+/// machinery (the `async-spawn` feature and the `futures` crate, about 3 KB more).
+///
+/// It suits futures that wait on WASI streams and futures, as this one does.
+/// A future that wakes itself while it is being polled (`yield_async`) would
+/// stall here, since the wake finds it taken; for general background work
+/// use `wit_bindgen::spawn_local` (the `async-spawn` feature) instead.
 fn detach<F: Future<Output = ()> + 'static>(future: F) {
     Arc::new(Detached(Cell::new(Some(Box::pin(future))))).wake();
 }

@@ -30,6 +30,11 @@ fn tidy_names_what_a_new_component_lacks() {
     write(tmp.path(), "components/stray/src/lib.rs", "fn main() {}\n");
     write(tmp.path(), "components/stray/wit/stray.wit", "package edgekit:components@0.1.0;\n\nworld other {}\n");
     write(tmp.path(), "components/edge-fn/wit/deps/http.wit", "// edited by hand\n");
+    write(tmp.path(), "components/http-api-p3/wit/deps/http.wit", "// edited by hand\n");
+    // A 0.3 world that also names a 0.2 package: both lines, never allowed.
+    let p3_world = tmp.path().join("components/edge-fn-p3/wit/edge-fn-p3.wit");
+    let text = std::fs::read_to_string(&p3_world).unwrap();
+    std::fs::write(&p3_world, text.replace("{\n", "{\n  import wasi:random/random@0.2.12;\n")).unwrap();
     let message = error_of(tidy::check(tmp.path()));
     assert_mentions(
         &message,
@@ -44,6 +49,8 @@ fn tidy_names_what_a_new_component_lacks() {
             "stray is not in README.md",
             "lib.rs: start the file with a `//!` comment",
             "edge-fn/wit/deps/http.wit is not the WASI pinned in wit/deps/: run `cargo xtask dist edge-fn`",
+            "http-api-p3/wit/deps/http.wit is not the WASI pinned in wit/p3/deps/: run `cargo xtask dist http-api-p3`",
+            "edge-fn-p3/wit names WASI {\"0.2.12\", \"0.3.0\"}: a component targets one WASI line, never both",
         ],
     );
 }

@@ -132,7 +132,7 @@ pub fn compose(
     let Some((interface, world)) = http_line(&parts).filter(|(interface, _)| parts.imports.contains(interface)) else {
         bail!(
             "{}: {} is not a middleware: it must export a wasi:http handler interface and import the \
-             same one (the next handler); fix the pair in {COMPOSE_FILE}",
+             same one (the next handler); name a middleware component first",
             name,
             middleware_file.display()
         );
@@ -141,7 +141,7 @@ pub fn compose(
     if !roundtrip::decode(&handler_file, handler)?.exports.contains(&interface) {
         bail!(
             "{name}: {} does not export {interface}, which {} imports: a middleware composes in front of an \
-             http component of its own WASI line; fix the pair in {COMPOSE_FILE}",
+             http component of its own WASI line; pick a handler of that line",
             handler_file.display(),
             composition.middleware,
         );

@@ -216,7 +216,7 @@ fn mismatched_compositions_are_refused() {
         &["http-api.wasm does not export wasi:http/handler@0.3.0", "middleware-p3 imports", "own WASI line"],
     );
     let message = compose("http-api-p3", "edge-fn-p3");
-    assert_mentions(&message, &["http-api-p3.wasm is not a middleware", "import the same one", "compose.toml"]);
+    assert_mentions(&message, &["http-api-p3.wasm is not a middleware", "import the same one", "name a middleware"]);
 }
 
 /// A WIT directory whose deps hold both pinned lines (file names kept apart),

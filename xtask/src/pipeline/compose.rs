@@ -1,7 +1,12 @@
-//! Composition: a middleware component (one that exports
-//! `wasi:http/incoming-handler` and imports the next one) plugged in front of
-//! a wasi:http component, giving one component that imports only what the
-//! two need from the host. wasm-compose does it in process.
+//! Composition: a middleware component (one that exports the wasi:http
+//! handler interface and imports the next one) plugged in front of a
+//! wasi:http component, giving one component that imports only what the two
+//! need from the host. wasm-compose does it in process, for either WASI line:
+//! 0.2's `wasi:http/incoming-handler` (the result must fit `wasi:http/proxy`)
+//! or 0.3's `wasi:http/handler` (the result must fit `wasi:http/service`).
+//! wac-graph, wasm-compose's successor, composes both lines too, but its
+//! newest release (0.12) is built on an older wasm-tools than the pipeline;
+//! docs/pipeline.md, "Composition", says why that keeps wasm-compose here.
 //!
 //! `dist` builds the compositions listed in `compose.toml` after the
 //! components and ships them like components; `cargo xtask compose
@@ -17,11 +22,24 @@ use xshell::Shell;
 use crate::artifact::{Artifact, write_atomic};
 use crate::pipeline::{componentize, drift, roundtrip};
 use crate::report::group;
-use crate::wit::Wit;
+use crate::wit::{Pins, Surface};
 use crate::workspace;
 
 pub const COMPOSE_FILE: &str = "compose.toml";
-const INCOMING_HANDLER: &str = "wasi:http/incoming-handler";
+/// Per WASI line, the handler interface a middleware exports and imports,
+/// and the world a composition must fit.
+const HTTP_LINES: &[(&str, &str)] =
+    &[("wasi:http/incoming-handler", "wasi:http/proxy"), ("wasi:http/handler", "wasi:http/service")];
+
+/// The handler interface `surface` exports (`wasi:http/handler@0.3.0`) and
+/// the world a composition of its line must fit (`wasi:http/service@0.3.0`).
+pub fn http_line(surface: &Surface) -> Option<(String, String)> {
+    surface.exports.iter().find_map(|export| {
+        let (name, version) = export.rsplit_once('@')?;
+        let (_, world) = HTTP_LINES.iter().find(|(handler, _)| *handler == name)?;
+        Some((export.clone(), format!("{world}@{version}")))
+    })
+}
 
 /// One `[[composition]]` of `compose.toml`.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
@@ -96,11 +114,12 @@ pub fn edit(root: &Path, edit: impl FnOnce(&mut Vec<Composition>)) -> Result<Str
 }
 
 /// Composes `middleware` in front of `handler` (both finished components)
-/// and checks the result: it validates, no longer imports an incoming
-/// handler, and fits the `wasi:http/proxy` world. `work` holds the inputs,
-/// which wasm-compose reads from files.
+/// and checks the result: it validates, no longer imports the handler
+/// interface, and fits its line's service world (`wasi:http/proxy` on 0.2,
+/// `wasi:http/service` on 0.3) and uses one pinned line. `work` holds the
+/// inputs, which wasm-compose reads from files.
 pub fn compose(
-    pins: &Wit,
+    pins: &Pins,
     composition: &Composition,
     middleware: &[u8],
     handler: &[u8],
@@ -108,6 +127,25 @@ pub fn compose(
     dist: &Path,
 ) -> Result<Artifact> {
     let name = &composition.name();
+    let middleware_file = dist.join(format!("{}.wasm", composition.middleware));
+    let parts = roundtrip::decode(&middleware_file, middleware)?;
+    let Some((interface, world)) = http_line(&parts).filter(|(interface, _)| parts.imports.contains(interface)) else {
+        bail!(
+            "{}: {} is not a middleware: it must export a wasi:http handler interface and import the \
+             same one (the next handler); name a middleware component first",
+            name,
+            middleware_file.display()
+        );
+    };
+    let handler_file = dist.join(format!("{}.wasm", composition.handler));
+    if !roundtrip::decode(&handler_file, handler)?.exports.contains(&interface) {
+        bail!(
+            "{name}: {} does not export {interface}, which {} imports: a middleware composes in front of an \
+             http component of its own WASI line; pick a handler of that line",
+            handler_file.display(),
+            composition.middleware,
+        );
+    }
     std::fs::create_dir_all(work).with_context(|| format!("cannot create {}", work.display()))?;
     let middleware_path = work.join("middleware.wasm");
     let handler_path = work.join("handler.wasm");
@@ -116,7 +154,7 @@ pub fn compose(
     let config = wasm_compose::config::Config {
         dir: work.to_path_buf(),
         // The handler's exports satisfy the middleware's imports of the
-        // same name: its `wasi:http/incoming-handler`.
+        // same name: its handler interface.
         definitions: vec![handler_path],
         ..Default::default()
     };
@@ -126,18 +164,18 @@ pub fn compose(
     componentize::validate(&bytes).with_context(|| format!("{name}: the composition does not validate"))?;
     let artifact = dist.join(format!("{name}.wasm"));
     let surface = roundtrip::decode(&artifact, &bytes)?;
-    if let Some(import) = surface.imports.iter().find(|i| i.starts_with(INCOMING_HANDLER)) {
-        bail!("{} still imports {import}: the handler does not export it", artifact.display());
+    if surface.imports.contains(&interface) {
+        bail!("{} still imports {interface}: {} does not export it", artifact.display(), composition.handler);
     }
-    if !surface.exports.iter().any(|e| e.starts_with(INCOMING_HANDLER)) {
-        bail!("{} exports no {INCOMING_HANDLER}: the middleware must export it", artifact.display());
+    if !surface.exports.contains(&interface) {
+        bail!("{} exports no {interface}: the middleware must export it", artifact.display());
     }
-    drift::check(pins, &artifact, &bytes, &surface)?;
+    drift::check_pinned(pins, &artifact, &bytes, &surface)?;
     let built_with = BTreeMap::from([("wasm-compose".to_string(), "0.263".to_string())]);
     Ok(Artifact {
         name: name.to_string(),
-        // drift::check made sure it fits the proxy world in full.
-        world: format!("wasi:http/proxy@{}", pins.wasi_version()?),
+        // drift::check_pinned made sure it fits its line's service world in full.
+        world,
         parts: vec![composition.middleware.clone(), composition.handler.clone()],
         before: middleware.len() + handler.len(),
         bytes,
@@ -159,7 +197,7 @@ impl crate::flags::Compose {
         let (middleware, handler) = (read(&self.middleware)?, read(&self.handler)?);
         let composition = Composition { middleware: self.middleware, handler: self.handler };
         let name = composition.name();
-        let pins = Wit::load(&root.join("wit"))?;
+        let pins = Pins::load(&root.join("wit"))?;
         let work = root.join("target").join("xtask").join(&name);
         let artifact = compose(&pins, &composition, &middleware, &handler, &work, &dist)?;
         let path = dist.join(format!("{name}.wasm"));

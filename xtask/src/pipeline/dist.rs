@@ -93,7 +93,7 @@ pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Bu
             }
             continue;
         };
-        let artifact = compose::compose(pins.first(), &composition, &middleware, &handler, &work.join(&name), &dist)?;
+        let artifact = compose::compose(&pins, &composition, &middleware, &handler, &work.join(&name), &dist)?;
         eprintln!("    {name:<12} composed     {:>9} B", group(artifact.bytes.len()));
         artifacts.push((artifact, composition.sources()));
     }

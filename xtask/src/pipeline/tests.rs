@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::artifact::{Artifact, Manifest, sha256_hex};
-use crate::pipeline::{dist, drift, optimize, roundtrip, strip};
+use crate::pipeline::{compose, dist, drift, optimize, roundtrip, strip};
 use crate::testing::*;
 use crate::wit::{self, Surface, Wit};
 use crate::workspace;
@@ -170,10 +170,53 @@ fn non_proxy_import_in_http_component_is_refused() {
 
 #[test]
 fn dist_artifacts_pass_the_drift_check() {
-    for name in ["greeter", "edge-fn", "edge-fn-p3", "http-api-p3"] {
+    for name in
+        ["greeter", "edge-fn", "edge-fn-p3", "http-api-p3", "middleware-p3", "proxy-p3", "middleware-p3+http-api-p3"]
+    {
         let (path, bytes) = dist_artifact(name);
         drift::check_pinned(&all_pins(), &path, &bytes, &roundtrip::decode(&path, &bytes).unwrap()).unwrap();
     }
+}
+
+/// One composer for both lines: each middleware in front of its line's JSON
+/// API gives a component that imports no handler, exports its line's handler
+/// interface and fits that line's service world, named as its manifest world.
+#[test]
+fn compositions_of_either_line_fit_their_service_world() {
+    let pins = all_pins();
+    let tmp = tempdir("compose-lines");
+    for (middleware, handler, interface, world) in [
+        ("middleware", "http-api", "wasi:http/incoming-handler@0.2.12", "wasi:http/proxy@0.2.12"),
+        ("middleware-p3", "http-api-p3", "wasi:http/handler@0.3.0", "wasi:http/service@0.3.0"),
+    ] {
+        let composition = compose::Composition { middleware: middleware.into(), handler: handler.into() };
+        let (m, h) = (dist_artifact(middleware).1, dist_artifact(handler).1);
+        let artifact = compose::compose(&pins, &composition, &m, &h, &tmp.path().join(middleware), tmp.path()).unwrap();
+        assert_eq!(artifact.world, world);
+        assert!(artifact.surface.exports.contains(interface), "{:?}", artifact.surface.exports);
+        assert!(!artifact.surface.imports.contains(interface), "{:?}", artifact.surface.imports);
+        assert_eq!(artifact.surface.wasi_line(), world.rsplit_once('@').unwrap().1);
+    }
+}
+
+/// A 0.3 middleware in front of a 0.2 handler, and a handler named as the
+/// middleware, are refused before composing, naming the artifact and the fix.
+#[test]
+fn mismatched_compositions_are_refused() {
+    let pins = all_pins();
+    let tmp = tempdir("compose-mismatch");
+    let compose = |middleware: &str, handler: &str| {
+        let composition = compose::Composition { middleware: middleware.into(), handler: handler.into() };
+        let (m, h) = (dist_artifact(middleware).1, dist_artifact(handler).1);
+        error_of(compose::compose(&pins, &composition, &m, &h, &tmp.path().join("work"), tmp.path()))
+    };
+    let message = compose("middleware-p3", "http-api");
+    assert_mentions(
+        &message,
+        &["http-api.wasm does not export wasi:http/handler@0.3.0", "middleware-p3 imports", "own WASI line"],
+    );
+    let message = compose("http-api-p3", "edge-fn-p3");
+    assert_mentions(&message, &["http-api-p3.wasm is not a middleware", "import the same one", "name a middleware"]);
 }
 
 /// A WIT directory whose deps hold both pinned lines (file names kept apart),

@@ -1,6 +1,8 @@
-//! `cargo xtask bench`: cold start of every dist artifact and the
-//! throughput of edge-fn under `serve` against `wasmtime serve` on the same
-//! artifact, measured in the same run by the same bounded load generator.
+//! `cargo xtask bench`: cold start of every dist artifact, and the
+//! throughput of the hello handler on each WASI line (edge-fn, edge-fn-p3)
+//! under `serve` against `wasmtime serve` on the same artifact, in its
+//! default configuration and with its pooling allocator (its fastest),
+//! measured in the same run by the same bounded load generator.
 //! Prints medians and spread; asserts nothing. The measuring is in
 //! `edgekit_host::bench`.
 //!
@@ -22,8 +24,12 @@ use crate::outside::{Killed, OutsideHost, free_addr, http_components, on_interru
 /// Throughput runs per server, alternating between the servers.
 const RUNS: usize = 5;
 const SHAPE: LoadShape = LoadShape { connections: 10, requests: 40_000, cap: Duration::from_secs(5) };
-/// The component the throughput is measured on.
-const HTTP_COMPONENT: &str = "edge-fn";
+/// The components the throughput is measured on: the hello handler on
+/// each WASI line.
+const HTTP_COMPONENTS: [&str; 2] = ["edge-fn", "edge-fn-p3"];
+/// `wasmtime serve`'s configurations: its default, and its fastest.
+const WASMTIME_CONFIGS: [(&str, &[&str]); 2] =
+    [("wasmtime serve", &[]), ("wasmtime serve -O pooling-allocator", &["-O", "pooling-allocator=y"])];
 
 pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
     if cfg!(debug_assertions) {
@@ -39,7 +45,7 @@ pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
 
     let http = http_components(&root)?;
     let mut rows = Vec::new();
-    for name in ["greeter"].into_iter().chain(http.iter().map(String::as_str)) {
+    for name in ["greeter"].into_iter().chain(http.iter().map(|a| a.name.as_str())) {
         let path = edgekit_host::artifact(name)?;
         let wasm = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         eprintln!("==> cold start: {name}");
@@ -51,38 +57,51 @@ pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
     }
     println!("\n{}", bench::cold_start_table(&rows));
 
-    // Throughput: both servers up at once, runs alternating, so both see
-    // the same machine state.
+    // Throughput: every server up at once, runs alternating, so all see the
+    // same machine state.
     OutsideHost::WasmtimeServe.install(sh)?;
-    let expected = edgekit_host::http::answer(HTTP_COMPONENT, "/")?.1;
-    let component = edgekit_host::load(&engine, HTTP_COMPONENT)?;
-    let ours = serve::start("127.0.0.1:0", Handler::with(&engine, &component, limits, Default::default())?, false)?;
     let logs = root.join("target").join("xtask").join("bench");
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
-    let log = logs.join("wasmtime-serve.log");
-    let theirs_addr = free_addr()?;
-    let path = edgekit_host::artifact(HTTP_COMPONENT)?;
-    let mut theirs = Killed(OutsideHost::WasmtimeServe.start(sh, &path, theirs_addr, &log)?);
-    wait_for_answer(&mut theirs.0, theirs_addr, &log).context("wasmtime serve")?;
-
     eprintln!(
         "==> throughput: {RUNS} runs per server of {} requests or {} s, {} connections",
         SHAPE.requests,
         SHAPE.cap.as_secs(),
         SHAPE.connections
     );
-    let warm = LoadShape { requests: 2_000, ..SHAPE };
-    bench::requests_per_second(ours.addr, warm, &expected)?;
-    bench::requests_per_second(theirs_addr, warm, &expected)?;
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..RUNS {
-        a.push(bench::requests_per_second(ours.addr, SHAPE, &expected)?);
-        b.push(bench::requests_per_second(theirs_addr, SHAPE, &expected)?);
+    let mut table = String::new();
+    for name in HTTP_COMPONENTS {
+        let expected = edgekit_host::http::answer(name, "/")?.1;
+        let component = edgekit_host::load(&engine, name)?;
+        let handler = Handler::with(&engine, &component, limits.clone(), Default::default())?;
+        let line = handler.line();
+        let ours = serve::start("127.0.0.1:0", handler, false)?;
+        let path = edgekit_host::artifact(name)?;
+        let mut servers = vec![("edgekit serve".to_string(), ours.addr, None)];
+        for (label, args) in WASMTIME_CONFIGS {
+            let addr = free_addr()?;
+            let log = logs.join(format!("{}-{name}.log", label.replace([' ', '-'], "_")));
+            let mut child = Killed(OutsideHost::WasmtimeServe.start_with(sh, &path, addr, &log, args)?);
+            wait_for_answer(&mut child.0, addr, &log).with_context(|| format!("{label} on {name}"))?;
+            servers.push((label.to_string(), addr, Some(child)));
+        }
+        let warm = LoadShape { requests: 2_000, ..SHAPE };
+        for (_, addr, _) in &servers {
+            bench::requests_per_second(*addr, warm, &expected)?;
+        }
+        let mut samples = vec![Vec::new(); servers.len()];
+        for _ in 0..RUNS {
+            for ((_, addr, _), runs) in servers.iter().zip(&mut samples) {
+                runs.push(bench::requests_per_second(*addr, SHAPE, &expected)?);
+            }
+        }
+        let stats: Vec<Stats> = samples.into_iter().map(Stats::of).collect();
+        table.push_str(&format!("\nthroughput, {name} (WASI {line}), requests/s: median [p10..p90] of {RUNS} runs\n"));
+        for ((label, _, _), stat) in servers.iter().zip(&stats) {
+            let ratio = stats[0].median / stat.median;
+            table.push_str(&format!("{label:<36} {stat:>24}   edgekit / this {ratio:.2}\n"));
+        }
+        ours.shutdown()?;
     }
-    let (a, b) = (Stats::of(a), Stats::of(b));
-    println!("throughput, {HTTP_COMPONENT}, requests/s: median [p10..p90] of {RUNS} runs");
-    println!("edgekit serve   {a:>24}");
-    println!("wasmtime serve  {b:>24}");
-    println!("ratio           {:>24.2}", a.median / b.median);
+    print!("{table}");
     Ok(())
 }

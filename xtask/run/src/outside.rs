@@ -144,13 +144,19 @@ impl OutsideHost {
 
     /// Starts the host serving `wasm` on `addr`, its output going to `log`.
     pub fn start(self, sh: &Shell, wasm: &Path, addr: SocketAddr, log: &Path) -> Result<Child> {
+        self.start_with(sh, wasm, addr, log, &[])
+    }
+
+    /// [`OutsideHost::start`] with extra options for the host (`-O
+    /// pooling-allocator=y` for `wasmtime serve`, say).
+    pub fn start_with(self, sh: &Shell, wasm: &Path, addr: SocketAddr, log: &Path, extra: &[&str]) -> Result<Child> {
         let tools = tools_dir()?;
         let (ip, port, addr) = (addr.ip().to_string(), addr.port().to_string(), addr.to_string());
         let mut command = match self {
             // No -Scli: the component gets the proxy world and nothing else.
             OutsideHost::WasmtimeServe => {
                 let wasmtime = tools.join("bin").join("wasmtime");
-                Command::from(cmd!(sh, "{wasmtime} serve --addr {addr} {wasm}"))
+                Command::from(cmd!(sh, "{wasmtime} serve {extra...} --addr {addr} {wasm}"))
             }
             OutsideHost::JcoServe => {
                 let jco = jco_bin(&tools);
@@ -159,7 +165,7 @@ impl OutsideHost {
                 // `preview3-shim`): ES modules ignore NODE_PATH.
                 let stem = log.file_stem().unwrap_or_default().to_string_lossy().into_owned();
                 let out = tools.join("jco").join("out").join(stem);
-                Command::from(cmd!(sh, "{jco} serve --host {ip} --port {port} --jco-dir {out} {wasm}"))
+                Command::from(cmd!(sh, "{jco} serve {extra...} --host {ip} --port {port} --jco-dir {out} {wasm}"))
             }
         };
         let file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use edgekit_host::client::{Connection, get_blocking};
-use edgekit_host::http::{Grants, Handler, Limits};
+use edgekit_host::http::{Grants, Handler, Limits, full_body};
 use edgekit_host::serve::{Log, Running, ServerLimits, engine, start_with};
 use edgekit_host::test_guests::{self, PARTIAL_BODY};
 use wasmtime::component::Component;
@@ -229,6 +229,29 @@ fn p3_memory_past_the_limit_gets_500() {
 #[test]
 fn p3_trap_gets_500() {
     fails(test_guests::p3::traps().unwrap(), 500, "trapped");
+}
+
+/// A 0.3 instance serves many requests (here all of 40 sent one after the
+/// other, well within its reuse count and idle time); a 0.2 one serves one.
+#[test]
+fn p3_instances_serve_many_requests_and_p2_instances_one() {
+    let engine = engine(&limits()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    for (name, line) in [("edge-fn-p3", "0.3"), ("edge-fn", "0.2")] {
+        let component = edgekit_host::load(&engine, name).unwrap();
+        let handler = Handler::with(&engine, &component, limits(), Default::default()).unwrap();
+        assert_eq!(handler.line(), line);
+        for _ in 0..40 {
+            let request = hyper::Request::get("http://localhost/").body(full_body("")).unwrap();
+            let response = runtime.block_on(handler.handle(request)).unwrap();
+            assert_eq!((response.status, &response.body[..]), (200, &b"hello from the edge\n"[..]));
+        }
+        let made = handler.instances_made();
+        match line {
+            "0.3" => assert!(made < 40, "{name}: {made} instances for 40 requests"),
+            _ => assert_eq!(made, 40, "{name}"),
+        }
+    }
 }
 
 #[test]

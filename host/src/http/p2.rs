@@ -5,6 +5,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 
 use anyhow::{Context as _, Result};
@@ -26,6 +27,7 @@ pub(super) struct Handler {
     pre: ProxyPre<RequestState>,
     limits: Arc<Limits>,
     grants: Arc<Grants>,
+    made: Arc<AtomicUsize>,
 }
 
 type Guest = tokio::task::JoinHandle<Result<(), Failure>>;
@@ -52,7 +54,12 @@ impl Handler {
         let pre = ProxyPre::new(pre)
             .map_err(anyhow::Error::from)
             .context("the component does not export wasi:http/incoming-handler@0.2")?;
-        Ok(Handler { pre, limits, grants })
+        Ok(Handler { pre, limits, grants, made: Arc::new(AtomicUsize::new(0)) })
+    }
+
+    /// Instances made so far to serve requests: one per request.
+    pub(super) fn instances_made(&self) -> usize {
+        self.made.load(Ordering::Relaxed)
     }
 
     pub(super) async fn instantiate(&self) -> Result<()> {
@@ -93,6 +100,7 @@ impl Handler {
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
         let limits = self.limits.clone();
+        self.made.fetch_add(1, Ordering::Relaxed);
         let mut store = self.store();
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let host = |e: wasmtime::Error| Failure::Host(e.into());

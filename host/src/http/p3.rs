@@ -14,7 +14,7 @@
 //! then drops the instance).
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -52,6 +52,7 @@ struct Instances {
     pre: ServicePre<RequestState>,
     limits: Arc<Limits>,
     grants: Arc<Grants>,
+    made: AtomicUsize,
 }
 
 /// One request on its way through a worker: the worker it landed on leaves
@@ -88,8 +89,13 @@ impl Handler {
         let pre = ServicePre::new(pre)
             .map_err(anyhow::Error::from)
             .context("the component does not export wasi:http/handler@0.3")?;
-        let instances = Instances { pre, limits: limits.clone(), grants };
+        let instances = Instances { pre, limits: limits.clone(), grants, made: AtomicUsize::new(0) };
         Ok(Handler { workers: ProxyHandler::new(instances), limits })
+    }
+
+    /// Instances made so far to serve requests.
+    pub(super) fn instances_made(&self) -> usize {
+        self.workers.state().made.load(Ordering::Relaxed)
     }
 
     pub(super) async fn instantiate(&self) -> Result<()> {
@@ -162,6 +168,7 @@ impl HandlerState for Instances {
     type WorkerState = Worker;
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<RequestState, Expiry, Worker>> {
+        self.made.fetch_add(1, Ordering::Relaxed);
         let mut store = self.store();
         let memory = store.data().memory.flag();
         let service = self.pre.instantiate_async(&mut store).await?;

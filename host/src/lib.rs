@@ -32,7 +32,14 @@ pub fn root() -> PathBuf {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    manifest_dir.parent().unwrap().to_path_buf()
+    // The nearest directory holding `wit/` and `components/`: the manifest
+    // directory cargo gives is that of whichever package runs (`host/`,
+    // `xtask/run/`), at any depth.
+    manifest_dir
+        .ancestors()
+        .find(|dir| dir.join("wit").is_dir() && dir.join("components").is_dir())
+        .unwrap_or_else(|| manifest_dir.parent().unwrap())
+        .to_path_buf()
 }
 
 /// The path of a dist artifact, or a one-line error saying how to make it.

@@ -81,7 +81,7 @@ pub fn run(flags: flags::Dev) -> Result<()> {
     let (latest, handlers) = tokio::sync::watch::channel(first);
 
     let stopping = Arc::new(AtomicBool::new(false));
-    let served = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let stopped = stopping.clone();
         let (root, target, host) = (&root, &target, &host);
         let rebuilding = scope.spawn(move || {
@@ -120,6 +120,7 @@ pub fn run(flags: flags::Dev) -> Result<()> {
                 let start = Instant::now();
                 let result = rebuild::rebuild(&sh, root, target, host, stopping);
                 if stopping() {
+                    eprintln!("dev: stopped during a rebuild; target/dist keeps the last version that passed");
                     break;
                 }
                 match result {
@@ -148,8 +149,7 @@ pub fn run(flags: flags::Dev) -> Result<()> {
             Err(_) => anyhow::bail!("the rebuild loop panicked"),
         }
         served
-    });
-    served
+    })
 }
 
 /// Terminates every process this one started that is still running, and

@@ -4,6 +4,10 @@
 dist *components:
     cargo xtask dist {{components}}
 
+# Serve a component and rebuild it on every saved change (pass serve's flags after it).
+dev component *flags:
+    cargo xtask dev {{component}} {{flags}}
+
 # Check target/dist against size-budgets.toml (pass flags: --bless, --explain edge-fn, ...).
 size *flags:
     cargo xtask size {{flags}}

@@ -16,6 +16,11 @@
 //! cap get a canned 503 at once while the open ones go on. A server stops
 //! gracefully: it stops accepting, lets the requests in flight finish within
 //! their deadline, then returns.
+//!
+//! A server serves one [`Handler`], or the latest one a watch channel holds
+//! ([`Handlers`]): each new request takes the current one, and a request in
+//! flight keeps the one it started with. `cargo xtask dev` swaps a rebuilt
+//! component in that way without closing the listening socket.
 
 use std::convert::Infallible;
 use std::io;
@@ -150,8 +155,40 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
     Ok(engine)
 }
 
+/// What a server gives each new request: always the same [`Handler`], or
+/// the latest one sent on a watch channel (what `cargo xtask dev` sends a
+/// rebuilt component on). A request keeps the handler it started with, so
+/// the requests in flight finish on the old version when a new one comes.
+#[derive(Clone)]
+pub enum Handlers {
+    One(Handler),
+    Latest(watch::Receiver<Handler>),
+}
+
+impl Handlers {
+    /// The handler for a request starting now.
+    pub fn current(&self) -> Handler {
+        match self {
+            Handlers::One(handler) => handler.clone(),
+            Handlers::Latest(latest) => latest.borrow().clone(),
+        }
+    }
+}
+
+impl From<Handler> for Handlers {
+    fn from(handler: Handler) -> Handlers {
+        Handlers::One(handler)
+    }
+}
+
+impl From<watch::Receiver<Handler>> for Handlers {
+    fn from(latest: watch::Receiver<Handler>) -> Handlers {
+        Handlers::Latest(latest)
+    }
+}
+
 /// [`serve_blocking_with`] under the default [`ServerLimits`].
-pub fn serve_blocking(addr: &str, handler: Handler, bound: impl FnOnce(SocketAddr)) -> Result<()> {
+pub fn serve_blocking(addr: &str, handler: impl Into<Handlers>, bound: impl FnOnce(SocketAddr)) -> Result<()> {
     serve_blocking_with(addr, handler, ServerLimits::default(), bound)
 }
 
@@ -161,7 +198,7 @@ pub fn serve_blocking(addr: &str, handler: Handler, bound: impl FnOnce(SocketAdd
 /// address once the port is open.
 pub fn serve_blocking_with(
     addr: &str,
-    handler: Handler,
+    handler: impl Into<Handlers>,
     limits: ServerLimits,
     bound: impl FnOnce(SocketAddr),
 ) -> Result<()> {
@@ -258,7 +295,7 @@ impl From<bool> for Log {
 /// An HTTP server for one component.
 pub struct Server {
     listener: TcpListener,
-    handler: Handler,
+    handlers: Handlers,
     limits: ServerLimits,
     log: Log,
 }
@@ -266,11 +303,11 @@ pub struct Server {
 impl Server {
     /// Binds `addr` (`127.0.0.1:0` picks a free port), with the default
     /// [`ServerLimits`].
-    pub async fn bind(addr: &str, handler: Handler) -> Result<Server> {
+    pub async fn bind(addr: &str, handler: impl Into<Handlers>) -> Result<Server> {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}: pick a free port with --addr 127.0.0.1:<port>"))?;
-        Ok(Server { listener, handler, limits: ServerLimits::default(), log: Log::Stderr })
+        Ok(Server { listener, handlers: handler.into(), limits: ServerLimits::default(), log: Log::Stderr })
     }
 
     /// The same server under `limits`.
@@ -293,7 +330,7 @@ impl Server {
     /// it); and returns once every connection is closed, or after the
     /// deadline and [`DRAIN_GRACE`], dropping what is left.
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<()> {
-        let Server { listener, handler, limits, log } = self;
+        let Server { listener, handlers, limits, log } = self;
         limits.check()?;
         let open = Arc::new(Semaphore::new(limits.max_connections as usize));
         let limits = Arc::new(limits);
@@ -328,7 +365,7 @@ impl Server {
                 continue;
             };
             let connection = Connection {
-                handler: handler.clone(),
+                handlers: handlers.clone(),
                 limits: limits.clone(),
                 log: log.clone(),
                 closing: closing.subscribe(),
@@ -341,7 +378,7 @@ impl Server {
         drop(listener);
         closing.send_replace(true);
         let still_open = limits.max_connections as usize - open.available_permits();
-        let drain = handler.limits().deadline + DRAIN_GRACE;
+        let drain = handlers.current().limits().deadline + DRAIN_GRACE;
         if still_open > 0 {
             log.write(|| format!("stopping: waiting up to {} ms for {still_open} open connections", drain.as_millis()));
         }
@@ -370,7 +407,7 @@ fn refuse(stream: TcpStream) {
 
 /// One accepted connection and what serving it needs.
 struct Connection {
-    handler: Handler,
+    handlers: Handlers,
     limits: Arc<ServerLimits>,
     log: Log,
     closing: watch::Receiver<bool>,
@@ -384,9 +421,9 @@ impl Connection {
         let _ = stream.set_nodelay(true);
         let phase = Arc::new(Mutex::new(Phase::Idle(Instant::now())));
         let io = TokioIo::new(Watched::new(stream, phase.clone(), self.limits.clone()));
-        let (handler, log) = (self.handler, self.log.clone());
+        let (handlers, log) = (self.handlers, self.log.clone());
         let service = service_fn(move |request| {
-            let (handler, log) = (handler.clone(), log.clone());
+            let (handler, log) = (handlers.current(), log.clone());
             let in_flight = InFlight::start(phase.clone());
             async move { Ok::<_, Infallible>(answer(&handler, request, log, in_flight).await) }
         });
@@ -558,12 +595,13 @@ impl AsyncWrite for Watched {
 /// Serves `handler` on `addr` on a thread of its own with its own runtime
 /// until the returned [`Running`] is shut down or dropped; for tests,
 /// benchmarks and checks. `log` turns the per-request log line on.
-pub fn start(addr: &str, handler: Handler, log: bool) -> Result<Running> {
+pub fn start(addr: &str, handler: impl Into<Handlers>, log: bool) -> Result<Running> {
     start_with(addr, handler, ServerLimits::default(), log.into())
 }
 
 /// [`start`] under `limits`, logging to `log`.
-pub fn start_with(addr: &str, handler: Handler, limits: ServerLimits, log: Log) -> Result<Running> {
+pub fn start_with(addr: &str, handler: impl Into<Handlers>, limits: ServerLimits, log: Log) -> Result<Running> {
+    let handlers = handler.into();
     limits.check()?;
     let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     listener.set_nonblocking(true)?;
@@ -573,7 +611,7 @@ pub fn start_with(addr: &str, handler: Handler, limits: ServerLimits, log: Log) 
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("a tokio runtime")?;
         let result = runtime.block_on(async move {
             let listener = TcpListener::from_std(listener).context("a non-blocking listener")?;
-            let server = Server { listener, handler, limits, log };
+            let server = Server { listener, handlers, limits, log };
             let (mut graceful, mut now) = (stopping.clone(), stopping);
             let stop = async move {
                 let _ = graceful.wait_for(|stop| *stop != Stop::Serving).await;

@@ -474,6 +474,37 @@ fn graceful_shutdown_finishes_the_request_in_flight() {
     stopping.join().unwrap().unwrap();
 }
 
+/// A server given its handlers through a watch channel serves each new
+/// request with the latest one, while a request in flight finishes on the
+/// handler it started with: what `cargo xtask dev` relies on to swap in a
+/// rebuilt component without closing the listening socket.
+#[test]
+fn a_swapped_in_handler_serves_new_requests_and_the_one_in_flight_finishes_on_the_old() {
+    let (origin, arrived, release) = upstream();
+    let limits = Limits { deadline: Duration::from_secs(10), ..limits() };
+    let engine = engine(&limits).unwrap();
+    let handler = |name: &str, grants: Grants| {
+        let component = edgekit_host::load(&engine, name).unwrap_or_else(|e| panic!("{e:#}"));
+        Handler::with(&engine, &component, limits.clone(), grants).unwrap()
+    };
+    let grants = Grants {
+        outbound_hosts: vec!["127.0.0.1".into()],
+        config: vec![("upstream".into(), origin)],
+        ..Grants::default()
+    };
+    let (latest, handlers) = tokio::sync::watch::channel(handler("proxy", grants));
+    let server = start_with("127.0.0.1:0", handlers, ServerLimits::default(), Log::Stderr).unwrap();
+    let addr = server.addr;
+    let in_flight = std::thread::spawn(move || get(addr, "/slow"));
+    assert_eq!(arrived.recv_timeout(Duration::from_secs(10)).unwrap(), "GET /slow HTTP/1.1");
+    latest.send_replace(handler("edge-fn", Grants::default()));
+    assert_eq!(get(addr, "/"), (200, "hello from the edge\n".into()));
+    assert!(!in_flight.is_finished(), "the request in flight ended before its upstream answered");
+    release.send(()).unwrap();
+    assert_eq!(in_flight.join().unwrap(), (200, "from upstream\n".into()));
+    server.shutdown().unwrap();
+}
+
 /// Resident memory of this process (server and clients), in KiB.
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();

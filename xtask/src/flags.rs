@@ -26,6 +26,7 @@ pub enum Command {
     Rm(Rm),
     Compose(Compose),
     Serve(Serve),
+    Dev(Dev),
     Call(Call),
     Portability(Portability),
     Bench(Bench),
@@ -41,7 +42,9 @@ impl Command {
     /// `cargo xtask dist` (see ARCHITECTURE.md, "xtask/").
     pub fn wing_crate(&self) -> Option<&'static str> {
         match self {
-            Command::Serve(_) | Command::Call(_) | Command::Portability(_) | Command::Bench(_) => Some("xtask-run"),
+            Command::Serve(_) | Command::Dev(_) | Command::Call(_) | Command::Portability(_) | Command::Bench(_) => {
+                Some("xtask-run")
+            }
             Command::Oci(_) | Command::Publish(_) | Command::Pull(_) => Some("xtask-deploy"),
             _ => None,
         }
@@ -142,6 +145,25 @@ pub struct Compose {
 pub struct Serve {
     /// A dist artifact's name, or a path to a `.wasm` component.
     pub component: String,
+    #[command(flatten)]
+    pub options: ServeOptions,
+}
+
+/// Serve a component and rebuild it on every change: edit, save, and the
+/// next request gets the new version, checked like `dist` and `size` check
+/// it; a change that fails keeps the old version serving.
+#[derive(clap::Args, Debug)]
+pub struct Dev {
+    /// A component under components/, or a composition of compose.toml
+    /// (`middleware+http-api`).
+    pub component: String,
+    #[command(flatten)]
+    pub options: ServeOptions,
+}
+
+/// Where and under which limits and grants `serve` and `dev` serve.
+#[derive(clap::Args, Debug)]
+pub struct ServeOptions {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: String,

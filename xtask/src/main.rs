@@ -37,6 +37,7 @@ fn run() -> Result<()> {
         Command::Rm(cmd) => cmd.run(&sh),
         Command::Compose(cmd) => cmd.run(&sh),
         Command::Serve(_)
+        | Command::Dev(_)
         | Command::Call(_)
         | Command::Portability(_)
         | Command::Bench(_)

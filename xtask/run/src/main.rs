@@ -1,5 +1,5 @@
 //! `xtask-run`: the run wing of `cargo xtask`, the commands that run
-//! artifacts: `serve`, `call`, `bench` and `portability`.
+//! artifacts: `serve`, `dev`, `call`, `bench` and `portability`.
 //!
 //! It links wasmtime (through `edgekit-host`), which `cargo xtask dist` must
 //! not have to compile, so it is a crate of its own: `cargo xtask` parses the
@@ -9,6 +9,7 @@
 
 mod bench;
 mod call;
+mod dev;
 mod outside;
 mod portability;
 mod serve;
@@ -29,6 +30,7 @@ fn run() -> Result<()> {
     sh.change_dir(xtask::workspace::root());
     match flags.command {
         Command::Serve(cmd) => serve::run(cmd),
+        Command::Dev(cmd) => dev::run(cmd),
         Command::Call(cmd) => call::run(cmd),
         Command::Portability(cmd) => portability::run(cmd, &sh),
         Command::Bench(cmd) => bench::run(cmd, &sh),

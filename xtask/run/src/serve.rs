@@ -1,6 +1,6 @@
 //! `cargo xtask serve <component>`: serves a wasi:http component over HTTP
 //! until interrupted. The server is `edgekit_host::serve`; this module turns
-//! the flags into its limits and grants.
+//! the flags into its limits and grants (`dev` reuses them, see `dev/`).
 
 use std::time::Duration;
 
@@ -9,38 +9,61 @@ use edgekit_host::http::{Grants, Handler, Limits};
 use edgekit_host::serve::{ServerLimits, engine, serve_blocking_with};
 use xtask::flags;
 
-pub fn run(flags: flags::Serve) -> Result<()> {
-    let limits = Limits {
-        deadline: Duration::from_millis(flags.deadline_ms),
-        memory: usize::try_from(flags.memory_mib << 20).context("--memory-mib is too large")?,
-        instances: u32::try_from(flags.instances).context("--instances is too large")?,
-        reuse: usize::try_from(flags.reuse).context("--reuse is too large")?,
-        concurrent: usize::try_from(flags.concurrent).context("--concurrent is too large")?,
-    };
-    let engine = engine(&limits)?;
-    let component = edgekit_host::load(&engine, &flags.component)?;
-    let grants = Grants { outbound_hosts: flags.allow_hosts, config: flags.config, cli: false };
-    let handler = Handler::with(&engine, &component, limits.clone(), grants).with_context(|| {
+/// What the serve flags ask for: each request's limits, the component's
+/// grants, and the server's own limits.
+pub struct Options {
+    pub limits: Limits,
+    pub grants: Grants,
+    pub server: ServerLimits,
+}
+
+impl Options {
+    pub fn from_flags(flags: &flags::ServeOptions) -> Result<Options> {
+        Ok(Options {
+            limits: Limits {
+                deadline: Duration::from_millis(flags.deadline_ms),
+                memory: usize::try_from(flags.memory_mib << 20).context("--memory-mib is too large")?,
+                instances: u32::try_from(flags.instances).context("--instances is too large")?,
+                reuse: usize::try_from(flags.reuse).context("--reuse is too large")?,
+                concurrent: usize::try_from(flags.concurrent).context("--concurrent is too large")?,
+            },
+            grants: Grants { outbound_hosts: flags.allow_hosts.clone(), config: flags.config.clone(), cli: false },
+            server: ServerLimits {
+                header_read_timeout: Duration::from_millis(flags.header_timeout_ms),
+                idle_timeout: Duration::from_millis(flags.idle_timeout_ms),
+                max_connections: flags.max_connections,
+            },
+        })
+    }
+
+    /// The line saying what is served where, on which WASI line (`line`:
+    /// `Handler::line`), once the port is open.
+    pub fn banner(&self, flags: &flags::ServeOptions, what: &str, line: &str, addr: std::net::SocketAddr) -> String {
+        let reuse = match line {
+            "0.3" => format!(" serving {} requests each, {} at once", self.limits.reuse, self.limits.concurrent),
+            _ => String::new(),
+        };
         format!(
-            "cannot serve `{}`: serve takes wasi:http components; use `cargo xtask call` for others",
-            flags.component
-        )
-    })?;
-    let server = ServerLimits {
-        header_read_timeout: Duration::from_millis(flags.header_timeout_ms),
-        idle_timeout: Duration::from_millis(flags.idle_timeout_ms),
-        max_connections: flags.max_connections,
-    };
-    let line = handler.line();
-    let reuse = match line {
-        "0.3" => format!(" serving {} requests each, {} at once", limits.reuse, limits.concurrent),
-        _ => String::new(),
-    };
-    serve_blocking_with(&flags.addr, handler, server, |addr| {
-        eprintln!(
-            "serving {} (WASI {line}) on http://{addr} (deadline {} ms, memory {} MiB, {} instances{reuse}, \
+            "serving {what} (WASI {line}) on http://{addr} (deadline {} ms, memory {} MiB, {} instances{reuse}, \
              {} connections); Ctrl-C stops gracefully, twice at once",
-            flags.component, flags.deadline_ms, flags.memory_mib, limits.instances, flags.max_connections
+            flags.deadline_ms, flags.memory_mib, self.limits.instances, flags.max_connections
         )
+    }
+}
+
+pub fn run(flags: flags::Serve) -> Result<()> {
+    let options = Options::from_flags(&flags.options)?;
+    let engine = engine(&options.limits)?;
+    let component = edgekit_host::load(&engine, &flags.component)?;
+    let handler =
+        Handler::with(&engine, &component, options.limits.clone(), options.grants.clone()).with_context(|| {
+            format!(
+                "cannot serve `{}`: serve takes wasi:http components; use `cargo xtask call` for others",
+                flags.component
+            )
+        })?;
+    let line = handler.line();
+    serve_blocking_with(&flags.options.addr, handler, options.server.clone(), |addr| {
+        eprintln!("{}", options.banner(&flags.options, &flags.component, line, addr))
     })
 }

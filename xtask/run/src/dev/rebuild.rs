@@ -1,0 +1,129 @@
+//! One rebuild: `dist`'s pipeline for the component served (or both parts
+//! and the composition), the size budgets of `size`, and a handler for the
+//! new bytes; only when all of them pass is anything written or swapped in.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use edgekit_host::http::{Grants, Handler, Limits};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+use xshell::Shell;
+use xtask::guard::size::{BUDGETS_FILE, Budgets, Outcome, evaluate};
+use xtask::pipeline::{compose, dist};
+use xtask::report::group;
+use xtask::workspace;
+
+/// What `dev` serves: a component, or a composition of `compose.toml`, and
+/// the components a rebuild builds for it.
+pub struct Target {
+    pub name: String,
+    pub parts: Vec<String>,
+}
+
+impl Target {
+    /// The component or composition `name` of the workspace at `root`.
+    pub fn find(root: &Path, name: &str) -> Result<Target> {
+        let components = workspace::component_names(root)?;
+        if components.iter().any(|c| c == name) {
+            return Ok(Target { name: name.to_string(), parts: vec![name.to_string()] });
+        }
+        let compositions = compose::compositions(root)?;
+        if let Some(c) = compositions.iter().find(|c| c.name() == name) {
+            return Ok(Target { name: name.to_string(), parts: vec![c.middleware.clone(), c.handler.clone()] });
+        }
+        let names: Vec<String> = compositions.iter().map(|c| c.name()).collect();
+        bail!(
+            "no component or composition `{name}` under {} or in {}: dev rebuilds from sources, so name one of \
+             {} or {}",
+            root.join("components").display(),
+            root.join(compose::COMPOSE_FILE).display(),
+            components.join(", "),
+            if names.is_empty() { "(no compositions)".to_string() } else { names.join(", ") }
+        )
+    }
+}
+
+/// How a request's instances are made: the engine, limits and grants of the
+/// server.
+pub struct Host<'a> {
+    pub engine: &'a Engine,
+    pub limits: &'a Limits,
+    pub grants: &'a Grants,
+}
+
+impl Host<'_> {
+    /// A handler for the component `bytes`, named `name` in errors.
+    pub fn handler(&self, name: &str, bytes: &[u8]) -> Result<Handler> {
+        let component = Component::new(self.engine, bytes)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("wasmtime cannot compile {name}"))?;
+        Handler::with(self.engine, &component, self.limits.clone(), self.grants.clone()).with_context(|| {
+            format!("cannot serve `{name}`: dev serves wasi:http components and compositions of compose.toml")
+        })
+    }
+}
+
+/// A rebuild that passed: the handler to swap in, and its line.
+pub struct Rebuilt {
+    pub handler: Handler,
+    pub bytes: usize,
+    pub outcome: Option<Outcome>,
+}
+
+/// Runs the pipeline for `target` at `root`, checks the budgets, makes a
+/// handler, then writes `target/dist/` as `dist` does. `stopping` is asked
+/// before anything is written: a stopped `dev` writes nothing more.
+pub fn rebuild(sh: &Shell, root: &Path, target: &Target, host: &Host, stopping: impl Fn() -> bool) -> Result<Rebuilt> {
+    let (pins, artifacts) = dist::produce(sh, root, &target.parts)?;
+    let served = artifacts
+        .iter()
+        .map(|(artifact, _)| artifact)
+        .find(|a| a.name == target.name)
+        .with_context(|| format!("the pipeline made no `{}`: check {}", target.name, compose::COMPOSE_FILE))?;
+    let budgets = Budgets::load(root)?;
+    let sizes: BTreeMap<String, usize> = artifacts.iter().map(|(a, _)| (a.name.clone(), a.bytes.len())).collect();
+    let outcomes: Vec<Outcome> = evaluate(&budgets, &sizes, budgets.tolerance_percent)
+        .into_iter()
+        .filter(|o| sizes.contains_key(&o.component))
+        .collect();
+    if let Some(over) = outcomes.iter().find(|o| o.now.zip(o.budget).is_some_and(|(now, budget)| now > budget)) {
+        bail!("size check failed: {}", over.message);
+    }
+    let handler = host.handler(&target.name, &served.bytes)?;
+    if stopping() {
+        bail!("stopped before writing target/dist");
+    }
+    dist::write(root, &pins, &artifacts)?;
+    let outcome = outcomes.into_iter().find(|o| o.component == target.name);
+    Ok(Rebuilt { handler, bytes: served.bytes.len(), outcome })
+}
+
+/// The line printed after a rebuild that passed: the component, its new
+/// size, the change against the baseline and the budget, and the time.
+pub fn line(name: &str, rebuilt: &Rebuilt, took: Duration) -> String {
+    let size = format!("{} B", group(rebuilt.bytes));
+    let against = match &rebuilt.outcome {
+        Some(Outcome { baseline: Some(baseline), budget: Some(budget), delta: Some(delta), percent, ok, .. }) => {
+            let percent = percent.unwrap_or(0.0);
+            let left = budget.saturating_sub(rebuilt.bytes);
+            let mut text = format!(
+                "{delta:+} B ({percent:+.1}%) against the baseline {}, {} B under the budget {}",
+                group(*baseline),
+                group(left),
+                group(*budget)
+            );
+            if !ok {
+                text.push_str(&format!(
+                    " [over the tolerance of {BUDGETS_FILE}: `cargo xtask size` will fail until you shrink it or \
+                     run `cargo xtask size --bless`]"
+                ));
+            }
+            text
+        }
+        _ => format!("no budget in {BUDGETS_FILE} (add one as `cargo xtask size` asks)"),
+    };
+    format!("dev: {name} {size}, {against}; rebuilt in {:.1} s, now serving", took.as_secs_f64())
+}

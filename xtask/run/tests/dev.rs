@@ -188,7 +188,7 @@ fn dev_serves_each_change_that_passes_and_keeps_the_last_good_one() {
     let original = std::fs::read_to_string(&lib).unwrap();
     let edit = |body: &str, extra: &str| edit(&lib, &original, body, extra);
     let mut dev = Dev::start(copy.path(), "edge-fn");
-    let banner = dev.wait_for("serving edge-fn on http://", 1, BUILD);
+    let banner = dev.wait_for("serving edge-fn (WASI 0.2) on http://", 1, BUILD);
     let addr: SocketAddr = banner.split("http://").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
     dev.wait_for("dev: watching", 1, BUILD);
     assert_eq!(get(addr), (200, OLD.to_string()));

@@ -178,6 +178,34 @@ fn edge_fn_over_http() {
     }
 }
 
+/// The 0.3 middleware, composed in front of the 0.3 JSON API and served
+/// over real HTTP, adds its headers to the API's own responses (a 200 and a
+/// 404 the API made), and answers the 401 itself.
+#[test]
+fn p3_middleware_adds_its_headers_to_the_api_responses_over_http() {
+    let server = Setup {
+        limits: Limits { deadline: Duration::from_secs(10), ..limits() },
+        ..Setup::dist("middleware-p3+http-api-p3")
+    }
+    .start();
+    let token = "authorization: Bearer edgekit-example-token\r\n";
+    for (path, status, body) in [("/items/2", "200", "\"teapot\""), ("/nope", "404", "error")] {
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nhost: test\r\n{token}x-request-id: req-{status}\r\nconnection: close\r\n\r\n"
+        );
+        let answer = raw(server.addr, request.as_bytes());
+        let (head, rest) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("{answer:?}"));
+        let head = head.to_ascii_lowercase();
+        assert!(head.starts_with(&format!("http/1.1 {status} ")), "{answer:?}");
+        assert!(head.contains(&format!("\r\nx-request-id: req-{status}")), "{answer:?}");
+        assert!(head.contains("\r\naccess-control-allow-origin: *"), "{answer:?}");
+        assert!(rest.contains(body), "{answer:?}");
+    }
+    let answer = raw(server.addr, GET);
+    assert!(answer.starts_with("HTTP/1.1 401 "), "{answer:?}");
+    assert!(answer.to_ascii_lowercase().contains("\r\nx-request-id: "), "{answer:?}");
+}
+
 #[test]
 fn endless_loop_gets_504_within_the_deadline() {
     fails(test_guests::loops().unwrap(), 504, "deadline of 300 ms");

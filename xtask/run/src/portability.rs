@@ -54,11 +54,12 @@ pub fn run(_flags: flags::Portability, sh: &Shell) -> Result<()> {
     Ok(())
 }
 
-/// The line of an error chain that says most: its root cause, shortened.
+/// What an error chain says most briefly: from the first JavaScript or Rust
+/// error name in its root cause (`TypeError: ...`), else its first line.
 fn first_line(error: &anyhow::Error) -> String {
     let cause = error.root_cause().to_string();
-    let line = cause.lines().find(|l| l.contains("Error")).unwrap_or_else(|| cause.lines().next().unwrap_or(""));
-    line.trim().chars().take(80).collect()
+    let at = ["TypeError", "ReferenceError", "SyntaxError", "Error:"].iter().find_map(|k| cause.find(k)).unwrap_or(0);
+    cause[at..].lines().next().unwrap_or("").trim().chars().take(90).collect()
 }
 
 fn matrix(hosts: &[OutsideHost], rows: &[(String, Vec<String>)]) -> String {

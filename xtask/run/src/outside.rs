@@ -20,6 +20,13 @@ use xshell::{Shell, cmd};
 use xtask::artifact::Manifest;
 
 pub const WASMTIME_VERSION: &str = "48.0.8";
+/// The wasmtime-cli features `portability` and `bench` use: `run` and
+/// `serve` (WASI 0.2 and 0.3 http, no flag needed), Cranelift, and the
+/// pooling allocator `bench` turns on. The default features add engines
+/// (Winch, Pulley), other proposals, wasi-nn, wasi-tls, the explorer and
+/// objdump, which `wasmtime serve` never uses here and which lengthen the
+/// first install.
+pub const WASMTIME_FEATURES: &str = "run,serve,cranelift,parallel-compilation,pooling-allocator,component-model-async";
 pub const JCO_VERSION: &str = "1.35.0";
 /// How long a host may take from start to its first answer (jco transpiles
 /// the component first).
@@ -102,11 +109,15 @@ impl OutsideHost {
                     return Ok(());
                 }
                 eprintln!(
-                    "==> installing wasmtime-cli {WASMTIME_VERSION} into {} (10 to 15 minutes, once)",
+                    "==> installing wasmtime-cli {WASMTIME_VERSION} (features {WASMTIME_FEATURES}) into {} \
+                     (several minutes, once)",
                     tools.display()
                 );
-                cmd!(sh, "cargo install --locked wasmtime-cli@{WASMTIME_VERSION} --root {tools}")
-                    .run()
+                cmd!(
+                    sh,
+                    "cargo install --locked wasmtime-cli@{WASMTIME_VERSION} --no-default-features --features {WASMTIME_FEATURES} --root {tools}"
+                )
+                .run()
                     .context("installing wasmtime-cli failed: check that crates.io is reachable, then retry")
             }
             OutsideHost::JcoServe => {

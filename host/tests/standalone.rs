@@ -6,6 +6,7 @@
 //! all of WASI linked (`Grants::cli`), as `wasmtime serve -Scli` would.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use edgekit_host::http::{Grants, Handler, Limits, full_body};
 
@@ -21,13 +22,18 @@ fn build_copied_out(name: &str, variant: &str, edit: impl Fn(String) -> String) 
     let lib = dir.join("src/lib.rs");
     std::fs::write(&lib, edit(std::fs::read_to_string(&lib).unwrap())).unwrap();
     // Its own rust-toolchain.toml pins the toolchain; make sure rustup has
-    // the target (a fresh toolchain install already brings it).
-    let status = std::process::Command::new("rustup")
-        .current_dir(&dir)
-        .args(["target", "add", "wasm32-wasip2"])
-        .status()
-        .expect("rustup runs");
-    assert!(status.success(), "`rustup target add wasm32-wasip2` failed");
+    // the target (a fresh toolchain install already brings it). Once per
+    // test binary: two `rustup target add` at once download into the same
+    // file, and one of them fails (seen on a fresh machine).
+    static WASIP2: OnceLock<()> = OnceLock::new();
+    WASIP2.get_or_init(|| {
+        let status = std::process::Command::new("rustup")
+            .current_dir(&dir)
+            .args(["target", "add", "wasm32-wasip2"])
+            .status()
+            .expect("rustup runs");
+        assert!(status.success(), "`rustup target add wasm32-wasip2` failed: run it by hand and retry");
+    });
     // A target directory of its own under cargo's (CARGO_TARGET_DIR, which
     // CI keeps between runs, else the workspace's), so reruns are
     // incremental and the copy's build never touches the workspace's; one

@@ -19,7 +19,9 @@ use xshell::{Shell, cmd};
 
 use xtask::flags;
 
-use crate::outside::{Killed, OutsideHost, free_addr, http_components, on_interrupt_kill_hosts, wait_for_answer};
+use crate::outside::{
+    Build, Killed, OutsideHost, free_addr, http_components, on_interrupt_kill_hosts, wait_for_answer,
+};
 
 /// Throughput runs per server, alternating between the servers.
 const RUNS: usize = 5;
@@ -59,7 +61,7 @@ pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
 
     // Throughput: every server up at once, runs alternating, so all see the
     // same machine state.
-    OutsideHost::WasmtimeServe.install(sh)?;
+    OutsideHost::WasmtimeServe(Build::Release).install(sh)?;
     let logs = root.join("target").join("xtask").join("bench");
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
     eprintln!(
@@ -80,7 +82,7 @@ pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
         for (label, args) in WASMTIME_CONFIGS {
             let addr = free_addr()?;
             let log = logs.join(format!("{}-{name}.log", label.replace([' ', '-'], "_")));
-            let mut child = Killed(OutsideHost::WasmtimeServe.start_with(sh, &path, addr, &log, args)?);
+            let mut child = Killed(OutsideHost::WasmtimeServe(Build::Release).start_with(sh, &path, addr, &log, args)?);
             wait_for_answer(&mut child.0, addr, &log).with_context(|| format!("{label} on {name}"))?;
             servers.push((label.to_string(), addr, Some(child)));
         }

@@ -1,8 +1,8 @@
 //! `cargo xtask portability`: runs every wasi:http dist artifact on hosts
-//! edgekit did not write, `wasmtime serve` (wasmtime-cli 48.0.8, without
-//! `-Scli`, so only the proxy world) and `jco serve` (Node), and checks that
-//! each answers `GET /` exactly as edgekit's own host does. Prints a
-//! component x host matrix and fails if any cell is not a pass.
+//! edgekit did not write, `wasmtime serve` (a debug build of wasmtime-cli
+//! 48.0.8, without `-Scli`, so only the proxy world) and `jco serve` (Node),
+//! and checks that each answers `GET /` exactly as edgekit's own host does.
+//! Prints a component x host matrix and fails if any cell is not a pass.
 //!
 //! The hosts are installed on first use into `~/.cache/edgekit/tools`
 //! (`EDGEKIT_TOOLS` overrides it) with their own package managers: cargo for
@@ -15,13 +15,13 @@ use xshell::Shell;
 use xtask::flags;
 use xtask::report::Table;
 
-use crate::outside::{OutsideHost, http_components, on_interrupt_kill_hosts};
+use crate::outside::{Build, OutsideHost, http_components, on_interrupt_kill_hosts};
 
 pub fn run(_flags: flags::Portability, sh: &Shell) -> Result<()> {
     on_interrupt_kill_hosts();
     let root = xtask::workspace::root();
     let components = http_components(&root)?;
-    let hosts = [OutsideHost::WasmtimeServe, OutsideHost::JcoServe];
+    let hosts = [OutsideHost::WasmtimeServe(Build::Debug), OutsideHost::JcoServe];
     for host in hosts {
         host.install(sh)?;
     }

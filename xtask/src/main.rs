@@ -67,6 +67,10 @@ fn hand_over(wing: &str) -> Result<()> {
     }
     let mut build = std::process::Command::new(&cargo);
     build.current_dir(&root).args(["build", "--workspace", "--all-targets"]);
+    // As `cargo test` from a shell sees it, so the two share every build.
+    for key in workspace::package_env() {
+        build.env_remove(key);
+    }
     if binary.exists() {
         build.arg("--quiet");
     }

@@ -42,12 +42,18 @@ pub fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// A copy of the files a workspace needs to build its components and run
-/// the guards: the pins, the components, the budgets, compositions, README
-/// and toolchain file (no xtask or host: nothing here builds them).
+/// the guards: the pins, the components, the budgets, compositions, README,
+/// toolchain file and cargo's configuration (no xtask or host: nothing here
+/// builds them).
+///
+/// `.cargo/config.toml` comes too: its `[env]` is part of every build's
+/// fingerprint, and a copy without it, sharing the target directory, would
+/// rebuild the workspace's dependencies under the same names, so that the
+/// workspace's next build rebuilds them back.
 pub fn workspace_copy(label: &str) -> TempDir {
     let root = workspace::root();
     let tmp = tempdir(label);
-    for dir in ["wit", "components"] {
+    for dir in ["wit", "components", ".cargo"] {
         copy_tree(&root.join(dir), &tmp.path().join(dir));
     }
     for file in ["README.md", "size-budgets.toml", "compose.toml", "rust-toolchain.toml"] {

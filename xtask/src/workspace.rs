@@ -29,6 +29,33 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The variables cargo sets for the program it runs (`cargo run`, `cargo
+/// test`) to describe that program's own package: `CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_NAME` and the like, and `OUT_DIR`.
+///
+/// Every cargo that xtask or its tests start goes without them
+/// ([`from_shell`]), so it sees the environment a cargo started from a
+/// shell sees. With them, it reruns each build script that reads one (ring's
+/// reads `CARGO_PKG_NAME` and `OUT_DIR`) and rebuilds what depends on it
+/// (rustls, wasmtime-wasi-http, the OCI client) under the same names, and
+/// the next `cargo test` from a shell rebuilds it all back.
+pub fn package_env() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(key, _)| key)
+        .filter(|key| {
+            let key = key.to_string_lossy();
+            key.starts_with("CARGO_PKG_")
+                || ["CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_CRATE_NAME", "CARGO_BIN_NAME", "OUT_DIR"]
+                    .contains(&&*key)
+        })
+        .collect()
+}
+
+/// `cargo` (a command that starts it) without [`package_env`].
+pub fn from_shell(cargo: xshell::Cmd<'_>) -> xshell::Cmd<'_> {
+    package_env().into_iter().fold(cargo, |cargo, key| cargo.env_remove(key))
+}
+
 /// Cargo's target directory: `CARGO_TARGET_DIR` (relative to the root when
 /// relative), else `<root>/target`. Where the guests are built and the
 /// wings' binaries live; `dist` writes `<root>/target/dist` regardless.

@@ -36,7 +36,7 @@ const WASMTIME_CONFIGS: [(&str, &[&str]); 2] =
 pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("==> rerunning in release mode (timings of a debug build mean little)");
-        return cmd!(sh, "cargo run --release --quiet --package xtask-run -- bench")
+        return xtask::workspace::from_shell(cmd!(sh, "cargo run --release --quiet --package xtask-run -- bench"))
             .run()
             .context("the release build of xtask failed: fix the errors above");
     }

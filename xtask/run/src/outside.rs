@@ -137,10 +137,10 @@ impl OutsideHost {
                     root.display()
                 );
                 let debug = (build == Build::Debug).then_some("--debug");
-                cmd!(
+                xtask::workspace::from_shell(cmd!(
                     sh,
                     "cargo install --locked {debug...} wasmtime-cli@{WASMTIME_VERSION} --no-default-features --features {WASMTIME_FEATURES} --root {root}"
-                )
+                ))
                 // The dev profile without debug info, as the workspace's
                 // own: nothing reads it, and it lengthens the build.
                 .env("CARGO_PROFILE_DEV_DEBUG", "false")

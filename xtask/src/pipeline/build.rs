@@ -44,10 +44,10 @@ pub fn build(sh: &Shell, root: &Path, component: &Component) -> Result<PathBuf> 
         cargo_home.display()
     );
     let manifest = &component.manifest;
-    cmd!(
+    crate::workspace::from_shell(cmd!(
         sh,
         "cargo build --quiet --manifest-path {manifest} --target-dir {target_dir} --config {remap} --profile {WASM_PROFILE} --target {WASM_TARGET}"
-    )
+    ))
     .run()
     .with_context(|| format!("cargo could not build {}: fix the compile errors above", manifest.display()))?;
     let path = target_dir.join(WASM_TARGET).join(WASM_PROFILE).join(component.core_file_name());

@@ -365,3 +365,25 @@ fn clean_builds_are_reproducible() {
     }
     assert_eq!(hashes[0], hashes[1]);
 }
+
+/// A cargo that xtask starts does not see the variables cargo set for this
+/// process (a test binary gets them as xtask does under `cargo run`): with
+/// them, ring's build script reruns and a hand-over build rebuilds half the
+/// workspace's dependencies.
+#[test]
+fn cargo_started_by_xtask_sees_no_package_variables() {
+    let inherited = workspace::package_env();
+    for key in ["CARGO_PKG_NAME", "CARGO_MANIFEST_DIR", "OUT_DIR"] {
+        assert!(inherited.iter().any(|k| k == key), "cargo set no {key} for this test: {inherited:?}");
+    }
+    let sh = xshell::Shell::new().unwrap();
+    let seen = workspace::from_shell(xshell::cmd!(sh, "env")).quiet().read().unwrap();
+    let leaked: Vec<&str> = seen
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k)
+        .filter(|k| inherited.iter().any(|i| i == k))
+        .collect();
+    assert!(leaked.is_empty(), "passed on to cargo: {leaked:?}");
+    assert!(seen.lines().any(|l| l.starts_with("PATH=")), "the rest of the environment goes through");
+}

@@ -125,26 +125,26 @@ fn new_out_is_standalone_and_goes_back_through_dist() {
 }
 
 /// `new` from every template into a copy of the workspace, then the same
-/// pipeline, guards and tests CI runs, on the new components only. The
-/// copy's host crate is renamed so its build never replaces the workspace's
-/// own in the shared target directory.
+/// pipeline, guards and tests CI runs, on the new components only.
+///
+/// The copy shares the workspace's target directory, and cargo names a
+/// path package's builds by its path relative to the workspace root, so:
+/// the copy's host crate is renamed, or its build would replace the
+/// workspace's own; and the copy has every member of the workspace and is
+/// tested with `--workspace`, so that its dependencies resolve the same
+/// features and their builds (wasmtime's, tokio's) are the workspace's, not
+/// a second set.
 #[test]
 #[ignore = "slow: builds every template and the host; run with `cargo test -- --include-ignored` (.ci/run does)"]
 fn new_from_every_template_builds_and_passes_its_tests() {
     let root = workspace::root();
     let tmp = workspace_copy("new-all");
-    std::fs::copy(root.join("Cargo.lock"), tmp.path().join("Cargo.lock")).unwrap();
-    copy_tree(&root.join("host"), &tmp.path().join("host"));
-    write(
-        tmp.path(),
-        "Cargo.toml",
-        "[workspace]\nresolver = \"3\"\nmembers = [\"host\"]\nexclude = [\"components\"]\n\n\
-         [workspace.package]\nversion = \"0.1.0\"\nedition = \"2024\"\nrust-version = \"1.95\"\n\n",
-    );
-    let mut root_manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
-    root_manifest = root_manifest[root_manifest.find("[workspace.dependencies]").unwrap()..].to_string();
-    let text = std::fs::read_to_string(tmp.path().join("Cargo.toml")).unwrap() + &root_manifest;
-    write(tmp.path(), "Cargo.toml", &text);
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        std::fs::copy(root.join(file), tmp.path().join(file)).unwrap();
+    }
+    for dir in ["host", "xtask"] {
+        copy_tree(&root.join(dir), &tmp.path().join(dir));
+    }
     let edit = |rel: &str, from: &str, to: &str| {
         let text = std::fs::read_to_string(tmp.path().join(rel)).unwrap();
         assert!(text.contains(from), "{rel} has no `{from}`");
@@ -152,6 +152,11 @@ fn new_from_every_template_builds_and_passes_its_tests() {
     };
     edit("host/Cargo.toml", "name = \"edgekit-host\"", "name = \"edgekit-host-copy\"");
     edit("host/Cargo.toml", "[dependencies]", "[lib]\nname = \"edgekit_host\"\n\n[dependencies]");
+    edit(
+        "xtask/run/Cargo.toml",
+        "edgekit-host = { path = \"../../host\" }",
+        "edgekit-host = { path = \"../../host\", package = \"edgekit-host-copy\" }",
+    );
 
     let templates = workspace::component_names(tmp.path()).unwrap();
     let names: Vec<String> = templates.iter().map(|t| format!("new-{t}")).collect();
@@ -175,10 +180,11 @@ fn new_from_every_template_builds_and_passes_its_tests() {
     let _dir = sh.push_dir(tmp.path());
     let filters: Vec<String> = names.iter().map(|n| format!("{}::", n.replace('-', "_"))).collect();
     let args = filters.clone();
-    let run = xshell::cmd!(sh, "cargo test --offline -p edgekit-host-copy --test components -- {args...}")
-        .ignore_status()
-        .output()
-        .unwrap();
+    let run =
+        workspace::from_shell(xshell::cmd!(sh, "cargo test --offline --workspace --test components -- {args...}"))
+            .ignore_status()
+            .output()
+            .unwrap();
     let output = String::from_utf8_lossy(&run.stdout).into_owned();
     assert!(run.status.success(), "{output}\n{}", String::from_utf8_lossy(&run.stderr));
     for filter in &filters {

@@ -1,0 +1,83 @@
+//! Write a wasi:http handler, not its plumbing.
+//!
+//! `edgekit` is the guest library edgekit's http templates are written on.
+//! A handler is a function from a [`http::Request`] to a [`http::Response`];
+//! [`handler!`] exports it as the component's `wasi:http` handler (here on
+//! 0.3; [`p2`] and [`p3`] each have an example that compiles for its line):
+//!
+//! ```ignore
+//! use edgekit::http::{Request, Response};
+//!
+//! async fn handle(request: Request) -> Response {
+//!     edgekit::info!(request.method(), " ", request.path());
+//!     Response::text(200, "hello from the edge\n")
+//! }
+//!
+//! edgekit::handler!(handle);
+//! ```
+//!
+//! # Two WASI lines, the same names
+//!
+//! Enable exactly one line:
+//!
+//! - `p3`, WASI 0.3.0 (`wasi:http/service`): the handler is an `async fn`;
+//!   the library runs it on a small executor of its own ([`p3::spawn`] runs
+//!   more futures on it), and writes response bodies after the handler
+//!   returns.
+//! - `p2`, WASI 0.2.12 (`wasi:http/proxy`): the handler is a plain `fn`;
+//!   the library writes the body in the 4,096-byte chunks 0.2 streams take.
+//!
+//! [`http`] is the line's module under a name that does not change:
+//! `Request`, `Response`, `BodyError`, and `Request::body` (a `fn` on 0.2,
+//! an `async fn` on 0.3). [`router`] and [`log`] are the same on both lines.
+//! The raw bindings of the line are in [`p2::wasi`] or [`p3::wasi`], for what
+//! the library does not wrap (outgoing requests, streaming, `wasi:config`).
+//!
+//! # What it costs
+//!
+//! Nothing a handler does not call: the bindings cover the whole
+//! `wasi:http` world of the line, and wit-component keeps only the imports
+//! the compiled code uses. The hello handler of each line is a few hundred
+//! bytes of handler on top of the WASI calls it makes.
+//!
+//! # Plumbing it owns (features)
+//!
+//! - `alloc` (default): a free-list allocator of about 1 KB as the global
+//!   allocator instead of dlmalloc (about 7 KB).
+//! - `panic-trap` (default): a panic traps at once, without formatting its
+//!   message, so `core::fmt` is not linked for the asserts in the bindings.
+//!   This needs a `#![no_std]` crate (std brings its own panic handler);
+//!   turn it off in a crate that uses std.
+//! - on `wasm32-wasip2` (the stock `cargo build --target wasm32-wasip2`),
+//!   the `cabi_realloc` that libc would provide to a std crate.
+#![no_std]
+
+extern crate alloc;
+
+#[cfg(not(any(feature = "p2", feature = "p3")))]
+compile_error!("enable one WASI line: features = [\"p2\"] (WASI 0.2.12) or [\"p3\"] (WASI 0.3.0)");
+
+mod bytes;
+mod plumbing;
+mod response;
+
+pub mod log;
+pub mod router;
+
+#[cfg(feature = "p2")]
+pub mod p2;
+#[cfg(feature = "p3")]
+pub mod p3;
+
+pub use bytes::Bytes;
+pub use response::Response;
+
+/// Requests and responses of the line this crate was built for: [`p3`] when
+/// the `p3` feature is on, [`p2`] otherwise.
+pub mod http {
+    pub use crate::response::Response;
+    #[cfg(all(feature = "p2", not(feature = "p3")))]
+    pub use crate::p2::{BodyError, Request};
+    #[cfg(feature = "p3")]
+    pub use crate::p3::{BodyError, Request};
+}

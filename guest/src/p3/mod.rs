@@ -1,0 +1,288 @@
+//! WASI 0.3.0: `wasi:http/service`. The handler is an `async fn`, run by
+//! this crate's executor ([`rt`]); a body is a `stream<u8>` the host reads
+//! after the handler has returned, written by a task that outlives it.
+//!
+//! ```no_run
+//! use edgekit::http::{Request, Response};
+//!
+//! async fn handle(request: Request) -> Response {
+//!     match request.body(4096).await {
+//!         Ok(body) => Response::text(200, body),
+//!         Err(error) => Response::text(error.status(), "too large or unreadable\n"),
+//!     }
+//! }
+//!
+//! edgekit::handler!(handle);
+//! ```
+
+mod lower;
+pub mod rt;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::Future;
+
+pub use crate::response::Response;
+use crate::response::Body;
+pub use rt::spawn;
+
+/// The bindings of the 0.3 world (`wit/p3/guest.wit`): `wasi:http/service`,
+/// the next handler a middleware calls, and `wasi:config/store`.
+#[allow(missing_docs, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "wit/p3",
+        world: "p3",
+        generate_all,
+    });
+}
+
+pub use bindings::wasi;
+pub use bindings::{wit_future, wit_stream};
+pub use wit_bindgen::{FutureReader, FutureWriter, StreamReader, StreamResult, StreamWriter};
+
+use wasi::http::types::{self, ErrorCode, Fields, Method, Trailers};
+
+/// A response body read from elsewhere (another response, an upstream),
+/// passed on as it arrives: the stream and the future of its trailers.
+#[derive(Debug)]
+pub struct BodyStream {
+    contents: StreamReader<u8>,
+    trailers: FutureReader<Result<Option<Trailers>, ErrorCode>>,
+}
+
+impl Response {
+    /// `status` with the body and trailers of another message, say an
+    /// upstream response's (from [`types::Response::consume_body`]).
+    pub fn stream(
+        status: u16,
+        contents: StreamReader<u8>,
+        trailers: FutureReader<Result<Option<Trailers>, ErrorCode>>,
+    ) -> Response {
+        let mut response = Response::new(status);
+        response.body = Body::Stream(BodyStream { contents, trailers });
+        response
+    }
+
+    /// The WASI response: headers set, and the body written by a task of its
+    /// own once the host reads it (a stream write completes only when the
+    /// reader takes the bytes, and the host reads after `handle` returns).
+    pub fn into_wasi(self) -> types::Response {
+        let headers = Fields::new();
+        for (name, value) in &self.headers {
+            // Fails only for forbidden or malformed headers; a handler's
+            // headers are its own to get right.
+            let _ = headers.append(name, value);
+        }
+        let (contents, trailers) = match self.body {
+            Body::Stream(stream) => (Some(stream.contents), stream.trailers),
+            Body::Bytes(bytes) if bytes.is_empty() => (None, no_trailers()),
+            Body::Bytes(bytes) => {
+                let (mut writer, reader) = wit_stream::new();
+                spawn(async move {
+                    // If the client has gone, the rest is not sent.
+                    writer.write_all(bytes.into_vec()).await;
+                });
+                (Some(reader), no_trailers())
+            }
+        };
+        let (response, _) = types::Response::new(headers, contents, trailers);
+        // Fails only for a status outside 100..=999.
+        let _ = response.set_status_code(self.status);
+        response
+    }
+}
+
+/// A request as the handler gets it: method, path, query and headers to
+/// read, and the body to read once, under a limit.
+#[derive(Debug)]
+pub struct Request {
+    inner: types::Request,
+    method: Method,
+    target: String,
+}
+
+/// Why a request body was not read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// Longer than the limit, declared (`content-length`) or counted: 413.
+    TooLarge,
+    /// The client or the host failed while sending it: 400.
+    Unreadable,
+}
+
+impl BodyError {
+    /// The status to answer: 413 or 400.
+    pub fn status(self) -> u16 {
+        match self {
+            BodyError::TooLarge => 413,
+            BodyError::Unreadable => 400,
+        }
+    }
+}
+
+impl Request {
+    /// Wraps the WASI request.
+    pub fn new(inner: types::Request) -> Request {
+        let method = inner.get_method();
+        let target = inner.get_path_with_query().unwrap_or_default();
+        Request { inner, method, target }
+    }
+
+    /// The method, as the request line spells it (`GET`).
+    pub fn method(&self) -> &str {
+        match &self.method {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Connect => "CONNECT",
+            Method::Options => "OPTIONS",
+            Method::Trace => "TRACE",
+            Method::Patch => "PATCH",
+            Method::Other(other) => other,
+        }
+    }
+
+    /// The path, without the query (`/items/7`).
+    pub fn path(&self) -> &str {
+        self.target.split_once('?').map_or(&self.target, |(path, _)| path)
+    }
+
+    /// The query, without the `?` (`""` when there is none).
+    pub fn query(&self) -> &str {
+        self.target.split_once('?').map_or("", |(_, query)| query)
+    }
+
+    /// The first value of the header `name`.
+    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
+        self.inner.get_headers().get(name).into_iter().next()
+    }
+
+    /// The headers, immutable (clone them to change them).
+    pub fn headers(&self) -> Fields {
+        self.inner.get_headers()
+    }
+
+    /// The WASI request, to pass on or to read in ways this type does not.
+    pub fn into_wasi(self) -> types::Request {
+        self.inner
+    }
+
+    /// Reads the whole body, refusing one longer than `limit` bytes: first
+    /// by its declared `content-length`, then by counting what arrives. The
+    /// reads are asynchronous: while this request waits for its body, the
+    /// instance serves others.
+    pub async fn body(self, limit: usize) -> Result<Vec<u8>, BodyError> {
+        for value in self.inner.get_headers().get("content-length") {
+            let declared = core::str::from_utf8(&value).ok().and_then(|s| s.parse::<u64>().ok());
+            if declared.is_none_or(|n| n > limit as u64) {
+                return Err(BodyError::TooLarge);
+            }
+        }
+        // `res` tells the host how handling the body went; dropping the
+        // writer unwritten sends its default, `ok`.
+        let (_res, res) = wit_future::new(|| Ok(()));
+        let (mut stream, trailers) = types::Request::consume_body(self.inner, res);
+        // One byte more than the limit allows, to notice going over it.
+        let mut bytes = Vec::with_capacity(limit + 1);
+        loop {
+            if bytes.len() > limit {
+                return Err(BodyError::TooLarge);
+            }
+            let (result, read) = stream.read(bytes).await;
+            bytes = read;
+            match result {
+                StreamResult::Complete(_) => {}
+                StreamResult::Dropped | StreamResult::Cancelled => break,
+            }
+        }
+        // The stream ended: the trailers future says whether it ended well.
+        match trailers.await {
+            Ok(_) => Ok(bytes),
+            Err(_) => Err(BodyError::Unreadable),
+        }
+    }
+}
+
+/// What a handler may return: a [`Response`], a WASI response, or either in
+/// a `Result` whose error the host turns into its own error response.
+pub trait IntoResult {
+    /// The value `handle` returns to the host.
+    fn into_result(self) -> Result<types::Response, ErrorCode>;
+}
+
+impl IntoResult for Response {
+    fn into_result(self) -> Result<types::Response, ErrorCode> {
+        Ok(self.into_wasi())
+    }
+}
+
+impl IntoResult for types::Response {
+    fn into_result(self) -> Result<types::Response, ErrorCode> {
+        Ok(self)
+    }
+}
+
+impl<R: IntoResult> IntoResult for Result<R, ErrorCode> {
+    fn into_result(self) -> Result<types::Response, ErrorCode> {
+        self.and_then(R::into_result)
+    }
+}
+
+/// Runs one call of the exported `handle`: `handler` on the request, its
+/// answer returned to the host, then the body writers to their end.
+#[doc(hidden)]
+pub fn serve<F, R>(request: u32, handler: fn(Request) -> F) -> u32
+where
+    F: Future<Output = R> + 'static,
+    R: IntoResult,
+{
+    // SAFETY: the host passes an owned `request` handle.
+    let request = unsafe { types::Request::from_handle(request) };
+    rt::start(async move {
+        let answer = handler(Request::new(request)).await;
+        lower::task_return(answer.into_result());
+    })
+}
+
+/// Exports `handle` as the component's `wasi:http/handler@0.3.0`:
+/// `async fn handle(request: Request) -> impl IntoResult`.
+#[macro_export]
+macro_rules! handler {
+    ($handle:path) => {
+        #[unsafe(export_name = "[async-lift]wasi:http/handler@0.3.0#handle")]
+        unsafe extern "C" fn __edgekit_handle(request: u32) -> u32 {
+            $crate::p3::serve(request, |request| $handle(request))
+        }
+
+        #[unsafe(export_name = "[callback][async-lift]wasi:http/handler@0.3.0#handle")]
+        unsafe extern "C" fn __edgekit_callback(event: u32, waitable: u32, code: u32) -> u32 {
+            // SAFETY: the host calls it for tasks `serve` started.
+            unsafe { $crate::p3::rt::callback(event, waitable, code) }
+        }
+    };
+}
+
+/// A trailers future that resolves to "no trailers", `ok(none)`.
+///
+/// wit-bindgen's own `wit_future::new(|| Ok(None))` works too, but its
+/// vtable lowers and lifts any `result<option<trailers>, error-code>`, 2.9 KB
+/// of code for a 40-case variant a handler without trailers never sends;
+/// this one keeps the generated intrinsics and lowers `ok(none)` alone.
+pub fn no_trailers() -> FutureReader<Result<Option<Trailers>, ErrorCode>> {
+    lower::no_trailers()
+}
+
+/// One log line to `wasi:cli/stderr`: a stream of its own, written by a
+/// task of its own, so the handler never waits for it.
+pub(crate) fn write_stderr(line: Vec<u8>) {
+    let (mut writer, reader) = wit_stream::new();
+    // The future says whether the host took it all; a log line is not
+    // worth waiting for.
+    drop(wasi::cli::stderr::write_via_stream(reader));
+    spawn(async move {
+        writer.write_all(line).await;
+    });
+}

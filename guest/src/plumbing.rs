@@ -1,0 +1,50 @@
+//! What every component needs and no handler should spell out: the global
+//! allocator, the panic handler, and the `cabi_realloc` a stock
+//! `wasm32-wasip2` build of a `no_std` crate lacks. Each is compiled for
+//! wasm32 only, so a component's unit tests run on the host with std's.
+
+/// A free-list allocator of about 1 KB instead of dlmalloc (about 7 KB).
+/// A 0.2 host makes an instance per request, so there the heap lives for one
+/// request; a 0.3 host reuses an instance, and the free list hands freed
+/// blocks to the next request. docs/size.md, "The allocator", has the trade.
+#[cfg(all(target_arch = "wasm32", feature = "alloc"))]
+#[global_allocator]
+// SAFETY: a component instance is single-threaded.
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
+/// A panic traps at once: the host answers 500 for the requests in flight in
+/// this instance and discards it. Formatting the message would link
+/// `core::fmt` (about 3 KB) for the asserts inside the bindings.
+#[cfg(all(target_arch = "wasm32", feature = "panic-trap"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+/// The stock build, `cargo build --release --target wasm32-wasip2`, expects
+/// libc to provide `cabi_realloc` (the function the host calls to give the
+/// component memory for strings and lists), and a `no_std` crate links no
+/// libc. On `wasm32-unknown-unknown`, edgekit's target, wit-bindgen
+/// provides it.
+#[cfg(all(target_arch = "wasm32", target_env = "p2", feature = "panic-trap"))]
+#[unsafe(no_mangle)]
+unsafe extern "C" fn cabi_realloc(old: *mut u8, old_len: usize, align: usize, new_len: usize) -> *mut u8 {
+    use alloc::alloc::{Layout, alloc, realloc};
+    if new_len == 0 {
+        return align as *mut u8;
+    }
+    // SAFETY: the canonical ABI passes a valid alignment, and `old` is a
+    // block of `old_len` bytes this allocator handed out, when not empty.
+    let new = unsafe {
+        if old_len == 0 {
+            alloc(Layout::from_size_align_unchecked(new_len, align))
+        } else {
+            realloc(old, Layout::from_size_align_unchecked(old_len, align), new_len)
+        }
+    };
+    if new.is_null() {
+        core::arch::wasm32::unreachable();
+    }
+    new
+}

@@ -75,9 +75,9 @@ pub use response::Response;
 /// Requests and responses of the line this crate was built for: [`p3`] when
 /// the `p3` feature is on, [`p2`] otherwise.
 pub mod http {
-    pub use crate::response::Response;
     #[cfg(all(feature = "p2", not(feature = "p3")))]
     pub use crate::p2::{BodyError, Request};
     #[cfg(feature = "p3")]
     pub use crate::p3::{BodyError, Request};
+    pub use crate::response::Response;
 }

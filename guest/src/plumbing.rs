@@ -1,5 +1,5 @@
 //! What every component needs and no handler should spell out: the global
-//! allocator, the panic handler, and the `cabi_realloc` a stock
+//! allocator, the panic handler, and the `cabi_realloc` and `memcmp` a stock
 //! `wasm32-wasip2` build of a `no_std` crate lacks. Each is compiled for
 //! wasm32 only, so a component's unit tests run on the host with std's.
 
@@ -47,4 +47,31 @@ unsafe extern "C" fn cabi_realloc(old: *mut u8, old_len: usize, align: usize, ne
         core::arch::wasm32::unreachable();
     }
     new
+}
+
+/// The stock `wasm32-wasip2` build of a `no_std` crate links no libc, and
+/// compiler-builtins leaves `memcmp` (and `bcmp`, its equality-only form)
+/// to libc on that target: comparing byte strings would not link. On
+/// `wasm32-unknown-unknown` compiler-builtins provides both. The bytes are
+/// read with volatile loads so that LLVM does not turn the loop back into a
+/// call to `memcmp`.
+#[cfg(all(target_arch = "wasm32", target_env = "p2", feature = "panic-trap"))]
+#[unsafe(no_mangle)]
+unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, len: usize) -> i32 {
+    for i in 0..len {
+        // SAFETY: the caller passes two readable blocks of `len` bytes.
+        let (x, y) = unsafe { (a.add(i).read_volatile(), b.add(i).read_volatile()) };
+        if x != y {
+            return i32::from(x) - i32::from(y);
+        }
+    }
+    0
+}
+
+/// `memcmp` for equality only; see [`memcmp`].
+#[cfg(all(target_arch = "wasm32", target_env = "p2", feature = "panic-trap"))]
+#[unsafe(no_mangle)]
+unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, len: usize) -> i32 {
+    // SAFETY: the same contract as `memcmp`.
+    unsafe { memcmp(a, b, len) }
 }

@@ -53,7 +53,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
 pub fn workspace_copy(label: &str) -> TempDir {
     let root = workspace::root();
     let tmp = tempdir(label);
-    for dir in ["wit", "components", ".cargo"] {
+    for dir in ["wit", "components", "guest", ".cargo"] {
         copy_tree(&root.join(dir), &tmp.path().join(dir));
     }
     for file in ["README.md", "size-budgets.toml", "compose.toml", "rust-toolchain.toml"] {

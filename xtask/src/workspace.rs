@@ -75,6 +75,21 @@ pub fn dist_dir(root: &Path) -> PathBuf {
     root.join("target").join("dist")
 }
 
+/// The guest library's directory under the root: the crate `edgekit` the
+/// http templates are written on (see ARCHITECTURE.md, `guest/`).
+pub const GUEST: &str = "guest";
+
+/// How a component under `components/` depends on the guest library, in
+/// its Cargo.toml. `new --out` rewrites it to the vendored copy.
+pub const GUEST_DEPENDENCY: &str = "path = \"../../guest\"";
+
+/// The guest library's WIT, one directory per pinned line (`p2`, `p3`),
+/// each a world over that line's `deps/` copies, which `dist` refreshes
+/// like a component's.
+pub fn guest_wit_dirs(root: &Path) -> Vec<PathBuf> {
+    ["p2", "p3"].iter().map(|line| root.join(GUEST).join("wit").join(line)).collect()
+}
+
 /// One guest crate under `components/`.
 #[derive(Debug, Clone)]
 pub struct Component {
@@ -98,10 +113,19 @@ impl Component {
         crate::wit::component_dir(&self.dir)
     }
 
+    /// Whether it is written on the guest library (depends on `guest/` by path).
+    pub fn uses_guest(&self) -> bool {
+        std::fs::read_to_string(&self.manifest).is_ok_and(|text| text.contains(GUEST_DEPENDENCY))
+    }
+
     /// What its artifact is built from, relative to the root (recorded in
     /// the manifest; the tests refuse an artifact older than any of these).
     pub fn sources(&self) -> Vec<String> {
-        vec![format!("components/{}", self.name), "wit".into(), "rust-toolchain.toml".into()]
+        let mut sources = vec![format!("components/{}", self.name), "wit".into(), "rust-toolchain.toml".into()];
+        if self.uses_guest() {
+            sources.push(GUEST.into());
+        }
+        sources
     }
 }
 

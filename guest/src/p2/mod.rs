@@ -19,7 +19,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 pub use crate::response::Response;
-use crate::response::Body;
 
 /// The bindings of the 0.2 world (`wit/p2/guest.wit`): `wasi:http/proxy`,
 /// the next handler a middleware calls, and `wasi:config/store`.
@@ -36,9 +35,7 @@ pub mod bindings {
 
 pub use bindings::wasi;
 
-use wasi::http::types::{
-    Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
-};
+use wasi::http::types::{Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use wasi::io::streams::{OutputStream, StreamError};
 
 /// The most bytes one `blocking-write-and-flush` takes.
@@ -164,12 +161,8 @@ pub fn respond(out: ResponseOutparam, response: Response) {
     let _ = outgoing.set_status_code(response.status);
     let Ok(body) = outgoing.body() else { return };
     ResponseOutparam::set(out, Ok(outgoing));
-    let bytes: &[u8] = match &response.body {
-        Body::Bytes(bytes) => bytes,
-        // A 0.3 stream cannot reach a 0.2 response (both lines built at once).
-        #[cfg(feature = "p3")]
-        Body::Stream(_) => &[],
-    };
+    // A 0.3 stream cannot reach a 0.2 response: on this line a body is bytes.
+    let bytes = response.body_bytes().unwrap_or_default();
     if !bytes.is_empty() {
         let Ok(stream) = body.write() else { return };
         if write_all(&stream, bytes).is_err() {

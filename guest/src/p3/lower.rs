@@ -1,16 +1,12 @@
-//! Values handed to the host by hand, where wit-bindgen's generated code
-//! would link more than a handler needs: the result of `handle` (its
-//! `task.return`, which wit-bindgen generates only inside its own
-//! executor) and a trailers future that only ever says "no trailers".
+//! The result of `handle` handed to the host by hand: its `task.return`,
+//! which wit-bindgen generates only inside its own executor.
 //!
 //! Both follow the canonical ABI for `wasi:http@0.3.0` exactly; the
 //! component tests in `host/` run every path through wasmtime.
 
 use alloc::string::String;
 
-use super::bindings::wit_future::FuturePayload;
-use super::wasi::http::types::{ErrorCode, FieldSizePayload, Response, Trailers};
-use wit_bindgen::rt::async_support::{FutureReader, FutureVtable, future_new};
+use super::wasi::http::types::{ErrorCode, FieldSizePayload, Response};
 
 /// The flat form of `result<response, error-code>`, as `task.return` takes
 /// it: the result's case, the error's case, then six payload slots joined
@@ -57,21 +53,22 @@ impl Flat {
     }
 }
 
-/// Returns `handle`'s result to the host.
-pub(super) fn task_return(result: Result<Response, ErrorCode>) {
-    let mut flat = Flat::default();
-    match &result {
-        Ok(response) => flat.error = response.take_handle() as i32,
-        Err(error) => {
-            flat.case = 1;
-            flat.error = error_case(&mut flat, error);
-        }
-    }
-    let Flat { case, error, slots: [s0, s2, s3, s4, s5], wide } = flat;
+/// Returns `ok(response)` to the host.
+pub(super) fn return_ok(response: Response) {
+    // SAFETY: `ok` is case 0 with the handle in the first slot; the host
+    // takes ownership of the handle.
+    unsafe { abi::task_return(0, response.take_handle() as i32, 0, 0, 0, 0, 0, 0) };
+}
+
+/// Returns `err(error)` to the host.
+pub(super) fn return_error(error: ErrorCode) {
+    let mut flat = Flat { case: 1, ..Flat::default() };
+    flat.error = error_case(&mut flat, &error);
+    let Flat { case, error: code, slots: [s0, s2, s3, s4, s5], wide } = flat;
     // SAFETY: the arguments are the flat form above; strings stay alive in
-    // `result` until the call returns, and the host copies them.
-    unsafe { abi::task_return(case, error, s0, wide, s2, s3, s4, s5) };
-    drop(result);
+    // `error` until the call returns, and the host copies them.
+    unsafe { abi::task_return(case, code, s0, wide, s2, s3, s4, s5) };
+    drop(error);
 }
 
 /// Fills the payload slots for `error` and returns its case number.
@@ -169,45 +166,6 @@ fn error_case(flat: &mut Flat, error: &ErrorCode) -> i32 {
             flat.string(0, s);
             38
         }
-    }
-}
-
-/// What `Response::new` takes for the trailers.
-type TrailersResult = Result<Option<Trailers>, ErrorCode>;
-
-/// The vtable wit-bindgen generates for it, read at compile time only.
-const GENERATED: &FutureVtable<TrailersResult> = <TrailersResult as FuturePayload>::VTABLE;
-
-/// A trailers future that resolves to `ok(none)`: the generated vtable's
-/// intrinsics, with a `lower` for that one value (see `super::no_trailers`).
-pub(super) fn no_trailers() -> FutureReader<TrailersResult> {
-    static VTABLE: FutureVtable<TrailersResult> = FutureVtable {
-        lower: lower_no_trailers,
-        dealloc_lists: |_| {},
-        // Called only to give back a value the host did not take, which can
-        // only be the `ok(none)` written.
-        lift: |_| Ok(None),
-        ..*GENERATED
-    };
-    // SAFETY: `VTABLE` is the generated one for this payload type, with
-    // `lower` and `lift` exact for the one value written.
-    let (_writer, reader) = unsafe { future_new(|| Ok(None), &VTABLE) };
-    // The writer, dropped unwritten, sends the default, `ok(none)`.
-    reader
-}
-
-/// Lowers `ok(none)`: a variant's payload sits at the variant's alignment
-/// (here that of `error-code`), and both discriminants are 0.
-unsafe fn lower_no_trailers(value: TrailersResult, dst: *mut u8) {
-    // Only `ok(none)` is ever written (see `no_trailers`).
-    if !matches!(value, Ok(None)) {
-        unreachable!();
-    }
-    const PAYLOAD: usize = GENERATED.layout.align();
-    // SAFETY: `dst` points at `layout.size()` bytes for this payload type.
-    unsafe {
-        *dst = 0;
-        *dst.add(PAYLOAD) = 0;
     }
 }
 

@@ -15,6 +15,7 @@
 //! edgekit::handler!(handle);
 //! ```
 
+mod body;
 mod lower;
 pub mod rt;
 
@@ -22,8 +23,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::Future;
 
-pub use crate::response::Response;
 use crate::response::Body;
+pub use crate::response::Response;
 pub use rt::spawn;
 
 /// The bindings of the 0.3 world (`wit/p3/guest.wit`): `wasi:http/service`,
@@ -77,14 +78,7 @@ impl Response {
         let (contents, trailers) = match self.body {
             Body::Stream(stream) => (Some(stream.contents), stream.trailers),
             Body::Bytes(bytes) if bytes.is_empty() => (None, no_trailers()),
-            Body::Bytes(bytes) => {
-                let (mut writer, reader) = wit_stream::new();
-                spawn(async move {
-                    // If the client has gone, the rest is not sent.
-                    writer.write_all(bytes.into_vec()).await;
-                });
-                (Some(reader), no_trailers())
-            }
+            Body::Bytes(bytes) => (Some(body::stream_of(bytes)), no_trailers()),
         };
         let (response, _) = types::Response::new(headers, contents, trailers);
         // Fails only for a status outside 100..=999.
@@ -209,25 +203,30 @@ impl Request {
 /// What a handler may return: a [`Response`], a WASI response, or either in
 /// a `Result` whose error the host turns into its own error response.
 pub trait IntoResult {
-    /// The value `handle` returns to the host.
-    fn into_result(self) -> Result<types::Response, ErrorCode>;
+    /// Returns the value to the host (`task.return`).
+    #[doc(hidden)]
+    fn task_return(self);
 }
 
 impl IntoResult for Response {
-    fn into_result(self) -> Result<types::Response, ErrorCode> {
-        Ok(self.into_wasi())
+    fn task_return(self) {
+        lower::return_ok(self.into_wasi());
     }
 }
 
 impl IntoResult for types::Response {
-    fn into_result(self) -> Result<types::Response, ErrorCode> {
-        Ok(self)
+    fn task_return(self) {
+        lower::return_ok(self);
     }
 }
 
+/// Only a handler that can fail links the lowering of `error-code`.
 impl<R: IntoResult> IntoResult for Result<R, ErrorCode> {
-    fn into_result(self) -> Result<types::Response, ErrorCode> {
-        self.and_then(R::into_result)
+    fn task_return(self) {
+        match self {
+            Ok(response) => response.task_return(),
+            Err(error) => lower::return_error(error),
+        }
     }
 }
 
@@ -242,8 +241,7 @@ where
     // SAFETY: the host passes an owned `request` handle.
     let request = unsafe { types::Request::from_handle(request) };
     rt::start(async move {
-        let answer = handler(Request::new(request)).await;
-        lower::task_return(answer.into_result());
+        handler(Request::new(request)).await.task_return();
     })
 }
 
@@ -272,17 +270,13 @@ macro_rules! handler {
 /// of code for a 40-case variant a handler without trailers never sends;
 /// this one keeps the generated intrinsics and lowers `ok(none)` alone.
 pub fn no_trailers() -> FutureReader<Result<Option<Trailers>, ErrorCode>> {
-    lower::no_trailers()
+    body::no_trailers()
 }
 
 /// One log line to `wasi:cli/stderr`: a stream of its own, written by a
 /// task of its own, so the handler never waits for it.
 pub(crate) fn write_stderr(line: Vec<u8>) {
-    let (mut writer, reader) = wit_stream::new();
     // The future says whether the host took it all; a log line is not
     // worth waiting for.
-    drop(wasi::cli::stderr::write_via_stream(reader));
-    spawn(async move {
-        writer.write_all(line).await;
-    });
+    drop(wasi::cli::stderr::write_via_stream(body::stream_of(line.into())));
 }

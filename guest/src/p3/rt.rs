@@ -45,6 +45,69 @@ pub fn spawn(future: impl Future<Output = ()> + 'static) {
     }
 }
 
+/// Waits until `waitable` (a stream or future end with an operation in
+/// progress, or a subtask) is ready, and gives the code its event carries.
+/// Dropped before that, it stops waiting (the caller cancels the operation).
+///
+/// Only inside a task: it registers with the current one.
+pub(crate) fn wait(waitable: u32) -> Wait {
+    Wait { waitable, code: Box::new(Cell::new(PENDING)), registered: false }
+}
+
+/// The future [`wait`] returns.
+pub(crate) struct Wait {
+    waitable: u32,
+    /// Where the event's code lands (`PENDING` until then); boxed, so its
+    /// address is stable while registered.
+    code: Box<Cell<u32>>,
+    registered: bool,
+}
+
+const PENDING: u32 = u32::MAX;
+
+impl Future for Wait {
+    type Output = u32;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> core::task::Poll<u32> {
+        let code = self.code.get();
+        if code != PENDING {
+            self.registered = false;
+            return core::task::Poll::Ready(code);
+        }
+        if !self.registered {
+            let call = CURRENT.get();
+            if call.is_null() {
+                // Polled outside a task: nothing could deliver the event.
+                return core::task::Poll::Ready(PENDING);
+            }
+            let data: *const Cell<u32> = &*self.code;
+            // SAFETY: `call` is current; `data` lives in the box until this
+            // future is dropped, which unregisters first.
+            unsafe { register(call.cast_mut().cast(), self.waitable, arrived, data.cast_mut().cast()) };
+            self.registered = true;
+        }
+        // The executor polls every future of the task after an event, so no
+        // waker is kept.
+        core::task::Poll::Pending
+    }
+}
+
+impl Drop for Wait {
+    fn drop(&mut self) {
+        let call = CURRENT.get();
+        if self.registered && !call.is_null() {
+            // SAFETY: `call` is current, and this waitable was registered with it.
+            unsafe { unregister(call.cast_mut().cast(), self.waitable) };
+        }
+    }
+}
+
+/// The callback of a [`Wait`]: stores the event's code.
+unsafe extern "C" fn arrived(data: *mut c_void, code: u32) {
+    // SAFETY: `data` is the `Cell` a `Wait` registered, still alive.
+    unsafe { (*data.cast::<Cell<u32>>()).set(code) };
+}
+
 /// Starts one call of the export: the first turn of `future`, as if the
 /// host had sent an empty event. Returns the callback code for the host.
 #[doc(hidden)]

@@ -229,8 +229,26 @@ impl OutsideHost {
                 String::from_utf8_lossy(&expected.1)
             );
         }
+        if let OutsideHost::WasmtimeServe(_) = self {
+            log_line_shown(&log)?;
+        }
         Ok(())
     }
+}
+
+/// The log line every http template writes for `GET /` (`INFO GET /`, on
+/// `wasi:cli/stderr`), as `wasmtime serve` prints a guest's stderr:
+/// `stderr [N] :: INFO GET /`. It may reach the log just after the answer,
+/// so the log is read a few times (bounded).
+fn log_line_shown(log: &Path) -> Result<()> {
+    for _ in 0..30 {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.lines().any(|line| line.contains(":: INFO GET /")) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("answered, but the component's log line `INFO GET /` is not on its stderr (see {})", log.display())
 }
 
 /// Starts `command` as the leader of a process group of its own (so

@@ -1,7 +1,9 @@
 //! `cargo xtask portability`: runs every wasi:http dist artifact on hosts
 //! edgekit did not write, `wasmtime serve` (a debug build of wasmtime-cli
 //! 48.0.8, without `-Scli`, so only the proxy world) and `jco serve` (Node),
-//! and checks that each answers `GET /` exactly as edgekit's own host does.
+//! and checks that each answers `GET /` exactly as edgekit's own host does,
+//! and on `wasmtime serve` that the component's log line (`INFO GET /`,
+//! written by the guest library to `wasi:cli/stderr`) shows on its stderr.
 //! Prints a component x host matrix and fails if any cell is not a pass.
 //!
 //! The hosts are installed on first use into `~/.cache/edgekit/tools`

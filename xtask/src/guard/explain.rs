@@ -1,8 +1,10 @@
 //! `cargo xtask size --explain <component> [--diff <old.wasm>]`: where the
 //! bytes of a component go. Component-level sections (types, imports,
 //! canonical functions, instances, ...) and, for each core module inside, its
-//! sections, largest functions and data segments. Twiggy reads core modules
-//! only; this reads components.
+//! sections, its code by crate (so a template's report shows what the guest
+//! library, wit-bindgen's runtime, the allocator and the template's own code
+//! each cost), largest functions and data segments. Twiggy reads core
+//! modules only; this reads components.
 //!
 //! Function names come from `target/dist/<name>.names.json`, which `dist`
 //! writes from the name section it sets aside before stripping; the shipped
@@ -31,7 +33,25 @@ pub struct Module {
     pub bytes: usize,
     pub sections: Vec<Row>,
     pub functions: Vec<Row>,
+    /// Code bytes by the crate a function's name starts with (named modules only).
+    pub crates: Vec<Row>,
     pub data: Vec<Row>,
+}
+
+/// The crate a (demangled) function name belongs to: the first path segment,
+/// looking through `<T as Trait>::` to `T`. `edgekit` is the guest library.
+pub fn crate_of(function: &str) -> String {
+    let name = function.trim_start_matches('<').trim_start_matches("&mut ").trim_start_matches('&');
+    match name.split_once("::") {
+        Some((krate, _)) if !krate.is_empty() && krate.chars().all(|c| c.is_alphanumeric() || c == '_') => {
+            match krate {
+                "edgekit" => "edgekit (the guest library)".into(),
+                "core" | "alloc" => "core + alloc".into(),
+                other => other.into(),
+            }
+        }
+        _ => "exports, shims and unnamed".into(),
+    }
 }
 
 /// The attribution of one component.
@@ -144,10 +164,13 @@ pub fn breakdown(component: &[u8], names: Option<&BTreeMap<u32, String>>) -> Res
                 row.what = name.clone();
             }
         }
+        for row in &main.functions {
+            add(&mut main.crates, &crate_of(&row.what), row.bytes);
+        }
     }
     for rows in [&mut sections]
         .into_iter()
-        .chain(modules.iter_mut().flat_map(|m| [&mut m.sections, &mut m.functions, &mut m.data]))
+        .chain(modules.iter_mut().flat_map(|m| [&mut m.sections, &mut m.functions, &mut m.crates, &mut m.data]))
     {
         rows.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.what.cmp(&b.what)));
     }
@@ -181,6 +204,9 @@ pub fn render(name: &str, b: &Breakdown, top: usize) -> String {
     for (i, m) in b.modules.iter().enumerate() {
         let _ = writeln!(out, "core module {i}: {} bytes", group(m.bytes));
         rows(&mut out, "sections", &m.sections, usize::MAX);
+        if !m.crates.is_empty() {
+            rows(&mut out, "code by crate", &m.crates, usize::MAX);
+        }
         if !m.functions.is_empty() {
             rows(&mut out, "largest functions", &m.functions, top);
         }

@@ -6,8 +6,10 @@
 //! copies of the pinned WASI there that match its line's (`wit/deps/` for
 //! 0.2, `wit/p3/deps/` for 0.3; a world naming both is refused), its tests in
 //! `edgekit-test.rs`, a row in the README's component table, and source
-//! generated from the world its Cargo.toml names. Every Rust file starts with
-//! a `//!` header saying what it is for.
+//! generated from the world its Cargo.toml names, or written on the guest
+//! library with the feature of its world's line and none of the plumbing the
+//! library owns. The library's WIT copies match the pins too. Every Rust
+//! file starts with a `//!` header saying what it is for.
 
 use std::path::Path;
 
@@ -30,6 +32,7 @@ impl crate::flags::Tidy {
 pub fn check(root: &Path) -> Result<()> {
     let mut problems = Vec::new();
     components(root, &mut problems)?;
+    guest(root, &mut problems)?;
     headers(root, &mut problems)?;
     if !problems.is_empty() {
         bail!("tidy found {} problem(s):\n  {}", problems.len(), problems.join("\n  "));
@@ -107,12 +110,16 @@ fn components(root: &Path, problems: &mut Vec<String>) -> Result<()> {
         }
         let lib = component.dir.join("src/lib.rs");
         let source = std::fs::read_to_string(&lib).unwrap_or_default();
-        if !source.contains(&format!("path: \"wit\", world: \"{}\"", component.world)) {
+        if component.uses_guest() {
+            guest_user(&component, &manifest, &source, &line, problems);
+        } else if !source.contains(&format!("path: \"wit\", world: \"{}\"", component.world)) {
             problems.push(format!(
-                "{}: `wit_bindgen::generate!` must read `path: \"wit\", world: \"{}\"`, as {} names it",
+                "{}: `wit_bindgen::generate!` must read `path: \"wit\", world: \"{}\"`, as {} names it \
+                 (or depend on the guest library, `edgekit = {{ {} ... }}`)",
                 lib.display(),
                 component.world,
-                component.manifest.display()
+                component.manifest.display(),
+                workspace::GUEST_DEPENDENCY,
             ));
         }
         let tests = component.dir.join("edgekit-test.rs");
@@ -131,9 +138,52 @@ fn components(root: &Path, problems: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
+/// A template written on the guest library holds business logic only: the
+/// library's feature for its world's WASI line, and none of the plumbing the
+/// library owns in its `src/lib.rs`.
+fn guest_user(component: &workspace::Component, manifest: &str, source: &str, line: &Path, problems: &mut Vec<String>) {
+    let feature = if line.starts_with("wit/p3") { "\"p3\"" } else { "\"p2\"" };
+    let dependency = manifest.lines().find(|l| l.contains(workspace::GUEST_DEPENDENCY)).unwrap_or_default();
+    if !dependency.contains(feature) {
+        problems.push(format!(
+            "{}: its world is on the WASI line of {}/, so the `edgekit` dependency needs features = [{feature}, ...]",
+            component.manifest.display(),
+            line.display()
+        ));
+    }
+    let lib = component.dir.join("src/lib.rs");
+    for (plumbing, owner) in [
+        ("unsafe", "the library's safe API"),
+        ("#[panic_handler]", "the library's `panic-trap` feature"),
+        ("cabi_realloc", "the library"),
+        ("#[global_allocator]", "the library's `alloc` feature"),
+        ("Vtable", "the library (`edgekit::p3::no_trailers`, `Response`)"),
+    ] {
+        if source.contains(plumbing) {
+            problems.push(format!(
+                "{}: a template holds business logic only; leave `{plumbing}` to {owner}",
+                lib.display()
+            ));
+        }
+    }
+}
+
+/// The guest library's WIT copies match the pins, as a component's do.
+fn guest(root: &Path, problems: &mut Vec<String>) -> Result<()> {
+    for wit_dir in workspace::guest_wit_dirs(root) {
+        for path in wit::stale_copies(&root.join("wit"), &wit_dir)? {
+            problems.push(format!(
+                "{} is not the WASI pinned in wit/: run `cargo xtask dist`, which refreshes it, and commit the result",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Every Rust source file opens with a `//!` comment saying what it is for.
 fn headers(root: &Path, problems: &mut Vec<String>) -> Result<()> {
-    let mut stack = vec![root.join("xtask"), root.join("host"), root.join("components")];
+    let mut stack = vec![root.join("xtask"), root.join("host"), root.join("components"), root.join(workspace::GUEST)];
     while let Some(dir) = stack.pop() {
         if !dir.exists() {
             continue;

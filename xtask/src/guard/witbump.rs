@@ -8,8 +8,9 @@
 //! it for 0.3): cargo fetches it into a scratch project, the files replace
 //! the line's `deps/`, every `wasi:*@<old>` reference in the line's world
 //! files and in the world files of every component on the line moves to the
-//! new version, and those components' copies of the pinned WASI are
-//! refreshed. Everything must resolve, keeping every world, before anything
+//! new version (and in the guest library's world for the line, and the
+//! export names its Rust spells out), and those copies of the pinned WASI
+//! are refreshed. Everything must resolve, keeping every world, before anything
 //! is replaced. Components are then rebuilt by `cargo xtask dist`, whose
 //! drift check fails any artifact still at the old version.
 
@@ -138,8 +139,38 @@ pub fn bump(sh: &Shell, root: &Path, version: &str) -> Result<PathBuf> {
             format!("{} does not resolve at WASI {version}; nothing changed", component.wit_dir().display())
         })?;
     }
+    // The guest library's world on the moving line moves with it.
+    let guest: Vec<PathBuf> = workspace::guest_wit_dirs(root)
+        .into_iter()
+        .filter(|dir| wit::line_of(&pins, dir).is_ok_and(|line| line == line_dir))
+        .collect();
+    for dir in &guest {
+        let own = root.join("target/xtask/wit-bump/guest").join(dir.file_name().unwrap());
+        let _ = std::fs::remove_dir_all(&own);
+        std::fs::create_dir_all(&own)?;
+        for path in wit::wit_files(dir)? {
+            let moved = move_wasi_refs(&std::fs::read_to_string(&path)?, &old_version, version);
+            std::fs::write(own.join(path.file_name().unwrap()), &moved)?;
+            worlds.push((path, moved));
+        }
+        wit::sync(&staging, &own)?;
+        Wit::load(&own)
+            .with_context(|| format!("{} does not resolve at WASI {version}; nothing changed", dir.display()))?;
+        // The export names the library spells out in Rust (`wasi:http/handler@0.3.0#handle`).
+        let sources = root.join(workspace::GUEST).join("src").join(dir.file_name().unwrap());
+        for entry in std::fs::read_dir(&sources).with_context(|| format!("cannot read {}", sources.display()))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path)?;
+                let moved = move_wasi_refs(&text, &old_version, version);
+                if moved != text {
+                    worlds.push((path, moved));
+                }
+            }
+        }
+    }
     // Everything resolved: replace the vendored packages, then the worlds,
-    // then every moved component's copies.
+    // then every moved component's copies (and the guest library's).
     for file in wit::wit_files(&line_dir.join("deps"))? {
         std::fs::remove_file(file)?;
     }
@@ -151,6 +182,9 @@ pub fn bump(sh: &Shell, root: &Path, version: &str) -> Result<PathBuf> {
     }
     for component in &moving {
         wit::sync(&pins, &component.wit_dir())?;
+    }
+    for dir in &guest {
+        wit::sync(&pins, dir)?;
     }
     Ok(line_dir)
 }

@@ -52,6 +52,11 @@ pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Bu
     // built. Its copies of the pinned WASI are refreshed first: they are
     // generated, and `tidy` fails a commit that forgot them.
     let mut worlds = Vec::new();
+    for wit_dir in workspace::guest_wit_dirs(root) {
+        for path in wit::sync(&root.join("wit"), &wit_dir)? {
+            eprintln!("    {:<12} wit          {} now matches the pins", workspace::GUEST, path.display());
+        }
+    }
     for component in &components {
         let line = wit::line_of(&root.join("wit"), &component.wit_dir())?;
         for path in wit::sync(&root.join("wit"), &component.wit_dir())? {

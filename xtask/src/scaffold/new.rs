@@ -10,7 +10,10 @@
 //! component table and a budget entry (the template's budget, baseline 0) to
 //! `size-budgets.toml`, and a middleware's copy gets the template's
 //! compositions in `compose.toml`. With `--out` it writes a standalone crate
-//! with a README of its own instead and touches nothing in the workspace.
+//! with a README of its own instead and touches nothing in the workspace; a
+//! template written on the guest library gets a copy of it in `edgekit/`
+//! beside its sources, and its dependency points there, so the crate builds
+//! anywhere with the stock toolchain alone.
 //! Everything is computed and checked first; a refused name or template
 //! writes nothing, and a failed write removes what it wrote.
 
@@ -296,6 +299,24 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// Where `new --out` puts its copy of the guest library, relative to the crate.
+pub const VENDORED_GUEST: &str = "edgekit";
+
+/// The guest library's files (sources, WIT, manifest, lock file, README),
+/// to be copied into `to`: a standalone crate carries the library it is
+/// written on, at the version it was tested with.
+fn vendor_guest(root: &Path, to: &Path, writes: &mut Vec<(PathBuf, String)>) -> Result<()> {
+    let guest = root.join(workspace::GUEST);
+    let mut library = Vec::new();
+    files(&guest, &mut library)?;
+    for path in library {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("{}: the guest library holds only text files", path.display()))?;
+        writes.push((to.join(path.strip_prefix(&guest)?), text));
+    }
+    Ok(())
+}
+
 /// The README a standalone crate made by `new --out` starts with.
 fn standalone_readme(name: &str, template: &str, world: &str) -> String {
     format!(
@@ -304,7 +325,8 @@ fn standalone_readme(name: &str, template: &str, world: &str) -> String {
          `cargo xtask new {name} --template {template} --out <dir>`. It is a standalone\n\
          crate: its own `[workspace]`, pinned versions (`Cargo.lock`), toolchain\n\
          (`rust-toolchain.toml`) and WIT (`wit/`: the world `{world}` and the WASI\n\
-         packages it uses).\n\n\
+         packages it uses). A template written on edgekit's guest library brings\n\
+         a copy of it in `edgekit/`, which its `Cargo.toml` depends on by path.\n\n\
          ## Build it here\n\n\
          ```sh\n\
          cargo build --release --target wasm32-wasip2\n\
@@ -365,7 +387,14 @@ pub fn create(root: &Path, name: &str, template: &str, out: Option<&Path>) -> Re
         let relative = relative.to_string_lossy().replace(template, name);
         // The host tests call the host's `Greeter`, not the guest's type.
         let camel = !relative.ends_with("edgekit-test.rs");
-        writes.push((dir.join(relative), rename(&text, &from, &to, camel)));
+        let mut text = rename(&text, &from, &to, camel);
+        if out.is_some() && relative == "Cargo.toml" {
+            text = text.replace(workspace::GUEST_DEPENDENCY, &format!("path = \"{VENDORED_GUEST}\""));
+        }
+        writes.push((dir.join(relative), text));
+    }
+    if out.is_some() && source.uses_guest() {
+        vendor_guest(root, &dir.join(VENDORED_GUEST), &mut writes)?;
     }
     let world = rename(&source.world, &from, &to, false);
     if out.is_some() {

@@ -112,10 +112,21 @@ fn new_out_is_standalone_and_goes_back_through_dist() {
     new::create(tmp.path(), "orders-api", "http-api", Some(&crate_dir)).unwrap();
     assert!(snapshot(tmp.path()) == before, "`new --out` changed the workspace");
     let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
-    assert_mentions(&manifest, &["name = \"orders-api\"", "\n[workspace]\n", "[profile.release]"]);
-    for file in
-        ["README.md", "Cargo.lock", "rust-toolchain.toml", "edgekit-test.rs", "wit/orders-api.wit", "wit/deps/http.wit"]
-    {
+    assert_mentions(
+        &manifest,
+        &["name = \"orders-api\"", "\n[workspace]\n", "[profile.release]", "edgekit = { path = \"edgekit\""],
+    );
+    for file in [
+        "README.md",
+        "Cargo.lock",
+        "rust-toolchain.toml",
+        "edgekit-test.rs",
+        "wit/orders-api.wit",
+        "wit/deps/http.wit",
+        "edgekit/Cargo.toml",
+        "edgekit/src/lib.rs",
+        "edgekit/wit/p2/guest.wit",
+    ] {
         assert!(crate_dir.join(file).is_file(), "{file} is missing from the standalone crate");
     }
     copy_tree(&crate_dir, &tmp.path().join("components/orders-api"));

@@ -199,6 +199,10 @@ pub struct ServeOptions {
     /// A wasi:config variable the component may read (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = key_value)]
     pub config: Vec<(String, String)>,
+    /// Drop what the component writes to stdout and stderr, instead of
+    /// printing each line tagged with the component and the request.
+    #[arg(long)]
+    pub no_guest_log: bool,
 }
 
 fn key_value(pair: &str) -> Result<(String, String), String> {

@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -28,6 +29,8 @@ pub(super) struct Connection {
     pub(super) limits: Arc<ServerLimits>,
     pub(super) log: Log,
     pub(super) closing: watch::Receiver<bool>,
+    /// The server's request counter.
+    pub(super) numbers: Arc<AtomicU64>,
 }
 
 impl Connection {
@@ -38,11 +41,12 @@ impl Connection {
         let _ = stream.set_nodelay(true);
         let phase = Arc::new(Mutex::new(Phase::Idle(Instant::now())));
         let io = TokioIo::new(Watched::new(stream, phase.clone(), self.limits.clone()));
-        let (handlers, log) = (self.handlers, self.log.clone());
+        let (handlers, log, numbers) = (self.handlers, self.log.clone(), self.numbers);
         let service = service_fn(move |request| {
             let (handler, log) = (handlers.current(), log.clone());
+            let number = numbers.fetch_add(1, Ordering::Relaxed) + 1;
             let in_flight = InFlight::start(phase.clone());
-            async move { Ok::<_, Infallible>(answer(&handler, request, log, in_flight).await) }
+            async move { Ok::<_, Infallible>(answer(&handler, request, number, log, in_flight).await) }
         });
         let connection = http1::Builder::new().serve_connection(io, service);
         let mut connection = std::pin::pin!(connection);

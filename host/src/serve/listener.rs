@@ -4,6 +4,7 @@
 //! the server stops.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
@@ -89,6 +90,9 @@ impl Server {
         let open = Arc::new(Semaphore::new(limits.max_connections as usize));
         let limits = Arc::new(limits);
         let (closing, _) = watch::channel(false);
+        // Numbers the requests from 1, across connections: the access log
+        // line and the 0.2 guest's log lines of a request carry its number.
+        let numbers = Arc::new(AtomicU64::new(0));
         let mut backoff = ACCEPT_BACKOFF.0;
         let mut stop = std::pin::pin!(stop);
         loop {
@@ -123,6 +127,7 @@ impl Server {
                 limits: limits.clone(),
                 log: log.clone(),
                 closing: closing.subscribe(),
+                numbers: numbers.clone(),
             };
             tokio::spawn(async move {
                 connection.serve(stream).await;

@@ -1,5 +1,9 @@
 //! The access log: where a server's log lines go ([`Log`]), and the line
-//! each request gets when its response has ended.
+//! each request gets when its response has ended:
+//! `#<number>[ i<instance>] <method> <path> <status> <micros> µs[: <why>]`.
+//! The number counts the server's requests from 1; a 0.2 guest's own log
+//! lines carry it (`<component> #<number> | ...`), and a 0.3 request names
+//! the instance whose lines (`<component> i<instance> | ...`) it shares.
 
 use tokio::time::Instant;
 
@@ -18,7 +22,7 @@ impl Log {
     }
 
     /// Writes the line `line` makes, if the log is on.
-    pub(super) fn write(&self, line: impl FnOnce() -> String) {
+    pub(crate) fn write(&self, line: impl FnOnce() -> String) {
         match self {
             Log::Off => {}
             Log::Stderr => eprintln!("{}", line()),
@@ -38,6 +42,10 @@ impl From<bool> for Log {
 /// What a request's log line says about the request.
 pub(super) struct Line {
     pub(super) log: Log,
+    /// The request's number on this server, counted from 1.
+    pub(super) number: u64,
+    /// The 0.3 instance that took it, if any.
+    pub(super) instance: Option<usize>,
     pub(super) method: hyper::Method,
     pub(super) path: String,
     pub(super) head: bool,

@@ -15,22 +15,29 @@ use super::connection::InFlight;
 use super::log::{Line, Log};
 use crate::http::Handler;
 
-/// One request: the guest's response, or a plain-text error with the
+/// Request `number`: the guest's response, or a plain-text error with the
 /// status the failure maps to. Its body prints the log line when it ends.
 pub(super) async fn answer(
     handler: &Handler,
     request: hyper::Request<hyper::body::Incoming>,
+    number: u64,
     log: Log,
     in_flight: InFlight,
 ) -> hyper::Response<HyperOutgoingBody> {
-    let line = log.on().then(|| Line {
+    let mut line = log.on().then(|| Line {
         log,
+        number,
+        instance: None,
         method: request.method().clone(),
         path: request.uri().path().to_string(),
         head: request.method() == hyper::Method::HEAD,
         start: Instant::now(),
     });
-    let (response, failure) = match handler.respond(request).await {
+    let (result, instance) = handler.respond_numbered(request, number).await;
+    if let Some(line) = &mut line {
+        line.instance = instance;
+    }
+    let (response, failure) = match result {
         Ok(response) => (response, None),
         Err(failure) => {
             let body = Full::new(format!("{failure}\n").into()).map_err(|never| match never {}).boxed_unsync();
@@ -113,6 +120,8 @@ impl Drop for Logged {
             None if !self.ended && sends_body => ": the connection closed before the response ended".into(),
             None => String::new(),
         };
-        line.log.write(|| format!("{} {} {status} {micros} µs{why}", line.method, line.path));
+        let instance = line.instance.map(|i| format!(" i{i}")).unwrap_or_default();
+        line.log
+            .write(|| format!("#{}{instance} {} {} {status} {micros} µs{why}", line.number, line.method, line.path));
     }
 }

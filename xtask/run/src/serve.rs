@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use edgekit_host::http::{Grants, Handler, Limits};
-use edgekit_host::serve::{ServerLimits, engine, serve_blocking_with};
+use edgekit_host::serve::{Log, ServerLimits, engine, serve_blocking_with};
 use xtask::flags;
 
 /// What the serve flags ask for: each request's limits, the component's
@@ -15,6 +15,8 @@ pub struct Options {
     pub limits: Limits,
     pub grants: Grants,
     pub server: ServerLimits,
+    /// Where the component's stdout and stderr lines go.
+    pub guest_log: Log,
 }
 
 impl Options {
@@ -33,6 +35,7 @@ impl Options {
                 idle_timeout: Duration::from_millis(flags.idle_timeout_ms),
                 max_connections: flags.max_connections,
             },
+            guest_log: if flags.no_guest_log { Log::Off } else { Log::Stderr },
         })
     }
 
@@ -51,6 +54,16 @@ impl Options {
     }
 }
 
+/// The name a component's log lines are tagged with: a dist artifact's
+/// name as given, a `.wasm` file's name without its directory and suffix.
+pub fn component_name(component: &str) -> String {
+    let path = std::path::Path::new(component);
+    match component.ends_with(".wasm") {
+        true => path.file_stem().map_or(component.to_string(), |s| s.to_string_lossy().into_owned()),
+        false => component.to_string(),
+    }
+}
+
 pub fn run(flags: flags::Serve) -> Result<()> {
     let options = Options::from_flags(&flags.options)?;
     let engine = engine(&options.limits)?;
@@ -62,6 +75,7 @@ pub fn run(flags: flags::Serve) -> Result<()> {
                 flags.component
             )
         })?;
+    let handler = handler.named(&component_name(&flags.component)).guest_log(options.guest_log.clone());
     let line = handler.line();
     serve_blocking_with(&flags.options.addr, handler, options.server.clone(), |addr| {
         eprintln!("{}", options.banner(&flags.options, &flags.component, line, addr))

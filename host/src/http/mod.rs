@@ -77,12 +77,21 @@ pub struct Grants {
     pub outbound_hosts: Vec<String>,
     pub config: Vec<(String, String)>,
     /// Link all of WASI (`wasi:cli`, filesystem, sockets) of the component's
-    /// line beside `wasi:http`, with nothing granted through it (no
-    /// arguments, variables or directories): what a component built the
-    /// stock way for `wasm32-wasip2` imports, as `wasmtime serve -Scli`
-    /// gives it.
+    /// line beside `wasi:http`, with nothing granted through it but
+    /// [`Grants::env`] (no arguments, directories or sockets; stdin empty;
+    /// stdout and stderr to the guest log; `exit` fails the request with
+    /// 500): what a component built the stock way for `wasm32-wasip2`
+    /// imports, as `wasmtime serve -Scli` gives it. `serve --cli`.
     pub cli: bool,
+    /// The environment variables a component granted [`Grants::cli`] reads
+    /// (`serve --env K=V`); none by default.
+    pub env: Vec<(String, String)>,
 }
+
+/// What the error of a component that imports more than its line's world
+/// says to do.
+pub(crate) const CLI_HINT: &str = "a stock `wasm32-wasip2` build imports wasi:cli and more from std: \
+    serve it with `--cli` (Grants::cli) to link all of WASI, with nothing granted through it";
 
 /// Per-instance state: what the world's imports need, and the limits.
 pub struct RequestState {
@@ -182,6 +191,8 @@ pub enum Failure {
     NoResponse,
     /// The guest answered with a wasi:http error code (500).
     Guest(String),
+    /// The guest called `wasi:cli/exit` (500): only with [`Grants::cli`].
+    Exit(i32),
     /// Anything else (500).
     Host(anyhow::Error),
 }
@@ -197,7 +208,9 @@ impl Failure {
 
     fn classify(error: wasmtime::Error, limits: &Limits, memory_exceeded: bool) -> Failure {
         let error = anyhow::Error::from(error);
-        if memory_exceeded {
+        if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Failure::Exit(exit.0)
+        } else if memory_exceeded {
             Failure::Memory(limits.memory)
         } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             Failure::Deadline(limits.deadline)
@@ -220,6 +233,7 @@ impl std::fmt::Display for Failure {
             Failure::Trap(e) => write!(f, "the component trapped: {}", e.root_cause()),
             Failure::NoResponse => write!(f, "the component returned without setting a response"),
             Failure::Guest(code) => write!(f, "the component answered with an error: {code}"),
+            Failure::Exit(status) => write!(f, "the component exited with status {status}"),
             Failure::Host(e) => write!(f, "the host failed: {e:#}"),
         }
     }
@@ -388,6 +402,9 @@ fn new_store(engine: &Engine, limits: &Limits, grants: &Arc<Grants>, output: Opt
         config.insert(key, value);
     }
     let mut wasi = WasiCtx::builder();
+    if grants.cli {
+        wasi.envs(&grants.env);
+    }
     if let Some(sink) = &output {
         wasi.stdout(Stream::new(sink.clone(), Which::Stdout)).stderr(Stream::new(sink.clone(), Which::Stderr));
     }

@@ -49,10 +49,12 @@ impl Handler {
             wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)?;
         }
         super::link_config(&mut linker)?;
-        let pre = linker
-            .instantiate_pre(component)
-            .map_err(anyhow::Error::from)
-            .context("the component imports more than the wasi:http/proxy@0.2 world offers")?;
+        let pre = linker.instantiate_pre(component).map_err(anyhow::Error::from).with_context(|| match grants.cli {
+            true => "the component imports more than WASI 0.2 and wasi:http offer".to_string(),
+            false => {
+                format!("the component imports more than the wasi:http/proxy@0.2 world offers; {}", super::CLI_HINT)
+            }
+        })?;
         let pre = ProxyPre::new(pre)
             .map_err(anyhow::Error::from)
             .context("the component does not export wasi:http/incoming-handler@0.2")?;

@@ -86,10 +86,12 @@ impl Handler {
         }
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
         super::link_config(&mut linker)?;
-        let pre = linker
-            .instantiate_pre(component)
-            .map_err(anyhow::Error::from)
-            .context("the component imports more than the wasi:http/service@0.3 world offers")?;
+        let pre = linker.instantiate_pre(component).map_err(anyhow::Error::from).with_context(|| match grants.cli {
+            true => "the component imports more than WASI 0.3 and wasi:http offer".to_string(),
+            false => {
+                format!("the component imports more than the wasi:http/service@0.3 world offers; {}", super::CLI_HINT)
+            }
+        })?;
         let pre = ServicePre::new(pre)
             .map_err(anyhow::Error::from)
             .context("the component does not export wasi:http/handler@0.3")?;

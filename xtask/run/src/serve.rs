@@ -29,7 +29,12 @@ impl Options {
                 reuse: usize::try_from(flags.reuse).context("--reuse is too large")?,
                 concurrent: usize::try_from(flags.concurrent).context("--concurrent is too large")?,
             },
-            grants: Grants { outbound_hosts: flags.allow_hosts.clone(), config: flags.config.clone(), cli: false },
+            grants: Grants {
+                outbound_hosts: flags.allow_hosts.clone(),
+                config: flags.config.clone(),
+                cli: flags.cli,
+                env: flags.env.clone(),
+            },
             server: ServerLimits {
                 header_read_timeout: Duration::from_millis(flags.header_timeout_ms),
                 idle_timeout: Duration::from_millis(flags.idle_timeout_ms),
@@ -46,9 +51,10 @@ impl Options {
             "0.3" => format!(" serving {} requests each, {} at once", self.limits.reuse, self.limits.concurrent),
             _ => String::new(),
         };
+        let cli = if self.grants.cli { ", all of WASI linked (--cli)" } else { "" };
         format!(
             "serving {what} (WASI {line}) on http://{addr} (deadline {} ms, memory {} MiB, {} instances{reuse}, \
-             {} connections); Ctrl-C stops gracefully, twice at once",
+             {} connections{cli}); Ctrl-C stops gracefully, twice at once",
             flags.deadline_ms, flags.memory_mib, self.limits.instances, flags.max_connections
         )
     }

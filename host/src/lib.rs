@@ -25,27 +25,49 @@ include!(concat!(env!("OUT_DIR"), "/components.rs"));
 
 mod fresh;
 
-/// The workspace root, read at run time (cargo sets `CARGO_MANIFEST_DIR` for
-/// `cargo test` and `cargo run`), so a test binary reused from a shared target
-/// directory reads the checkout that ran it.
+/// The workspace root, found at run time and never from a path compiled
+/// into the binary, so a binary reused from a target directory that several
+/// checkouts share reads the checkout it runs in: the nearest directory at
+/// or above `CARGO_MANIFEST_DIR` when cargo set it (`cargo test`, `cargo
+/// run`), else at or above the current directory, whose `Cargo.toml` is a
+/// workspace with `host` among its members ([`root_above`]). Outside any,
+/// the current directory: the artifact a caller looks for is then missing,
+/// and [`artifact`] says to run from a checkout.
 pub fn root() -> PathBuf {
-    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    // The nearest directory holding `wit/` and `components/`: the manifest
-    // directory cargo gives is that of whichever package runs (`host/`,
-    // `xtask/run/`), at any depth.
-    manifest_dir
-        .ancestors()
-        .find(|dir| dir.join("wit").is_dir() && dir.join("components").is_dir())
-        .unwrap_or_else(|| manifest_dir.parent().unwrap())
-        .to_path_buf()
+    find_root().unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")))
+}
+
+/// [`root`], or `None` outside an edgekit workspace.
+pub fn find_root() -> Option<PathBuf> {
+    let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR").and_then(|dir| root_above(Path::new(&dir)));
+    from_cargo.or_else(|| root_above(&std::env::current_dir().ok()?))
+}
+
+/// The nearest directory at or above `dir` whose `Cargo.toml` declares a
+/// `[workspace]` with `host` among its members. A component's own
+/// `[workspace]` (each is a standalone crate) does not count.
+pub fn root_above(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().find(|dir| is_edgekit_workspace(dir)).map(Path::to_path_buf)
+}
+
+fn is_edgekit_workspace(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else { return false };
+    let Ok(manifest) = text.parse::<toml::Table>() else { return false };
+    let members = manifest.get("workspace").and_then(|w| w.get("members")).and_then(|m| m.as_array());
+    members.is_some_and(|members| members.iter().any(|m| m.as_str() == Some("host")))
 }
 
 /// The path of a dist artifact, or a one-line error saying how to make it.
 /// An artifact older than any of the sources `dist` built it from is
 /// refused too, naming the changed file: tests never run stale bytes.
 pub fn artifact(name: &str) -> Result<PathBuf> {
+    if find_root().is_none() {
+        let here = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+        bail!(
+            "no edgekit workspace at or above {here} (a Cargo.toml whose [workspace] members include \"host\"): \
+             run from an edgekit checkout"
+        );
+    }
     let path = root().join("target").join("dist").join(format!("{name}.wasm"));
     if !path.exists() {
         let dir = path.parent().unwrap();

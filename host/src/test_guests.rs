@@ -1,7 +1,8 @@
 //! Misbehaving wasi:http guests for the limit tests: they loop forever, trap,
 //! or grow memory without end, either before setting a response (the status
 //! says why) or after setting it and writing part of the body (the status
-//! went out already, so the response must be cut off instead).
+//! went out already, so the response must be cut off instead); and one that
+//! writes to stderr, for the guest log tests ([`logs`]).
 //!
 //! They are not templates, so they do not live under `components/` (which
 //! `dist` ships). Each is WAT assembled in process by the `wat` crate: a
@@ -213,6 +214,70 @@ pub fn allocates_after_responding() -> Result<Vec<u8>> {
 /// stops it.
 pub fn loops_after_responding() -> Result<Vec<u8>> {
     responds_then("(loop $again (br $again))")
+}
+
+/// A wasi:http component whose `handle` writes `text` to `wasi:cli/stderr`
+/// `times` times (one `blocking-write-and-flush` each, so `text` must be at
+/// most 4,096 bytes), then returns without setting a response (500): a
+/// guest that logs, for the guest log tests.
+pub fn logs(text: &str, times: u32) -> Result<Vec<u8>> {
+    anyhow::ensure!(text.len() <= 4096, "a test guest writes at most 4,096 bytes at once");
+    let text = format!(
+        r#"(component
+  (import "wasi:io/error@0.2.12" (instance $io-error
+    (export "error" (type (sub resource)))))
+  (alias export $io-error "error" (type $error))
+  (import "wasi:io/streams@0.2.12" (instance $streams
+    (alias outer 1 $error (type $outer-error))
+    (export "error" (type $error (eq $outer-error)))
+    (export "output-stream" (type $output-stream (sub resource)))
+    (type $stream-error-type (variant (case "last-operation-failed" (own $error)) (case "closed")))
+    (export "stream-error" (type $stream-error (eq $stream-error-type)))
+    (export "[method]output-stream.blocking-write-and-flush"
+      (func (param "self" (borrow $output-stream)) (param "contents" (list u8)) (result (result (error $stream-error)))))))
+  (alias export $streams "output-stream" (type $output-stream))
+  (import "wasi:cli/stderr@0.2.12" (instance $stderr
+    (alias outer 1 $output-stream (type $outer-output-stream))
+    (export "output-stream" (type $output-stream (eq $outer-output-stream)))
+    (export "get-stderr" (func (result (own $output-stream))))))
+  (import "wasi:http/types@0.2.12" (instance $types
+    (export "incoming-request" (type (sub resource)))
+    (export "response-outparam" (type (sub resource)))))
+  (alias export $types "incoming-request" (type $request))
+  (alias export $types "response-outparam" (type $outparam))
+  (core module $memory (memory (export "memory") 1))
+  (core instance $memory (instantiate $memory))
+  (core func $get-stderr (canon lower (func $stderr "get-stderr")))
+  (core func $write-and-flush
+    (canon lower (func $streams "[method]output-stream.blocking-write-and-flush") (memory (core memory $memory "memory"))))
+  (core module $m
+    (import "env" "memory" (memory 1))
+    (import "cli" "get-stderr" (func $get-stderr (result i32)))
+    (import "cli" "write-and-flush" (func $write-and-flush (param i32 i32 i32 i32)))
+    (data (i32.const 64) "{data}")
+    (func (export "handle") (param $request i32) (param $out i32)
+      (local $stream i32) (local $left i32)
+      (local.set $stream (call $get-stderr))
+      (local.set $left (i32.const {times}))
+      (block $done
+        (loop $again
+          (br_if $done (i32.eqz (local.get $left)))
+          (call $write-and-flush (local.get $stream) (i32.const 64) (i32.const {len}) (i32.const 0))
+          (local.set $left (i32.sub (local.get $left) (i32.const 1)))
+          (br $again)))))
+  (core instance $i (instantiate $m
+    (with "env" (instance $memory))
+    (with "cli" (instance
+      (export "get-stderr" (func $get-stderr))
+      (export "write-and-flush" (func $write-and-flush))))))
+  (func $handle (param "request" (own $request)) (param "response-out" (own $outparam))
+    (canon lift (core func $i "handle")))
+  (instance $handler (export "handle" (func $handle)))
+  (export "wasi:http/incoming-handler@0.2.12" (instance $handler)))"#,
+        data = text.escape_default(),
+        len = text.len(),
+    );
+    wat::parse_str(&text).with_context(|| format!("test guest WAT does not assemble:\n{text}"))
 }
 
 /// Misbehaving WASI 0.3 guests: `wasi:http/handler@0.3.0#handle` lifted

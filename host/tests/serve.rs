@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use edgekit_host::client::{Connection, get_blocking};
-use edgekit_host::http::{Grants, Handler, Limits, full_body};
+use edgekit_host::http::{Grants, Handler, Limits, MAX_LINE, MAX_LINES, full_body};
 use edgekit_host::serve::{Log, Running, ServerLimits, engine, start_with};
 use edgekit_host::test_guests::{self, PARTIAL_BODY};
 use wasmtime::component::Component;
@@ -31,6 +31,8 @@ struct Setup {
     grants: Grants,
     server: ServerLimits,
     log: Log,
+    /// Where the guest's stdout and stderr lines go.
+    guest_log: Log,
 }
 
 impl Setup {
@@ -43,6 +45,7 @@ impl Setup {
             grants: Grants::default(),
             server: ServerLimits::default(),
             log: Log::Stderr,
+            guest_log: Log::Stderr,
         }
     }
 
@@ -58,7 +61,10 @@ impl Setup {
             Some(bytes) => Component::new(&engine, bytes).unwrap(),
             None => edgekit_host::load(&engine, self.name).unwrap_or_else(|e| panic!("{e:#}")),
         };
-        let handler = Handler::with(&engine, &component, self.limits, self.grants).unwrap();
+        let handler = Handler::with(&engine, &component, self.limits, self.grants)
+            .unwrap()
+            .named(self.name)
+            .guest_log(self.guest_log);
         start_with("127.0.0.1:0", handler, self.server, self.log).unwrap()
     }
 }
@@ -83,17 +89,49 @@ fn log_lines() -> (Log, mpsc::Receiver<String>) {
     (Log::Lines(lines), receiver)
 }
 
-/// The next log line starting with `prefix`, waiting at most 10 s for it.
-fn next_line(lines: &mpsc::Receiver<String>, prefix: &str) -> String {
+/// The next access log line whose part after the request number (and the
+/// 0.3 instance) starts with `prefix`, waiting at most 10 s for it: that
+/// part, and the number.
+fn next_line(lines: &mpsc::Receiver<String>, prefix: &str) -> (String, u64) {
     let give_up = Instant::now() + Duration::from_secs(10);
     loop {
         let left = give_up.saturating_duration_since(Instant::now());
         match lines.recv_timeout(left) {
-            Ok(line) if line.starts_with(prefix) => return line,
-            Ok(_) => {}
-            Err(e) => panic!("no log line starting with {prefix:?} within 10 s: {e}"),
+            Ok(line) => {
+                if let Some((number, rest)) = access_line(&line)
+                    && rest.starts_with(prefix)
+                {
+                    return (rest.to_string(), number);
+                }
+            }
+            Err(e) => panic!("no access log line starting with {prefix:?} within 10 s: {e}"),
         }
     }
+}
+
+/// An access log line (`#12 GET / 200 40 µs`, `#12 i3 GET / ...` on 0.3)
+/// split into its request number and what follows the tags; `None` for any
+/// other line.
+fn access_line(line: &str) -> Option<(u64, &str)> {
+    let (number, rest) = line.strip_prefix('#')?.split_once(' ')?;
+    let rest = match rest.split_once(' ') {
+        Some((instance, after)) if instance.starts_with('i') && instance[1..].parse::<u64>().is_ok() => after,
+        _ => rest,
+    };
+    Some((number.parse().ok()?, rest))
+}
+
+/// Every line `lines` receives until `count` access log lines have come,
+/// waiting at most 10 s for each.
+fn lines_until_requests(lines: &mpsc::Receiver<String>, count: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    while seen.iter().filter(|l: &&String| access_line(l).is_some()).count() < count {
+        match lines.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) => seen.push(line),
+            Err(e) => panic!("{count} access log lines did not come within 10 s each ({e}); got {seen:#?}"),
+        }
+    }
+    seen
 }
 
 /// Sends `request` as is on a fresh connection and reads until the server
@@ -162,11 +200,101 @@ fn cut_off(guest: Vec<u8>, why: &str) {
         let (data, complete) = dechunk(body);
         assert_eq!(data, PARTIAL_BODY, "{answer:?}");
         assert!(!complete, "the response ended as if complete: {answer:?}");
-        let line = next_line(&lines, "GET / ");
+        let (line, _) = next_line(&lines, "GET / ");
         assert!(
             line.starts_with("GET / 200 ") && line.contains("the response was cut off: ") && line.contains(why),
             "{line}"
         );
+    }
+}
+
+/// What a guest writes to stderr reaches the log as lines tagged with the
+/// component's name and the number its request's access log line carries;
+/// with the guest log off, only the access lines come.
+#[test]
+fn guest_stderr_lines_are_logged_with_the_component_and_the_request() {
+    let (log, lines) = log_lines();
+    let guest = test_guests::logs("INFO handling a request\n", 1).unwrap();
+    let server = Setup { name: "logger", log: log.clone(), guest_log: log, ..Setup::guest(guest.clone()) }.start();
+    for _ in 0..3 {
+        // The guest returns without a response once it has logged.
+        assert_eq!(get(server.addr, "/log").0, 500);
+    }
+    let seen = lines_until_requests(&lines, 3);
+    let numbers: Vec<u64> = seen
+        .iter()
+        .filter_map(|line| access_line(line))
+        .map(|(number, rest)| {
+            assert!(rest.starts_with("GET /log 500 "), "{rest}");
+            number
+        })
+        .collect();
+    assert_eq!(numbers.len(), 3, "{seen:#?}");
+    for (i, number) in numbers.iter().enumerate() {
+        let tagged = format!("logger #{number} | INFO handling a request");
+        let at = seen.iter().position(|line| *line == tagged).unwrap_or_else(|| panic!("no {tagged:?} in {seen:#?}"));
+        let access = seen.iter().position(|line| access_line(line).is_some_and(|(n, _)| n == *number)).unwrap();
+        assert!(at < access, "the guest's line came after its request's access line: {seen:#?}");
+        assert!(numbers[..i].iter().all(|n| n != number), "two requests numbered {number}: {seen:#?}");
+    }
+    assert_eq!(seen.iter().filter(|line| line.starts_with("logger #")).count(), 3, "{seen:#?}");
+    drop(server);
+
+    let (log, lines) = log_lines();
+    let quiet = Setup { name: "logger", log, guest_log: Log::Off, ..Setup::guest(guest) }.start();
+    assert_eq!(get(quiet.addr, "/log").0, 500);
+    let seen = lines_until_requests(&lines, 1);
+    assert!(seen.iter().all(|line| access_line(line).is_some()), "{seen:#?}");
+}
+
+/// A guest cannot flood the log: lines past the cap per request are
+/// counted in one line, a line longer than the cap is cut with a marker,
+/// and a last line without a newline is written when the request ends.
+#[test]
+fn guest_log_lines_are_capped_in_number_and_length() {
+    let long = "x".repeat(3000);
+    let cases: [(&str, &str, u32); 3] =
+        [("flood", "line\n", 1500), ("long", long.as_str(), 2), ("tail", "the end, without a newline", 1)];
+    for (name, text, times) in cases {
+        let (log, lines) = log_lines();
+        let guest = test_guests::logs(text, times).unwrap();
+        let server = Setup { name, log: log.clone(), guest_log: log, ..Setup::guest(guest) }.start();
+        assert_eq!(get(server.addr, "/").0, 500);
+        let seen = lines_until_requests(&lines, 1);
+        let (number, _) = seen.iter().find_map(|line| access_line(line)).unwrap();
+        let tag = format!("{name} #{number} | ");
+        let guest_lines: Vec<&str> = seen.iter().filter_map(|line| line.strip_prefix(&tag)).collect();
+        match name {
+            "flood" => {
+                assert_eq!(guest_lines.len(), MAX_LINES + 1, "{:?}", &guest_lines[guest_lines.len() - 3..]);
+                assert!(guest_lines[..MAX_LINES].iter().all(|line| *line == "line"));
+                assert_eq!(guest_lines[MAX_LINES], "[500 lines dropped: at most 1000 per request]");
+            }
+            "long" => {
+                let cut = format!("{} [line truncated at 4096 bytes]", "x".repeat(MAX_LINE));
+                assert_eq!(guest_lines, [cut.as_str()]);
+            }
+            _ => assert_eq!(guest_lines, ["the end, without a newline"]),
+        }
+        eprintln!("{name}: {} guest lines logged for request #{number}", guest_lines.len());
+    }
+}
+
+/// A 0.3 request's access log line names the instance that served it,
+/// whose tag the guest's own lines carry on 0.3.
+#[test]
+fn p3_access_lines_name_their_instance() {
+    let (log, lines) = log_lines();
+    let server = Setup { log, ..Setup::dist("edge-fn-p3") }.start();
+    for _ in 0..3 {
+        assert_eq!(get(server.addr, "/"), (200, "hello from the edge\n".into()));
+    }
+    for _ in 0..3 {
+        let line = lines.recv_timeout(Duration::from_secs(10)).unwrap();
+        let (_, rest) = access_line(&line).unwrap_or_else(|| panic!("not an access line: {line}"));
+        let instance = line.split(' ').nth(1).unwrap();
+        assert!(instance.starts_with('i') && instance[1..].parse::<u64>().is_ok(), "{line}");
+        assert!(rest.starts_with("GET / 200 "), "{line}");
     }
 }
 

@@ -9,7 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use edgekit_host::client::get_blocking;
 use edgekit_host::http::{Grants, Handler, Limits, full_body};
+use edgekit_host::serve;
 
 /// Copies `components/<name>` to a temporary directory outside the
 /// workspace, applies `edit` to its `src/lib.rs`, builds it for
@@ -140,4 +142,50 @@ fn edge_fn_grown_past_4_kib_answers_its_whole_body() {
     assert_eq!(status, 200);
     assert_eq!(answer.len(), body.len(), "the body was cut");
     assert!(answer == body.as_bytes());
+}
+
+/// `serve --cli` (issue 21): edge-fn built the stock way, with a copy that
+/// uses std's WASI (it logs with `eprintln!` and reads a variable with
+/// `std::env::var`, so it imports `wasi:cli/environment`, which the proxy
+/// world lacks), served over real HTTP on 127.0.0.1 with all of WASI
+/// linked, answers 200 with its body and the variable `--env` gave it, and
+/// its stderr line reaches the guest log; without the grant it is refused,
+/// and the error names `--cli`.
+#[test]
+#[ignore = "slow: builds a template with the stock toolchain; run with `cargo test -- --include-ignored` (.ci/run does)"]
+fn a_stock_build_is_served_over_http_with_cli_granted() {
+    let bytes = build_copied_out("edge-fn", "uses-std", |source| {
+        let from = "        if write_all(&stream, BODY).is_err() {";
+        assert!(source.contains(from), "edge-fn's body write moved; update this test");
+        // std's own allocator: the template's lol_alloc trapped (out of
+        // bounds memory access) once std's WASI code ran beside it.
+        let source = source.replace("#[global_allocator]", "#[allow(dead_code)]");
+        let to = "        eprintln!(\"INFO handling a request\");\n        \
+                  let greeting = std::env::var(\"EDGE_GREETING\").unwrap_or_default();\n        \
+                  if write_all(&stream, &[BODY, greeting.as_bytes()].concat()).is_err() {";
+        source.replace(from, to)
+    });
+    let limits = Limits::default();
+    let engine = serve::engine(&limits).unwrap();
+    let component = wasmtime::component::Component::new(&engine, &bytes).unwrap();
+    let refused = match Handler::with(&engine, &component, limits.clone(), Grants::default()) {
+        Ok(_) => panic!("the stock build using std was linked without wasi:cli"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(refused.contains("imports more than the wasi:http/proxy@0.2 world offers"), "{refused}");
+    assert!(refused.contains("`--cli`"), "{refused}");
+    let grants =
+        Grants { cli: true, env: vec![("EDGE_GREETING".into(), "and from --env\n".into())], ..Grants::default() };
+    let (lines, logged) = std::sync::mpsc::channel();
+    let handler =
+        Handler::with(&engine, &component, limits, grants).unwrap().named("stock").guest_log(serve::Log::Lines(lines));
+    let server = serve::start_with("127.0.0.1:0", handler, serve::ServerLimits::default(), serve::Log::Stderr).unwrap();
+    for path in ["/", "/again"] {
+        let (status, body) = get_blocking(server.addr, path, std::time::Duration::from_secs(10)).unwrap();
+        let body = String::from_utf8_lossy(&body).into_owned();
+        assert_eq!((status, body.as_str()), (200, "hello from the edge\nand from --env\n"), "{path}");
+    }
+    server.shutdown().unwrap();
+    let logged: Vec<String> = logged.try_iter().collect();
+    assert_eq!(logged, ["stock #1 | INFO handling a request", "stock #2 | INFO handling a request"]);
 }

@@ -199,6 +199,21 @@ pub struct ServeOptions {
     /// A wasi:config variable the component may read (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = key_value)]
     pub config: Vec<(String, String)>,
+    /// Link all of WASI beside wasi:http (wasi:cli, filesystem, sockets),
+    /// with nothing granted through it but --env: what a component built
+    /// the stock way (`cargo build --target wasm32-wasip2`) imports from
+    /// std. stdin is empty, stdout and stderr go to the guest log, and
+    /// `exit` fails the request with 500.
+    #[arg(long)]
+    pub cli: bool,
+    /// An environment variable the component reads through wasi:cli
+    /// (repeatable; needs --cli).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = key_value, requires = "cli")]
+    pub env: Vec<(String, String)>,
+    /// Drop what the component writes to stdout and stderr, instead of
+    /// printing each line tagged with the component and the request.
+    #[arg(long)]
+    pub no_guest_log: bool,
 }
 
 fn key_value(pair: &str) -> Result<(String, String), String> {

@@ -79,9 +79,8 @@ fn hand_over(wing: &str) -> Result<()> {
         anyhow::bail!("cargo could not build `{wing}`: fix the errors above");
     }
     let mut command = std::process::Command::new(&binary);
+    // The wing finds the workspace from its current directory.
     command.current_dir(&root).args(std::env::args_os().skip(1));
-    // The wing finds the workspace the way cargo run would tell it.
-    command.env("CARGO_MANIFEST_DIR", root.join("xtask"));
     exec(command).with_context(|| format!("cannot start {}", binary.display()))
 }
 

@@ -12,21 +12,31 @@ pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// `[profile.release]`, set for size.
 pub const WASM_PROFILE: &str = "release";
 
-/// The workspace root (the directory holding `wit/` and `components/`),
-/// read at run time from the
-/// variable cargo sets for `cargo run` and `cargo test`, so that a binary
-/// reused from a shared target directory serves the checkout that ran it.
+/// The workspace root, found at run time and never from a path compiled
+/// into the binary, so that a binary reused from a shared target directory
+/// serves the checkout it runs in: the nearest directory at or above
+/// `CARGO_MANIFEST_DIR` when cargo set it (`cargo run`, `cargo test`), else
+/// at or above the current directory, whose `Cargo.toml` is a workspace with
+/// `host` among its members (a component's own `[workspace]` is not).
+/// Outside any, the current directory, whose missing `components/` the
+/// commands then name.
 pub fn root() -> PathBuf {
-    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    // xtask/ and its wings xtask/run/, xtask/deploy/: the root is the first
-    // ancestor holding rust-toolchain.toml and wit/.
-    manifest_dir
-        .ancestors()
-        .find(|dir| dir.join("wit").is_dir() && dir.join("components").is_dir())
-        .unwrap_or_else(|| manifest_dir.parent().unwrap())
-        .to_path_buf()
+    let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR").and_then(|dir| root_above(Path::new(&dir)));
+    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    from_cargo.or_else(|| root_above(&here)).unwrap_or(here)
+}
+
+/// The nearest directory at or above `dir` whose `Cargo.toml` declares a
+/// `[workspace]` with `host` among its members.
+pub fn root_above(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .find(|dir| {
+            let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else { return false };
+            let Ok(manifest) = text.parse::<toml::Table>() else { return false };
+            let members = manifest.get("workspace").and_then(|w| w.get("members")).and_then(|m| m.as_array());
+            members.is_some_and(|members| members.iter().any(|m| m.as_str() == Some("host")))
+        })
+        .map(Path::to_path_buf)
 }
 
 /// The variables cargo sets for the program it runs (`cargo run`, `cargo

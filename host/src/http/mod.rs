@@ -12,11 +12,12 @@
 //! outbound hosts its [`Grants`] name. A failure becomes a [`Failure`] that
 //! says which limit was hit and maps to an HTTP status.
 
+mod output;
 mod p2;
 mod p3;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
@@ -30,7 +31,11 @@ use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+pub use output::{GuestOutput, MAX_LINE, MAX_LINES};
 pub use p3::IDLE_INSTANCE;
+
+use crate::serve::Log;
+use output::{Sink, Stream, Which};
 
 /// How often the engine's epoch advances when limits are enforced (see
 /// `serve::engine`); the deadline is counted in these ticks.
@@ -72,12 +77,21 @@ pub struct Grants {
     pub outbound_hosts: Vec<String>,
     pub config: Vec<(String, String)>,
     /// Link all of WASI (`wasi:cli`, filesystem, sockets) of the component's
-    /// line beside `wasi:http`, with nothing granted through it (no
-    /// arguments, variables or directories): what a component built the
-    /// stock way for `wasm32-wasip2` imports, as `wasmtime serve -Scli`
-    /// gives it.
+    /// line beside `wasi:http`, with nothing granted through it but
+    /// [`Grants::env`] (no arguments, directories or sockets; stdin empty;
+    /// stdout and stderr to the guest log; `exit` fails the request with
+    /// 500): what a component built the stock way for `wasm32-wasip2`
+    /// imports, as `wasmtime serve -Scli` gives it. `serve --cli`.
     pub cli: bool,
+    /// The environment variables a component granted [`Grants::cli`] reads
+    /// (`serve --env K=V`); none by default.
+    pub env: Vec<(String, String)>,
 }
+
+/// What the error of a component that imports more than its line's world
+/// says to do.
+pub(crate) const CLI_HINT: &str = "a stock `wasm32-wasip2` build imports wasi:cli and more from std: \
+    serve it with `--cli` (Grants::cli) to link all of WASI, with nothing granted through it";
 
 /// Per-instance state: what the world's imports need, and the limits.
 pub struct RequestState {
@@ -87,6 +101,9 @@ pub struct RequestState {
     table: ResourceTable,
     hooks: Outbound,
     memory: MemoryLimit,
+    /// Where the guest's stdout and stderr go (none when the guest log is
+    /// off).
+    output: Option<Arc<Sink>>,
 }
 
 impl WasiView for RequestState {
@@ -174,6 +191,8 @@ pub enum Failure {
     NoResponse,
     /// The guest answered with a wasi:http error code (500).
     Guest(String),
+    /// The guest called `wasi:cli/exit` (500): only with [`Grants::cli`].
+    Exit(i32),
     /// Anything else (500).
     Host(anyhow::Error),
 }
@@ -189,7 +208,9 @@ impl Failure {
 
     fn classify(error: wasmtime::Error, limits: &Limits, memory_exceeded: bool) -> Failure {
         let error = anyhow::Error::from(error);
-        if memory_exceeded {
+        if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Failure::Exit(exit.0)
+        } else if memory_exceeded {
             Failure::Memory(limits.memory)
         } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             Failure::Deadline(limits.deadline)
@@ -212,6 +233,7 @@ impl std::fmt::Display for Failure {
             Failure::Trap(e) => write!(f, "the component trapped: {}", e.root_cause()),
             Failure::NoResponse => write!(f, "the component returned without setting a response"),
             Failure::Guest(code) => write!(f, "the component answered with an error: {code}"),
+            Failure::Exit(status) => write!(f, "the component exited with status {status}"),
             Failure::Host(e) => write!(f, "the host failed: {e:#}"),
         }
     }
@@ -226,6 +248,9 @@ impl std::error::Error for Failure {}
 pub struct Handler {
     line: Line,
     limits: Arc<Limits>,
+    output: GuestOutput,
+    /// Numbers requests that come without one (`respond`, `handle`).
+    numbers: Arc<AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -263,7 +288,34 @@ impl Handler {
                  it is not a wasi:http component"
             ),
         };
-        Ok(Handler { line, limits })
+        Ok(Handler { line, limits, output: GuestOutput::default(), numbers: Arc::new(AtomicU64::new(0)) })
+    }
+
+    /// The same handler, its guests' log lines tagged with `name` (the
+    /// component's name; `component` until named).
+    pub fn named(self, name: &str) -> Handler {
+        let output = GuestOutput { name: name.into(), ..self.output.clone() };
+        self.with_output(output)
+    }
+
+    /// The same handler, its guests' log lines written to `log`
+    /// ([`Log::Stderr`] until told otherwise; [`Log::Off`] drops them).
+    pub fn guest_log(self, log: Log) -> Handler {
+        let output = GuestOutput { log, ..self.output.clone() };
+        self.with_output(output)
+    }
+
+    fn with_output(self, output: GuestOutput) -> Handler {
+        let line = match self.line {
+            Line::P2(handler) => Line::P2(handler.with_output(output.clone())),
+            Line::P3(handler) => Line::P3(handler.with_output(output.clone())),
+        };
+        Handler { line, output, ..self }
+    }
+
+    /// The name the guests' log lines are tagged with.
+    pub fn name(&self) -> &str {
+        &self.output.name
     }
 
     /// The WASI line of the component: `"0.2"` or `"0.3"`.
@@ -318,27 +370,52 @@ impl Handler {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
+        let number = self.numbers.fetch_add(1, Ordering::Relaxed) + 1;
+        self.respond_numbered(request, number).await.0
+    }
+
+    /// [`Handler::respond`] for the request a server numbered `number`: a
+    /// 0.2 guest's log lines are tagged `#<number>`. Also returns the 0.3
+    /// instance that took the request, if one did, whose number tags that
+    /// instance's log lines.
+    pub async fn respond_numbered<B>(
+        &self,
+        request: hyper::Request<B>,
+        number: u64,
+    ) -> (Result<hyper::Response<HyperOutgoingBody>, Failure>, Option<usize>)
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
         match &self.line {
-            Line::P2(handler) => handler.respond(request).await,
+            Line::P2(handler) => (handler.respond(request, number).await, None),
             Line::P3(handler) => handler.respond(request).await,
         }
     }
 }
 
-/// A store for one instance under `limits` and `grants`; each line adds its
-/// own epoch handling.
-fn new_store(engine: &Engine, limits: &Limits, grants: &Arc<Grants>) -> Store<RequestState> {
+/// A store for one instance under `limits` and `grants`, its guest's stdout
+/// and stderr going to `output`; each line adds its own epoch handling.
+fn new_store(engine: &Engine, limits: &Limits, grants: &Arc<Grants>, output: Option<Arc<Sink>>) -> Store<RequestState> {
     let mut config = WasiConfigVariables::new();
     for (key, value) in &grants.config {
         config.insert(key, value);
     }
+    let mut wasi = WasiCtx::builder();
+    if grants.cli {
+        wasi.envs(&grants.env);
+    }
+    if let Some(sink) = &output {
+        wasi.stdout(Stream::new(sink.clone(), Which::Stdout)).stderr(Stream::new(sink.clone(), Which::Stderr));
+    }
     let state = RequestState {
-        wasi: WasiCtx::builder().build(),
+        wasi: wasi.build(),
         config,
         http: WasiHttpCtx::new(),
         table: ResourceTable::new(),
         hooks: Outbound(grants.clone()),
         memory: MemoryLimit { limit: limits.memory, exceeded: Arc::new(AtomicBool::new(false)) },
+        output,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.memory);

@@ -19,6 +19,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+use super::output::{GuestOutput, Sink};
 use super::{Failure, Grants, Limits, RequestState, TICK};
 
 /// A 0.2 http component, pre-instantiated against the `wasi:http/proxy` world.
@@ -28,6 +29,7 @@ pub(super) struct Handler {
     limits: Arc<Limits>,
     grants: Arc<Grants>,
     made: Arc<AtomicUsize>,
+    output: GuestOutput,
 }
 
 type Guest = tokio::task::JoinHandle<Result<(), Failure>>;
@@ -47,14 +49,21 @@ impl Handler {
             wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)?;
         }
         super::link_config(&mut linker)?;
-        let pre = linker
-            .instantiate_pre(component)
-            .map_err(anyhow::Error::from)
-            .context("the component imports more than the wasi:http/proxy@0.2 world offers")?;
+        let pre = linker.instantiate_pre(component).map_err(anyhow::Error::from).with_context(|| match grants.cli {
+            true => "the component imports more than WASI 0.2 and wasi:http offer".to_string(),
+            false => {
+                format!("the component imports more than the wasi:http/proxy@0.2 world offers; {}", super::CLI_HINT)
+            }
+        })?;
         let pre = ProxyPre::new(pre)
             .map_err(anyhow::Error::from)
             .context("the component does not export wasi:http/incoming-handler@0.2")?;
-        Ok(Handler { pre, limits, grants, made: Arc::new(AtomicUsize::new(0)) })
+        Ok(Handler { pre, limits, grants, made: Arc::new(AtomicUsize::new(0)), output: GuestOutput::default() })
+    }
+
+    /// The same handler, its guests' output going to `output`.
+    pub(super) fn with_output(self, output: GuestOutput) -> Handler {
+        Handler { output, ..self }
     }
 
     /// Instances made so far to serve requests: one per request.
@@ -63,13 +72,13 @@ impl Handler {
     }
 
     pub(super) async fn instantiate(&self) -> Result<()> {
-        let mut store = self.store();
+        let mut store = self.store(None);
         self.pre.instantiate_async(&mut store).await?;
         Ok(())
     }
 
-    fn store(&self) -> Store<RequestState> {
-        let mut store = super::new_store(self.pre.engine(), &self.limits, &self.grants);
+    fn store(&self, output: Option<Arc<Sink>>) -> Store<RequestState> {
+        let mut store = super::new_store(self.pre.engine(), &self.limits, &self.grants, output);
         // At every tick the guest yields to the executor, so that a guest
         // computing in a loop does not hold its worker thread, and the tasks
         // queued behind it (its own response's connection among them), for
@@ -90,10 +99,11 @@ impl Handler {
     /// Handles one request in a fresh instance and returns the response as
     /// soon as the guest sets it; the body streams while the guest runs on,
     /// and fails with `Error::InternalError` saying why if the guest
-    /// fails before returning.
+    /// fails before returning. Its guest's output is tagged `#<number>`.
     pub(super) async fn respond<B>(
         &self,
         request: hyper::Request<B>,
+        number: u64,
     ) -> Result<hyper::Response<HyperOutgoingBody>, Failure>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
@@ -101,7 +111,7 @@ impl Handler {
     {
         let limits = self.limits.clone();
         self.made.fetch_add(1, Ordering::Relaxed);
-        let mut store = self.store();
+        let mut store = self.store(self.output.sink(&format!("#{number}")));
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let host = |e: wasmtime::Error| Failure::Host(e.into());
         let req = store.data_mut().http().new_incoming_request(Scheme::Http, request).map_err(host)?;

@@ -33,6 +33,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 
+use super::output::{GuestOutput, Sink};
 use super::{Failure, Grants, Limits, RequestState, TICK};
 
 /// How long an instance with nothing to do is kept for the next request
@@ -53,13 +54,16 @@ struct Instances {
     limits: Arc<Limits>,
     grants: Arc<Grants>,
     made: AtomicUsize,
+    output: GuestOutput,
 }
 
 /// One request on its way through a worker: the worker it landed on leaves
-/// its memory flag here, so a failure can say the memory limit caused it.
+/// its memory flag here, so a failure can say the memory limit caused it,
+/// and its instance's number, which tags that instance's log lines.
 #[derive(Default)]
 struct Attempt {
     memory: OnceLock<Arc<AtomicBool>>,
+    instance: OnceLock<usize>,
 }
 
 impl Handler {
@@ -82,15 +86,37 @@ impl Handler {
         }
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
         super::link_config(&mut linker)?;
-        let pre = linker
-            .instantiate_pre(component)
-            .map_err(anyhow::Error::from)
-            .context("the component imports more than the wasi:http/service@0.3 world offers")?;
+        let pre = linker.instantiate_pre(component).map_err(anyhow::Error::from).with_context(|| match grants.cli {
+            true => "the component imports more than WASI 0.3 and wasi:http offer".to_string(),
+            false => {
+                format!("the component imports more than the wasi:http/service@0.3 world offers; {}", super::CLI_HINT)
+            }
+        })?;
         let pre = ServicePre::new(pre)
             .map_err(anyhow::Error::from)
             .context("the component does not export wasi:http/handler@0.3")?;
-        let instances = Instances { pre, limits: limits.clone(), grants, made: AtomicUsize::new(0) };
+        let instances = Instances {
+            pre,
+            limits: limits.clone(),
+            grants,
+            made: AtomicUsize::new(0),
+            output: GuestOutput::default(),
+        };
         Ok(Handler { workers: ProxyHandler::new(instances), limits })
+    }
+
+    /// The same handler, its guests' output going to `output`: new workers
+    /// (none has started before the handler serves).
+    pub(super) fn with_output(self, output: GuestOutput) -> Handler {
+        let old = self.workers.state();
+        let instances = Instances {
+            pre: old.pre.clone(),
+            limits: old.limits.clone(),
+            grants: old.grants.clone(),
+            made: AtomicUsize::new(old.made.load(Ordering::Relaxed)),
+            output,
+        };
+        Handler { workers: ProxyHandler::new(instances), limits: self.limits }
     }
 
     /// Instances made so far to serve requests.
@@ -100,15 +126,17 @@ impl Handler {
 
     pub(super) async fn instantiate(&self) -> Result<()> {
         let instances = self.workers.state();
-        let mut store = instances.store();
+        let mut store = instances.store(None);
         instances.pre.instantiate_async(&mut store).await?;
         Ok(())
     }
 
+    /// Hands the request to a worker; returns the response or why there is
+    /// none, and the number of the instance that took it, if one did.
     pub(super) async fn respond<B>(
         &self,
         request: hyper::Request<B>,
-    ) -> Result<hyper::Response<HyperOutgoingBody>, Failure>
+    ) -> (Result<hyper::Response<HyperOutgoingBody>, Failure>, Option<usize>)
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
@@ -117,11 +145,13 @@ impl Handler {
         let attempt = Arc::new(Attempt::default());
         let start = Instant::now();
         let deadline = self.limits.deadline;
-        match tokio::time::timeout(deadline + 4 * TICK, self.workers.handle(attempt.clone(), request)).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) => Err(self.classify(error, &attempt, start)),
-            Err(_) => Err(Failure::Deadline(deadline)),
-        }
+        let result =
+            match tokio::time::timeout(deadline + 4 * TICK, self.workers.handle(attempt.clone(), request)).await {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(error)) => Err(self.classify(error, &attempt, start)),
+                Err(_) => Err(Failure::Deadline(deadline)),
+            };
+        (result, attempt.instance.get().copied())
     }
 
     fn classify(&self, error: wasmtime::Error, attempt: &Attempt, start: Instant) -> Failure {
@@ -151,8 +181,8 @@ impl Handler {
 }
 
 impl Instances {
-    fn store(&self) -> Store<RequestState> {
-        let mut store = super::new_store(self.pre.engine(), &self.limits, &self.grants);
+    fn store(&self, output: Option<Arc<Sink>>) -> Store<RequestState> {
+        let mut store = super::new_store(self.pre.engine(), &self.limits, &self.grants, output);
         // Yield at every tick, so that a guest computing in a loop lets the
         // worker's expiration run (and its other requests, and the tasks
         // behind it on this thread); the deadline itself is the worker's.
@@ -168,8 +198,8 @@ impl HandlerState for Instances {
     type WorkerState = Worker;
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<RequestState, Expiry, Worker>> {
-        self.made.fetch_add(1, Ordering::Relaxed);
-        let mut store = self.store();
+        let number = self.made.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut store = self.store(self.output.sink(&format!("i{number}")));
         let memory = store.data().memory.flag();
         let service = self.pre.instantiate_async(&mut store).await?;
         Ok(Instance {
@@ -180,7 +210,7 @@ impl HandlerState for Instances {
                 deadline: self.limits.deadline + 4 * TICK,
                 sleep: Box::pin(tokio::time::sleep(Duration::MAX)),
             },
-            state: Worker { limits: self.limits.clone(), memory },
+            state: Worker { limits: self.limits.clone(), memory, number },
         })
     }
 }
@@ -214,6 +244,8 @@ impl WorkerExpiration for Expiry {
 struct Worker {
     limits: Arc<Limits>,
     memory: Arc<AtomicBool>,
+    /// The instance's number, counted from 1 per handler.
+    number: usize,
 }
 
 impl WorkerState for Worker {
@@ -232,11 +264,15 @@ impl WorkerState for Worker {
 
     fn on_request_start(
         &self,
-        _store: StoreContextMut<'_, RequestState>,
+        store: StoreContextMut<'_, RequestState>,
         attempt: Arc<Attempt>,
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
         let _ = attempt.memory.set(self.memory.clone());
+        let _ = attempt.instance.set(self.number);
+        if let Some(output) = &store.data().output {
+            output.new_budget();
+        }
         Box::pin(tokio::time::sleep(self.limits.deadline))
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use edgekit_host::bench::{self, LoadShape, Stats};
 use edgekit_host::http::{Handler, Limits};
-use edgekit_host::serve;
+use edgekit_host::serve::{self, Log};
 use xshell::{Shell, cmd};
 
 use xtask::flags;
@@ -74,7 +74,8 @@ pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
     for name in HTTP_COMPONENTS {
         let expected = edgekit_host::http::answer(name, "/")?.1;
         let component = edgekit_host::load(&engine, name)?;
-        let handler = Handler::with(&engine, &component, limits.clone(), Default::default())?;
+        let handler =
+            Handler::with(&engine, &component, limits.clone(), Default::default())?.named(name).guest_log(Log::Off);
         let line = handler.line();
         let ours = serve::start("127.0.0.1:0", handler, false)?;
         let path = edgekit_host::artifact(name)?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use edgekit_host::http::{Grants, Handler, Limits};
-use edgekit_host::serve::{ServerLimits, engine, serve_blocking_with};
+use edgekit_host::serve::{Log, ServerLimits, engine, serve_blocking_with};
 use xtask::flags;
 
 /// What the serve flags ask for: each request's limits, the component's
@@ -15,6 +15,8 @@ pub struct Options {
     pub limits: Limits,
     pub grants: Grants,
     pub server: ServerLimits,
+    /// Where the component's stdout and stderr lines go.
+    pub guest_log: Log,
 }
 
 impl Options {
@@ -27,12 +29,18 @@ impl Options {
                 reuse: usize::try_from(flags.reuse).context("--reuse is too large")?,
                 concurrent: usize::try_from(flags.concurrent).context("--concurrent is too large")?,
             },
-            grants: Grants { outbound_hosts: flags.allow_hosts.clone(), config: flags.config.clone(), cli: false },
+            grants: Grants {
+                outbound_hosts: flags.allow_hosts.clone(),
+                config: flags.config.clone(),
+                cli: flags.cli,
+                env: flags.env.clone(),
+            },
             server: ServerLimits {
                 header_read_timeout: Duration::from_millis(flags.header_timeout_ms),
                 idle_timeout: Duration::from_millis(flags.idle_timeout_ms),
                 max_connections: flags.max_connections,
             },
+            guest_log: if flags.no_guest_log { Log::Off } else { Log::Stderr },
         })
     }
 
@@ -43,11 +51,22 @@ impl Options {
             "0.3" => format!(" serving {} requests each, {} at once", self.limits.reuse, self.limits.concurrent),
             _ => String::new(),
         };
+        let cli = if self.grants.cli { ", all of WASI linked (--cli)" } else { "" };
         format!(
             "serving {what} (WASI {line}) on http://{addr} (deadline {} ms, memory {} MiB, {} instances{reuse}, \
-             {} connections); Ctrl-C stops gracefully, twice at once",
+             {} connections{cli}); Ctrl-C stops gracefully, twice at once",
             flags.deadline_ms, flags.memory_mib, self.limits.instances, flags.max_connections
         )
+    }
+}
+
+/// The name a component's log lines are tagged with: a dist artifact's
+/// name as given, a `.wasm` file's name without its directory and suffix.
+pub fn component_name(component: &str) -> String {
+    let path = std::path::Path::new(component);
+    match component.ends_with(".wasm") {
+        true => path.file_stem().map_or(component.to_string(), |s| s.to_string_lossy().into_owned()),
+        false => component.to_string(),
     }
 }
 
@@ -62,6 +81,7 @@ pub fn run(flags: flags::Serve) -> Result<()> {
                 flags.component
             )
         })?;
+    let handler = handler.named(&component_name(&flags.component)).guest_log(options.guest_log.clone());
     let line = handler.line();
     serve_blocking_with(&flags.options.addr, handler, options.server.clone(), |addr| {
         eprintln!("{}", options.banner(&flags.options, &flags.component, line, addr))

@@ -58,7 +58,8 @@ pub fn run(flags: flags::Dev) -> Result<()> {
         let _ = from_watcher.send(Event::Paths(batch));
     })?;
 
-    let host = Host { engine: &engine, limits: &options.limits, grants: &options.grants };
+    let host =
+        Host { engine: &engine, limits: &options.limits, grants: &options.grants, guest_log: &options.guest_log };
     let sh = xshell::Shell::new()?;
     sh.change_dir(&root);
     // A fresh dist artifact is served as it is; otherwise the first build

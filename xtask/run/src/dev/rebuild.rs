@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use edgekit_host::http::{Grants, Handler, Limits};
+use edgekit_host::serve::Log;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 use xshell::Shell;
@@ -52,6 +53,8 @@ pub struct Host<'a> {
     pub engine: &'a Engine,
     pub limits: &'a Limits,
     pub grants: &'a Grants,
+    /// Where the component's stdout and stderr lines go.
+    pub guest_log: &'a Log,
 }
 
 impl Host<'_> {
@@ -60,9 +63,11 @@ impl Host<'_> {
         let component = Component::new(self.engine, bytes)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("wasmtime cannot compile {name}"))?;
-        Handler::with(self.engine, &component, self.limits.clone(), self.grants.clone()).with_context(|| {
-            format!("cannot serve `{name}`: dev serves wasi:http components and compositions of compose.toml")
-        })
+        let handler =
+            Handler::with(self.engine, &component, self.limits.clone(), self.grants.clone()).with_context(|| {
+                format!("cannot serve `{name}`: dev serves wasi:http components and compositions of compose.toml")
+            })?;
+        Ok(handler.named(name).guest_log(self.guest_log.clone()))
     }
 }
 

@@ -1,0 +1,292 @@
+//! Serving a wasi:http component over real HTTP/1.1, as an edge host does:
+//! hyper on tokio, a fresh instance per request from an `InstancePre`, the
+//! pooling allocator so instantiating is cheap, and the limits of
+//! [`Limits`]. One log line per request, when its response has ended: method,
+//! path, status, time, and what went wrong if anything did.
+//!
+//! Whatever a guest does (loop, trap, allocate without end), that request
+//! fails with a status and the server goes on serving; a malformed request
+//! gets hyper's 400. A guest that fails after its response headers went out
+//! has its response cut off (the connection closes without the body's end),
+//! never completed.
+//!
+//! Whatever a client does, it cannot starve the server ([`ServerLimits`]): a
+//! connection that sends nothing, sends its request head too slowly, or does
+//! not read what it is sent is closed after a timeout, and connections past a
+//! cap get a canned 503 at once while the open ones go on. A server stops
+//! gracefully: it stops accepting, lets the requests in flight finish within
+//! their deadline, then returns.
+//!
+//! A server serves one [`Handler`], or the latest one a watch channel holds
+//! ([`Handlers`]): each new request takes the current one, and a request in
+//! flight keeps the one it started with. `cargo xtask dev` swaps a rebuilt
+//! component in that way without closing the listening socket.
+
+mod connection;
+mod listener;
+mod log;
+mod request;
+
+use std::net::SocketAddr;
+
+use anyhow::{Context as _, Result};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::http::{Handler, Limits, TICK};
+
+pub use listener::ServerLimits;
+pub use log::Log;
+
+/// An engine for serving under `limits`: the pooling allocator sized to
+/// `limits.instances` slots of `limits.memory` bytes, and epoch interruption
+/// with a thread advancing the epoch every [`TICK`] for as long as the engine
+/// lives.
+pub fn engine(limits: &Limits) -> Result<Engine> {
+    let n = limits.instances;
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(n)
+        .total_core_instances(n * 8)
+        .total_memories(n * 2)
+        .total_tables(n * 4)
+        .total_stacks(n)
+        .max_memory_size(limits.memory)
+        // Between instances, reset up to 64 KiB of dirtied pages with memset
+        // instead of handing them back to the kernel and faulting them in
+        // again. With PAGEMAP_SCAN (Linux 6.7+) only the pages the guest
+        // dirtied are reset, wherever they are (a Rust guest's stack sits at
+        // 1 MiB, its heap above): this halved the greeter's instantiate +
+        // first call here, 18.8 to 9.6 µs. Older kernels reset the first
+        // 64 KiB.
+        .linear_memory_keep_resident(64 << 10)
+        .table_keep_resident(16 << 10)
+        .pagemap_scan(Enabled::Auto);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .wasm_component_model_async(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine = Engine::new(&config)
+        .map_err(anyhow::Error::from)
+        .context("cannot reserve the pooling allocator's memory: lower the instance count or the memory limit")?;
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("edgekit-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        })
+        .context("cannot start the epoch thread")?;
+    Ok(engine)
+}
+
+/// What a server gives each new request: always the same [`Handler`], or
+/// the latest one sent on a watch channel (what `cargo xtask dev` sends a
+/// rebuilt component on). A request keeps the handler it started with, so
+/// the requests in flight finish on the old version when a new one comes.
+#[derive(Clone)]
+pub enum Handlers {
+    One(Handler),
+    Latest(watch::Receiver<Handler>),
+}
+
+impl Handlers {
+    /// The handler for a request starting now.
+    pub fn current(&self) -> Handler {
+        match self {
+            Handlers::One(handler) => handler.clone(),
+            Handlers::Latest(latest) => latest.borrow().clone(),
+        }
+    }
+}
+
+impl From<Handler> for Handlers {
+    fn from(handler: Handler) -> Handlers {
+        Handlers::One(handler)
+    }
+}
+
+impl From<watch::Receiver<Handler>> for Handlers {
+    fn from(latest: watch::Receiver<Handler>) -> Handlers {
+        Handlers::Latest(latest)
+    }
+}
+
+/// [`serve_blocking_with`] under the default [`ServerLimits`].
+pub fn serve_blocking(addr: &str, handler: impl Into<Handlers>, bound: impl FnOnce(SocketAddr)) -> Result<()> {
+    serve_blocking_with(addr, handler, ServerLimits::default(), bound)
+}
+
+/// Serves `handler` on `addr` on a runtime of its own until Ctrl-C or
+/// SIGTERM, then stops gracefully (see [`Server::run_until`]); a second
+/// signal exits the process at once with status 130. `bound` hears the
+/// address once the port is open.
+pub fn serve_blocking_with(
+    addr: &str,
+    handler: impl Into<Handlers>,
+    limits: ServerLimits,
+    bound: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start a tokio runtime")?;
+    runtime.block_on(async {
+        let mut signals = StopSignals::listen()?;
+        let server = Server::bind(addr, handler).await?.with_limits(limits);
+        bound(server.local_addr());
+        let stop = async move {
+            signals.next().await;
+            eprintln!("stopping: the requests in flight may finish; press Ctrl-C again to quit at once");
+            tokio::spawn(async move {
+                signals.next().await;
+                eprintln!("quitting at once");
+                std::process::exit(130);
+            });
+        };
+        server.run_until(stop).await
+    })
+}
+
+/// Ctrl-C and SIGTERM, listened for from the start for the whole run, so that
+/// none is missed between the first and the second.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    #[cfg(unix)]
+    fn listen() -> Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
+    }
+
+    #[cfg(unix)]
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn listen() -> Result<StopSignals> {
+        Ok(StopSignals {})
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// An HTTP server for one component.
+pub struct Server {
+    listener: TcpListener,
+    handlers: Handlers,
+    limits: ServerLimits,
+    log: Log,
+}
+
+impl Server {
+    /// Binds `addr` (`127.0.0.1:0` picks a free port), with the default
+    /// [`ServerLimits`].
+    pub async fn bind(addr: &str, handler: impl Into<Handlers>) -> Result<Server> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}: pick a free port with --addr 127.0.0.1:<port>"))?;
+        Ok(Server { listener, handlers: handler.into(), limits: ServerLimits::default(), log: Log::Stderr })
+    }
+
+    /// The same server under `limits`.
+    pub fn with_limits(self, limits: ServerLimits) -> Server {
+        Server { limits, ..self }
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until the task is dropped.
+    pub async fn run(self) -> Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+}
+
+/// Serves `handler` on `addr` on a thread of its own with its own runtime
+/// until the returned [`Running`] is shut down or dropped; for tests,
+/// benchmarks and checks. `log` turns the per-request log line on.
+pub fn start(addr: &str, handler: impl Into<Handlers>, log: bool) -> Result<Running> {
+    start_with(addr, handler, ServerLimits::default(), log.into())
+}
+
+/// [`start`] under `limits`, logging to `log`.
+pub fn start_with(addr: &str, handler: impl Into<Handlers>, limits: ServerLimits, log: Log) -> Result<Running> {
+    let handlers = handler.into();
+    limits.check()?;
+    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let (stop, stopping) = watch::channel(Stop::Serving);
+    let thread = std::thread::Builder::new().name("edgekit-serve".into()).spawn(move || -> Result<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("a tokio runtime")?;
+        let result = runtime.block_on(async move {
+            let listener = TcpListener::from_std(listener).context("a non-blocking listener")?;
+            let server = Server { listener, handlers, limits, log };
+            let (mut graceful, mut now) = (stopping.clone(), stopping);
+            let stop = async move {
+                let _ = graceful.wait_for(|stop| *stop != Stop::Serving).await;
+            };
+            tokio::select! {
+                result = server.run_until(stop) => result,
+                _ = now.wait_for(|stop| *stop == Stop::Now) => Ok(()),
+            }
+        });
+        runtime.shutdown_background();
+        result
+    })?;
+    Ok(Running { addr, stop, thread: Some(thread) })
+}
+
+/// What a [`Running`] server was told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    Serving,
+    Graceful,
+    Now,
+}
+
+/// A server running on its own thread; dropping it stops the server at once,
+/// [`Running::shutdown`] gracefully.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: watch::Sender<Stop>,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl Running {
+    /// Stops gracefully (see [`Server::run_until`]) and returns when the
+    /// server has stopped.
+    pub fn shutdown(mut self) -> Result<()> {
+        self.stop.send_replace(Stop::Graceful);
+        let thread = self.thread.take().expect("only shutdown and drop take the thread");
+        thread.join().map_err(|_| anyhow::anyhow!("the server thread panicked"))?
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.send_replace(Stop::Now);
+        let _ = self.thread.take().map(|thread| thread.join());
+    }
+}

@@ -181,3 +181,20 @@ fn slow_upstream_is_504() {
 fn missing_configuration_is_500() {
     assert_eq!(request("GET", "/", "", Some("ftp://nowhere")).status, 500);
 }
+
+#[test]
+fn logs_one_line_per_request() {
+    static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
+    let (engine, component) = compiled("proxy", &CACHE);
+    let (lines, received) = std::sync::mpsc::channel();
+    let log = edgekit_host::serve::Log::Lines(lines);
+    let handler = Handler::new(engine, component).unwrap().named("proxy").guest_log(log);
+    let request =
+        hyper::Request::builder().method("POST").uri("http://edge.example/a/b?q=1").body(full_body("")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // No configuration: answered 500, logged all the same.
+    assert_eq!(runtime.block_on(handler.handle(request)).unwrap().status, 500);
+    let logged: Vec<String> = received.try_iter().collect();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(logged[0].starts_with("proxy ") && logged[0].ends_with("| INFO POST /a/b"), "{logged:?}");
+}

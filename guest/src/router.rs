@@ -92,7 +92,7 @@ impl<'r> Router<'r> {
         if method == self.method {
             return Some(params);
         }
-        if !self.allow.split(", ").any(|m| m == method) {
+        if !self.allow.split(',').any(|m| m.trim_start() == method) {
             if !self.allow.is_empty() {
                 self.allow.push_str(", ");
             }

@@ -872,3 +872,28 @@ fn ctrl_c_stops_serve_blocking_and_a_second_quits_at_once() {
     interrupt(&busy);
     assert_eq!(exit_code(busy), Some(130));
 }
+
+/// Every http template logs one line per request through the guest library
+/// (`INFO <method> <path>` on `wasi:cli/stderr`), and `serve` prints it
+/// tagged with the artifact's name: on both lines, and for compositions.
+#[test]
+fn every_http_template_logs_its_request_under_serve() {
+    for name in ["edge-fn", "edge-fn-p3", "http-api", "http-api-p3", "middleware+http-api", "middleware-p3+http-api-p3"]
+    {
+        let (log, lines) = log_lines();
+        let server = Setup { log: log.clone(), guest_log: log, ..Setup::dist(name) }.start();
+        let (status, _) = get(server.addr, "/health");
+        assert!(status == 200 || status == 401, "{name}: GET /health answered {status}");
+        let wanted = format!("{name} ");
+        let give_up = Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        let found = loop {
+            match lines.recv_timeout(give_up.saturating_duration_since(Instant::now())) {
+                Ok(line) if line.starts_with(&wanted) && line.ends_with("| INFO GET /health") => break true,
+                Ok(line) => seen.push(line),
+                Err(_) => break false,
+            }
+        };
+        assert!(found, "{name}: no `{wanted}... | INFO GET /health` line in {seen:#?}");
+    }
+}

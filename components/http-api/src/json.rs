@@ -7,6 +7,9 @@
 //! the stack. Errors are short static strings that go straight into a 400
 //! body; nothing here panics on any input.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// How deep arrays and objects may nest.
 pub const MAX_DEPTH: usize = 32;
 

@@ -12,32 +12,26 @@
 //! `allow` header, a body over `MAX_BODY` bytes 413, and malformed JSON or a
 //! failed validation 400; every error has a `{"error": "..."}` body. No input
 //! makes it trap: the code has no `unwrap`, no indexing that can fail, and
-//! JSON nesting is bounded.
+//! JSON nesting is bounded. Each request logs `METHOD path` on stderr.
 //!
 //! Edge hosts make a fresh instance per request, so the component keeps no
 //! state between requests: the catalogue is static data, and `POST` shows
 //! validation and the response a real API gives after writing to its store.
+#![cfg_attr(not(test), no_std)]
 
-// A free-list allocator of about 1 KB instead of std's dlmalloc (about 7 KB).
-// Edge hosts make a fresh instance per request, so the heap lives for one
-// request; see docs/size.md, "The allocator", for the trade.
-#[cfg(target_arch = "wasm32")]
-#[global_allocator]
-// SAFETY: a component instance is single-threaded.
-static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
-    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
-
-wit_bindgen::generate!({ path: "wit", world: "http-api", generate_all });
+extern crate alloc;
 
 mod json;
 
-use exports::wasi::http::incoming_handler::Guest;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use edgekit::http::{BodyError, Request, Response};
+use edgekit::router::{Miss, Router};
 use json::Value;
-use wasi::http::types::{Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam};
-use wasi::io::streams::StreamError;
 
 /// The largest request body accepted; a bigger one is answered 413.
-const MAX_BODY: u64 = 4096;
+const MAX_BODY: usize = 4096;
 /// The longest item name accepted, in characters.
 const MAX_NAME: usize = 64;
 /// The highest price accepted, in cents.
@@ -46,62 +40,40 @@ const MAX_PRICE: i64 = 1_000_000;
 /// The catalogue: `(id, name, price in cents)`.
 const ITEMS: &[(u64, &str, u64)] = &[(1, "kettle", 2500), (2, "teapot", 1800), (3, "mug", 650)];
 
-/// A response still to be sent: status, extra headers, JSON body.
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn json(status: u16, body: String) -> Reply {
-        Reply { status, headers: Vec::new(), body }
+/// Logs the request, then matches its method and path to a handler.
+fn handle(request: Request) -> Response {
+    edgekit::info!(request.method(), " ", request.path());
+    let mut route = Router::new(request.method(), request.path());
+    if route.at("GET", "/health").is_some() {
+        return Response::json(200, r#"{"status":"ok"}"#);
     }
-
-    fn error(status: u16, message: &str) -> Reply {
-        let mut body = String::from("{\"error\":");
-        json::push_string(&mut body, message);
-        body.push('}');
-        Reply::json(status, body)
+    if route.at("GET", "/items").is_some() {
+        return list(request.query());
     }
-
-    fn with_header(mut self, name: &'static str, value: String) -> Reply {
-        self.headers.push((name, value));
-        self
-    }
-}
-
-struct HttpApi;
-
-impl Guest for HttpApi {
-    fn handle(request: IncomingRequest, out: ResponseOutparam) {
-        send(out, route(request));
-    }
-}
-
-/// Matches the method and path to a handler.
-fn route(request: IncomingRequest) -> Reply {
-    let target = request.path_with_query().unwrap_or_default();
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let method = request.method();
-    match (segments.as_slice(), &method) {
-        (["health"], Method::Get) => Reply::json(200, String::from("{\"status\":\"ok\"}")),
-        (["health"], _) => not_allowed("GET"),
-        (["items"], Method::Get) => list(query),
-        (["items"], Method::Post) => match read_body(&request) {
+    if route.at("POST", "/items").is_some() {
+        return match request.body(MAX_BODY) {
             Ok(body) => create(&body),
-            Err(reply) => reply,
-        },
-        (["items"], _) => not_allowed("GET, POST"),
-        (["items", id], Method::Get) if !id.is_empty() => get(id),
-        (["items", id], _) if !id.is_empty() => not_allowed("GET"),
-        _ => Reply::error(404, "no such route"),
+            Err(BodyError::TooLarge) => error(413, "the body is larger than 4096 bytes"),
+            Err(BodyError::Unreadable) => error(400, "the request body could not be read"),
+        };
+    }
+    if let Some(params) = route.at("GET", "/items/{id}") {
+        return get(params.get("id"));
+    }
+    match route.miss() {
+        Miss::NotFound => error(404, "no such route"),
+        Miss::MethodNotAllowed { allow } => error(405, "method not allowed").header("allow", allow),
     }
 }
 
-fn not_allowed(allow: &str) -> Reply {
-    Reply::error(405, "method not allowed").with_header("allow", String::from(allow))
+edgekit::handler!(handle);
+
+/// `{"error": message}`
+fn error(status: u16, message: &str) -> Response {
+    let mut body = String::from("{\"error\":");
+    json::push_string(&mut body, message);
+    body.push('}');
+    Response::json(status, body)
 }
 
 fn push_item(out: &mut String, (id, name, price): (u64, &str, u64)) {
@@ -115,37 +87,36 @@ fn push_item(out: &mut String, (id, name, price): (u64, &str, u64)) {
 }
 
 /// `GET /items/{id}`
-fn get(id: &str) -> Reply {
+fn get(id: &str) -> Response {
     let Some(id) = parse_u64(id) else {
-        return Reply::error(400, "id must be a positive integer");
+        return error(400, "id must be a positive integer");
     };
     match ITEMS.iter().find(|item| item.0 == id) {
         Some(&item) => {
             let mut body = String::new();
             push_item(&mut body, item);
-            Reply::json(200, body)
+            Response::json(200, body)
         }
-        None => Reply::error(404, "no such item"),
+        None => error(404, "no such item"),
     }
 }
 
 /// `GET /items?min_price=<n>&limit=<n>`
-fn list(query: &str) -> Reply {
+fn list(query: &str) -> Response {
     let mut min_price = 0;
     let mut limit = u64::MAX;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let Some(value) = percent_decode(value) else {
-            return Reply::error(400, "malformed percent-encoding in the query");
+            return error(400, "malformed percent-encoding in the query");
         };
-        let parsed = parse_u64(&value);
-        match (key, parsed) {
+        match (key, parse_u64(&value)) {
             ("min_price", Some(n)) => min_price = n,
             ("limit", Some(n)) => limit = n,
             ("min_price" | "limit", None) => {
-                return Reply::error(400, "min_price and limit must be non-negative integers");
+                return error(400, "min_price and limit must be non-negative integers");
             }
-            _ => return Reply::error(400, "unknown query parameter; use min_price or limit"),
+            _ => return error(400, "unknown query parameter; use min_price or limit"),
         }
     }
     let mut body = String::from("{\"items\":[");
@@ -157,37 +128,37 @@ fn list(query: &str) -> Reply {
         push_item(&mut body, item);
     }
     body.push_str("]}");
-    Reply::json(200, body)
+    Response::json(200, body)
 }
 
 /// `POST /items`: validates `{"name": string, "price": integer}`.
-fn create(body: &[u8]) -> Reply {
+fn create(body: &[u8]) -> Response {
     let fields = match json::parse(body) {
         Ok(Value::Object(fields)) => fields,
-        Ok(_) => return Reply::error(400, "the body must be a JSON object"),
-        Err(message) => return Reply::error(400, message),
+        Ok(_) => return error(400, "the body must be a JSON object"),
+        Err(message) => return error(400, message),
     };
     let mut name = None;
     let mut price = None;
     for (key, value) in &fields {
         match (key.as_str(), value) {
             ("name", Value::String(s)) => name = Some(s.trim()),
-            ("name", _) => return Reply::error(400, "`name` must be a string"),
+            ("name", _) => return error(400, "`name` must be a string"),
             ("price", v) => match v.as_i64() {
                 Some(p) => price = Some(p),
-                None => return Reply::error(400, "`price` must be an integer (cents)"),
+                None => return error(400, "`price` must be an integer (cents)"),
             },
-            _ => return Reply::error(400, "unknown field; an item has `name` and `price`"),
+            _ => return error(400, "unknown field; an item has `name` and `price`"),
         }
     }
     let (Some(name), Some(price)) = (name, price) else {
-        return Reply::error(400, "`name` and `price` are required");
+        return error(400, "`name` and `price` are required");
     };
     if name.is_empty() || name.chars().count() > MAX_NAME {
-        return Reply::error(400, "`name` must be 1 to 64 characters");
+        return error(400, "`name` must be 1 to 64 characters");
     }
     if !(0..=MAX_PRICE).contains(&price) {
-        return Reply::error(400, "`price` must be between 0 and 1000000");
+        return error(400, "`price` must be between 0 and 1000000");
     }
     // The catalogue is static (see the header): the new item gets the next id.
     let id = ITEMS.len() as u64 + 1;
@@ -195,35 +166,7 @@ fn create(body: &[u8]) -> Reply {
     push_item(&mut out, (id, name, price as u64));
     let mut location = String::from("/items/");
     json::push_u64(&mut location, id);
-    Reply::json(201, out).with_header("location", location)
-}
-
-/// Reads the request body, refusing one over `MAX_BODY` with 413: first by
-/// its declared `content-length`, then by counting what arrives.
-fn read_body(request: &IncomingRequest) -> Result<Vec<u8>, Reply> {
-    let too_large = || Reply::error(413, "the body is larger than 4096 bytes");
-    for value in request.headers().get("content-length") {
-        let declared = core::str::from_utf8(&value).ok().and_then(parse_u64);
-        if declared.is_none_or(|n| n > MAX_BODY) {
-            return Err(too_large());
-        }
-    }
-    let unreadable = || Reply::error(400, "the request body could not be read");
-    let body = request.consume().map_err(|()| unreadable())?;
-    let stream = body.stream().map_err(|()| unreadable())?;
-    let mut bytes = Vec::new();
-    loop {
-        // Ask for one byte more than the limit allows, to notice going over it.
-        match stream.blocking_read(MAX_BODY + 1 - bytes.len() as u64) {
-            Ok(chunk) => bytes.extend_from_slice(&chunk),
-            Err(StreamError::Closed) => break,
-            Err(StreamError::LastOperationFailed(_)) => return Err(unreadable()),
-        }
-        if bytes.len() as u64 > MAX_BODY {
-            return Err(too_large());
-        }
-    }
-    Ok(bytes)
+    Response::json(201, out).header("location", location)
 }
 
 /// A decimal integer of at most 18 digits, with no sign or other text.
@@ -250,30 +193,3 @@ fn percent_decode(s: &str) -> Option<String> {
     }
     String::from_utf8(out).ok()
 }
-
-/// Sends `reply` as `application/json`. Each step fails only if the host has
-/// already given up on the request; returning then drops `out`, and the host
-/// answers 500.
-fn send(out: ResponseOutparam, reply: Reply) {
-    let headers = Fields::new();
-    // `append` fails only for forbidden or malformed headers; these are neither.
-    let _ = headers.append("content-type", b"application/json");
-    for (name, value) in &reply.headers {
-        let _ = headers.append(name, value.as_bytes());
-    }
-    let response = OutgoingResponse::new(headers);
-    let _ = response.set_status_code(reply.status);
-    let Ok(body) = response.body() else { return };
-    ResponseOutparam::set(out, Ok(response));
-    let Ok(stream) = body.write() else { return };
-    // `blocking-write-and-flush` takes at most 4096 bytes per call.
-    for chunk in reply.body.as_bytes().chunks(4096) {
-        if stream.blocking_write_and_flush(chunk).is_err() {
-            return;
-        }
-    }
-    drop(stream);
-    let _ = OutgoingBody::finish(body, None);
-}
-
-export!(HttpApi);

@@ -3,7 +3,7 @@
 //!
 //! It exports `wasi:http/incoming-handler` and imports another one, the next
 //! handler; `cargo xtask dist` composes the two into one component (see
-//! compose.toml). For each request it:
+//! compose.toml). For each request it logs one line on stderr and:
 //!
 //! - answers a CORS preflight (`OPTIONS` with `origin` and
 //!   `access-control-request-method`) itself, 204 with the CORS headers;
@@ -16,64 +16,47 @@
 //! or a response-outparam, so middleware cannot change what it passes on or
 //! what the next handler answers; headers on passed-through responses belong
 //! to the host or to WASI 0.3's `wasi:http/handler` (see docs/templates.md, "middleware").
+#![no_std]
 
-// A free-list allocator of about 1 KB instead of std's dlmalloc (about 7 KB).
-// Edge hosts make a fresh instance per request, so the heap lives for one
-// request; see docs/size.md, "The allocator", for the trade.
-#[cfg(target_arch = "wasm32")]
-#[global_allocator]
-// SAFETY: a component instance is single-threaded.
-static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
-    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+extern crate alloc;
 
-wit_bindgen::generate!({ path: "wit", world: "middleware", generate_all });
+use alloc::vec::Vec;
 
-use exports::wasi::http::incoming_handler::Guest;
-use wasi::http::types::{Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam};
-use wasi::io::streams::OutputStream;
+use edgekit::http::{Request, Response};
+use edgekit::p2::wasi;
+use wasi::http::types::{IncomingRequest, ResponseOutparam};
 
 /// The bearer token requests must carry. An example value: replace it (see
 /// docs/templates.md, "middleware", for where a real deployment keeps its secret).
 const TOKEN: &[u8] = b"edgekit-example-token";
 /// The origins CORS allows.
-const ALLOW_ORIGIN: &[u8] = b"*";
+const ALLOW_ORIGIN: &str = "*";
 
-struct Middleware;
-
-impl Guest for Middleware {
-    fn handle(request: IncomingRequest, out: ResponseOutparam) {
-        let headers = request.headers();
-        let first = |name: &str| headers.get(name).into_iter().next();
-        let request_id = first("x-request-id").filter(|id| valid_id(id)).unwrap_or_else(fresh_id);
-        let preflight = matches!(request.method(), Method::Options)
-            && first("origin").is_some()
-            && first("access-control-request-method").is_some();
-        if preflight {
-            let headers: &[(&str, &[u8])] = &[
-                ("access-control-allow-origin", ALLOW_ORIGIN),
-                ("access-control-allow-methods", b"GET, POST, PUT, DELETE, OPTIONS"),
-                ("access-control-allow-headers", b"authorization, content-type"),
-                ("access-control-max-age", b"600"),
-                ("x-request-id", &request_id),
-            ];
-            return respond(out, 204, headers, b"");
-        }
-        let authorized = first("authorization").is_some_and(|value| bearer_matches(&value));
-        if !authorized {
-            let headers: &[(&str, &[u8])] = &[
-                ("www-authenticate", b"Bearer"),
-                ("content-type", b"application/json"),
-                ("access-control-allow-origin", ALLOW_ORIGIN),
-                ("x-request-id", &request_id),
-            ];
-            return respond(out, 401, headers, b"{\"error\":\"missing or invalid bearer token\"}");
-        }
-        // The headers are a child of the request: drop them before handing
-        // the request on.
-        drop(headers);
-        wasi::http::incoming_handler::handle(request, out);
-    }
+/// Takes the WASI request and `out` as they are, to pass both on.
+fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let request = Request::new(request);
+    edgekit::info!(request.method(), " ", request.path());
+    let request_id = request.header("x-request-id").filter(|id| valid_id(id)).unwrap_or_else(fresh_id);
+    let preflight = request.method() == "OPTIONS"
+        && request.header("origin").is_some()
+        && request.header("access-control-request-method").is_some();
+    let response = if preflight {
+        Response::new(204)
+            .header("access-control-allow-origin", ALLOW_ORIGIN)
+            .header("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS")
+            .header("access-control-allow-headers", "authorization, content-type")
+            .header("access-control-max-age", "600")
+    } else if !request.header("authorization").is_some_and(|value| bearer_matches(&value)) {
+        Response::json(401, r#"{"error":"missing or invalid bearer token"}"#)
+            .header("www-authenticate", "Bearer")
+            .header("access-control-allow-origin", ALLOW_ORIGIN)
+    } else {
+        return wasi::http::incoming_handler::handle(request.into_wasi(), out);
+    };
+    edgekit::p2::respond(out, response.header("x-request-id", request_id));
 }
+
+edgekit::handler!(raw handle);
 
 /// `Bearer <TOKEN>`, the scheme case-insensitive, compared in constant time.
 fn bearer_matches(value: &[u8]) -> bool {
@@ -92,41 +75,10 @@ fn valid_id(id: &[u8]) -> bool {
 /// 16 hex digits from `wasi:random`.
 fn fresh_id() -> Vec<u8> {
     let mut n = wasi::random::random::get_random_u64();
-    let mut id = vec![0u8; 16];
+    let mut id = alloc::vec![0u8; 16];
     for digit in id.iter_mut().rev() {
         *digit = b"0123456789abcdef"[(n & 0xf) as usize];
         n >>= 4;
     }
     id
 }
-
-/// Sends a response the middleware makes itself. Each step fails only if the
-/// host has already given up on the request; returning then drops `out`.
-fn respond(out: ResponseOutparam, status: u16, headers: &[(&str, &[u8])], body: &[u8]) {
-    let fields = Fields::new();
-    for (name, value) in headers {
-        let _ = fields.append(name, value);
-    }
-    let response = OutgoingResponse::new(fields);
-    let _ = response.set_status_code(status);
-    let Ok(outgoing) = response.body() else { return };
-    ResponseOutparam::set(out, Ok(response));
-    let Ok(stream) = outgoing.write() else { return };
-    if write_all(&stream, body).is_err() {
-        return;
-    }
-    drop(stream);
-    let _ = OutgoingBody::finish(outgoing, None);
-}
-
-/// Writes all of `bytes`: `blocking-write-and-flush` takes at most 4,096
-/// bytes a call, so a longer body goes in chunks. Fails if the host has
-/// given up on the stream.
-fn write_all(stream: &OutputStream, bytes: &[u8]) -> Result<(), ()> {
-    for chunk in bytes.chunks(4096) {
-        stream.blocking_write_and_flush(chunk).map_err(|_| ())?;
-    }
-    Ok(())
-}
-
-export!(Middleware);

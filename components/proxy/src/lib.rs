@@ -7,20 +7,17 @@
 //! (and those `connection` names) are dropped both ways; `x-forwarded-host`
 //! and `x-forwarded-proto` are added. Bodies stream both ways without being
 //! held in memory. An upstream that cannot be reached or fails is answered
-//! 502, one that is too slow 504, a missing configuration 500.
+//! 502, one that is too slow 504, a missing configuration 500. Each request
+//! logs one line on stderr.
+#![no_std]
 
-// A free-list allocator of about 1 KB instead of std's dlmalloc (about 7 KB).
-// Edge hosts make a fresh instance per request, so the heap lives for one
-// request; see docs/size.md, "The allocator", for the trade.
-#[cfg(target_arch = "wasm32")]
-#[global_allocator]
-// SAFETY: a component instance is single-threaded.
-static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
-    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+extern crate alloc;
 
-wit_bindgen::generate!({ path: "wit", world: "proxy", generate_all });
+use alloc::string::String;
+use alloc::vec::Vec;
 
-use exports::wasi::http::incoming_handler::Guest;
+use edgekit::http::{Request, Response};
+use edgekit::p2::{respond, wasi};
 use wasi::http::types::{
     ErrorCode, Fields, IncomingRequest, OutgoingBody, OutgoingRequest, OutgoingResponse, RequestOptions,
     ResponseOutparam, Scheme,
@@ -41,68 +38,71 @@ const HOP_BY_HOP: &[&str] = &[
     "host",
 ];
 
-struct Proxy;
+/// Takes the WASI request and `out` as they are: both bodies stream.
+fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let request = Request::new(request);
+    edgekit::info!(request.method(), " ", request.path());
+    let request = request.into_wasi();
 
-impl Guest for Proxy {
-    fn handle(request: IncomingRequest, out: ResponseOutparam) {
-        let config = |key: &str| wasi::config::store::get(key).ok().flatten();
-        let Some((scheme, authority)) = config("upstream").as_deref().and_then(parse_origin) else {
-            return error(out, 500, b"proxy: no valid `upstream` in the host's configuration\n");
-        };
-        let timeout_ms = config("timeout_ms").and_then(|t| t.parse::<u64>().ok()).unwrap_or(10_000);
+    let config = |key: &str| wasi::config::store::get(key).ok().flatten();
+    let Some((scheme, authority)) = config("upstream").as_deref().and_then(parse_origin) else {
+        return error(out, 500, "proxy: no valid `upstream` in the host's configuration\n");
+    };
+    let timeout_ms = config("timeout_ms").and_then(|t| t.parse::<u64>().ok()).unwrap_or(10_000);
 
-        let headers = forwarded(&request.headers().entries());
-        if let Some(host) = request.authority() {
-            let _ = headers.append("x-forwarded-host", host.as_bytes());
-        }
-        let proto: &[u8] = match request.scheme() {
-            Some(Scheme::Https) => b"https",
-            _ => b"http",
-        };
-        let _ = headers.append("x-forwarded-proto", proto);
-        let outgoing = OutgoingRequest::new(headers);
-        let _ = outgoing.set_method(&request.method());
-        let _ = outgoing.set_path_with_query(request.path_with_query().as_deref());
-        let _ = outgoing.set_scheme(Some(&scheme));
-        let _ = outgoing.set_authority(Some(&authority));
-        let options = RequestOptions::new();
-        let _ = options.set_connect_timeout(Some(timeout_ms * 1_000_000));
-        let _ = options.set_first_byte_timeout(Some(timeout_ms * 1_000_000));
-
-        let Ok(upstream_body) = outgoing.body() else { return error(out, 502, b"proxy: bad request\n") };
-        let future = match wasi::http::outgoing_handler::handle(outgoing, Some(options)) {
-            Ok(future) => future,
-            Err(e) => return upstream_error(out, e),
-        };
-        // The request body, streamed to the upstream.
-        if let (Ok(body), Ok(sink)) = (request.consume(), upstream_body.write()) {
-            if let Ok(source) = body.stream() {
-                pipe(&source, &sink);
-            }
-            drop(sink);
-        }
-        let _ = OutgoingBody::finish(upstream_body, None);
-
-        future.subscribe().block();
-        let response = match future.get() {
-            Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(e))) => return upstream_error(out, e),
-            _ => return error(out, 502, b"proxy: the upstream failed\n"),
-        };
-        let reply = OutgoingResponse::new(forwarded(&response.headers().entries()));
-        let _ = reply.set_status_code(response.status());
-        let Ok(reply_body) = reply.body() else { return };
-        ResponseOutparam::set(out, Ok(reply));
-        // The response body, streamed back.
-        if let (Ok(body), Ok(sink)) = (response.consume(), reply_body.write()) {
-            if let Ok(source) = body.stream() {
-                pipe(&source, &sink);
-            }
-            drop(sink);
-        }
-        let _ = OutgoingBody::finish(reply_body, None);
+    let headers = forwarded(&request.headers().entries());
+    if let Some(host) = request.authority() {
+        let _ = headers.append("x-forwarded-host", host.as_bytes());
     }
+    let proto: &[u8] = match request.scheme() {
+        Some(Scheme::Https) => b"https",
+        _ => b"http",
+    };
+    let _ = headers.append("x-forwarded-proto", proto);
+    let outgoing = OutgoingRequest::new(headers);
+    let _ = outgoing.set_method(&request.method());
+    let _ = outgoing.set_path_with_query(request.path_with_query().as_deref());
+    let _ = outgoing.set_scheme(Some(&scheme));
+    let _ = outgoing.set_authority(Some(&authority));
+    let options = RequestOptions::new();
+    let _ = options.set_connect_timeout(Some(timeout_ms * 1_000_000));
+    let _ = options.set_first_byte_timeout(Some(timeout_ms * 1_000_000));
+
+    let Ok(upstream_body) = outgoing.body() else { return error(out, 502, "proxy: bad request\n") };
+    let future = match wasi::http::outgoing_handler::handle(outgoing, Some(options)) {
+        Ok(future) => future,
+        Err(e) => return upstream_error(out, e),
+    };
+    // The request body, streamed to the upstream.
+    if let (Ok(body), Ok(sink)) = (request.consume(), upstream_body.write()) {
+        if let Ok(source) = body.stream() {
+            pipe(&source, &sink);
+        }
+        drop(sink);
+    }
+    let _ = OutgoingBody::finish(upstream_body, None);
+
+    future.subscribe().block();
+    let response = match future.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(e))) => return upstream_error(out, e),
+        _ => return error(out, 502, "proxy: the upstream failed\n"),
+    };
+    let reply = OutgoingResponse::new(forwarded(&response.headers().entries()));
+    let _ = reply.set_status_code(response.status());
+    let Ok(reply_body) = reply.body() else { return };
+    ResponseOutparam::set(out, Ok(reply));
+    // The response body, streamed back.
+    if let (Ok(body), Ok(sink)) = (response.consume(), reply_body.write()) {
+        if let Ok(source) = body.stream() {
+            pipe(&source, &sink);
+        }
+        drop(sink);
+    }
+    let _ = OutgoingBody::finish(reply_body, None);
 }
+
+edgekit::handler!(raw handle);
 
 /// `http://host:port` or `https://host` as scheme and authority.
 fn parse_origin(origin: &str) -> Option<(Scheme, String)> {
@@ -112,7 +112,7 @@ fn parse_origin(origin: &str) -> Option<(Scheme, String)> {
         (Scheme::Https, origin.strip_prefix("https://")?)
     };
     let authority = rest.trim_end_matches('/');
-    (!authority.is_empty() && !authority.contains('/')).then(|| (scheme, authority.to_string()))
+    (!authority.is_empty() && !authority.contains('/')).then(|| (scheme, String::from(authority)))
 }
 
 /// The headers to pass on: all but hop-by-hop ones and those `connection`
@@ -152,35 +152,12 @@ fn pipe(source: &InputStream, sink: &OutputStream) {
 fn upstream_error(out: ResponseOutparam, e: ErrorCode) {
     match e {
         ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
-            error(out, 504, b"proxy: the upstream did not answer in time\n")
+            error(out, 504, "proxy: the upstream did not answer in time\n")
         }
-        _ => error(out, 502, b"proxy: the upstream could not be reached or failed\n"),
+        _ => error(out, 502, "proxy: the upstream could not be reached or failed\n"),
     }
 }
 
-fn error(out: ResponseOutparam, status: u16, message: &[u8]) {
-    let headers = Fields::new();
-    let _ = headers.append("content-type", b"text/plain");
-    let response = OutgoingResponse::new(headers);
-    let _ = response.set_status_code(status);
-    let Ok(body) = response.body() else { return };
-    ResponseOutparam::set(out, Ok(response));
-    let Ok(stream) = body.write() else { return };
-    if write_all(&stream, message).is_err() {
-        return;
-    }
-    drop(stream);
-    let _ = OutgoingBody::finish(body, None);
+fn error(out: ResponseOutparam, status: u16, message: &'static str) {
+    respond(out, Response::text(status, message));
 }
-
-/// Writes all of `bytes`: `blocking-write-and-flush` takes at most 4,096
-/// bytes a call, so a longer body goes in chunks. Fails if the host has
-/// given up on the stream.
-fn write_all(stream: &OutputStream, bytes: &[u8]) -> Result<(), ()> {
-    for chunk in bytes.chunks(4096) {
-        stream.blocking_write_and_flush(chunk).map_err(|_| ())?;
-    }
-    Ok(())
-}
-
-export!(Proxy);

@@ -458,10 +458,10 @@ fn every_instance_slot_busy_gets_503() {
 }
 
 /// More connections than the cap, each holding a slot with half a request
-/// line or nothing at all: the connections past the cap get a 503 at once; a
-/// normal request is answered throughout, with 503 while the slots are held
-/// and with 200 once the timeouts have closed the held connections, which
-/// their clients see closed.
+/// line or nothing at all: each newcomer past the cap closes the connection
+/// that has waited longest instead of being refused, so a normal request is
+/// answered 200 at its first try, and the timeouts close the held
+/// connections that are left; none of them gets a 503.
 #[test]
 fn idle_and_half_open_connections_cannot_starve_the_server() {
     let server_limits = ServerLimits {
@@ -480,68 +480,50 @@ fn idle_and_half_open_connections_cannot_starve_the_server() {
             stream
         })
         .collect();
-    let started = Instant::now();
-    let mut statuses = Vec::new();
-    loop {
-        let (status, body) = get(server.addr, "/");
-        statuses.push(status);
-        if status == 200 {
-            assert_eq!(body, "hello from the edge\n");
-            break;
-        }
-        assert_eq!(status, 503, "{body}");
-        assert!(body.contains("too many open connections"), "{body}");
-        assert!(statuses.len() < 300, "still refused after {} tries", statuses.len());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let answered_after = started.elapsed();
-    let (mut refused, mut timed_out) = (0, 0);
+    assert_eq!(get(server.addr, "/"), (200, "hello from the edge\n".into()));
     for mut stream in held {
         let answer = read_until_closed(&mut stream);
-        if answer.is_empty() {
-            timed_out += 1;
-        } else {
-            assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
-            refused += 1;
-        }
+        assert_eq!(answer, "", "a held connection got an answer");
     }
-    eprintln!(
-        "8 held connections, cap 4: {refused} refused with 503, {timed_out} closed by a timeout; \
-         a normal request got {} answers of 503, then 200 after {} ms",
-        statuses.len() - 1,
-        answered_after.as_millis()
-    );
-    // The first four connections were accepted while all four slots were
-    // free; the others were refused unless a slot had been freed by then.
-    assert!(timed_out >= 4, "{timed_out} connections closed by a timeout");
 }
 
-/// Past the cap, a connection gets a 503 at once; once a connection closes,
-/// its slot serves the next one.
+/// At the cap, a newcomer closes the connection that has waited longest for
+/// the rest of its request head and is served; the idle connection opened
+/// after it stays open. (The half-open one is also the older, so it goes
+/// first whether or not the server has read its half head yet.)
 #[test]
-fn connections_past_the_cap_get_503() {
+fn a_newcomer_at_the_cap_closes_the_half_open_connection_and_is_served() {
     let server =
         Setup { server: ServerLimits { max_connections: 2, ..ServerLimits::default() }, ..Setup::dist("edge-fn") }
             .start();
-    let mut held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(server.addr).unwrap()).collect();
-    for stream in &mut held {
-        stream.write_all(b"GET / HT").unwrap();
-    }
+    let mut half_open = TcpStream::connect(server.addr).unwrap();
+    half_open.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    half_open.write_all(b"GET / HT").unwrap();
+    let mut idle = TcpStream::connect(server.addr).unwrap();
+    let answer = raw(server.addr, GET);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer:?}");
+    assert!(answer.contains("\r\n\r\n14\r\nhello from the edge\n\r\n0\r\n\r\n"), "{answer:?}");
+    assert_eq!(read_until_closed(&mut half_open), "", "the half-open connection got an answer");
+    // The idle connection was kept: it is still served.
+    idle.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    idle.write_all(GET).unwrap();
+    let answer = read_until_closed(&mut idle);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer:?}");
+}
+
+/// When every open connection is serving a request, none can be closed to
+/// make room: the newcomer gets the canned 503 at once.
+#[test]
+fn every_connection_serving_a_request_gets_503() {
+    let guest = test_guests::loops_after_responding().unwrap();
+    let limits = Limits { deadline: Duration::from_secs(3), ..limits() };
+    let server =
+        Setup { limits, server: ServerLimits { max_connections: 2, ..ServerLimits::default() }, ..Setup::guest(guest) }
+            .start();
+    let _busy: Vec<TcpStream> = (0..2).map(|_| hold_after_partial_body(server.addr)).collect();
     let answer = raw(server.addr, GET);
     assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
     assert!(answer.ends_with("\r\n\r\ntoo many open connections; retry later\n"), "{answer:?}");
-    drop(held.pop());
-    // The server notices the close soon after; until then, 503.
-    let mut tries = 0;
-    loop {
-        match get(server.addr, "/") {
-            (503, _) => {}
-            answer => break assert_eq!(answer, (200, "hello from the edge\n".into())),
-        }
-        tries += 1;
-        assert!(tries < 500, "the closed connection's slot was not freed");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// An upstream for the proxy on 127.0.0.1, in plain std, one connection at a
@@ -895,5 +877,126 @@ fn every_http_template_logs_its_request_under_serve() {
             }
         };
         assert!(found, "{name}: no `{wanted}... | INFO GET /health` line in {seen:#?}");
+
+/// What a flood run saw.
+#[derive(Debug)]
+struct Flooded {
+    probes: u32,
+    answered: u32,
+    longest_gap: Duration,
+    flood_connections: u64,
+}
+
+/// Issue 21's flood: one client keeps `HALF_OPEN` connections open with
+/// unfinished request heads against `name`, reopening each one the server
+/// closes, while `PROBES` normal requests go out, one every 0.5 s (30 s in
+/// all; a probe that takes longer delays the next, and the run stops after
+/// `AT_MOST` whatever is left).
+/// The cap is lower than the flood, so the server keeps making room by
+/// closing the half-open connection that waited longest.
+fn flood(name: &'static str) -> Flooded {
+    const HALF_OPEN: usize = 3_000;
+    const CAP: u32 = 1_000;
+    const PROBES: u32 = 60;
+    const PROBE_EVERY: Duration = Duration::from_millis(500);
+    const AT_MOST: Duration = Duration::from_secs(120);
+    /// Bounds the flood's connections, whatever the machine's speed.
+    const MOST_FLOOD_CONNECTIONS: u64 = 5_000_000;
+    let files = edgekit_host::serve::raise_file_limit().unwrap();
+    assert!(files >= (HALF_OPEN as u64 + CAP as u64) * 2, "the file limit {files} is too low for the flood test");
+    let server_limits = ServerLimits { max_connections: CAP, ..ServerLimits::default() };
+    let limits = Limits { deadline: Duration::from_secs(10), ..limits() };
+    let server = Setup { server: server_limits, limits, log: Log::Off, ..Setup::dist(name) }.start();
+    let addr = server.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooding = stop.clone();
+    let flooder = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            use std::sync::atomic::Ordering::Relaxed;
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let opened = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let tasks: Vec<_> = (0..HALF_OPEN)
+                .map(|_| {
+                    let (stop, opened) = (flooding.clone(), opened.clone());
+                    tokio::spawn(async move {
+                        while !stop.load(Relaxed) && opened.fetch_add(1, Relaxed) < MOST_FLOOD_CONNECTIONS {
+                            let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
+                                tokio::time::sleep(Duration::from_millis(10)).await;
+                                continue;
+                            };
+                            let _ = stream.write_all(b"GET / HTTP/1.1\r\nhost: flood\r\n").await;
+                            // Held until the server closes it, or the flood ends.
+                            let mut buf = [0; 64];
+                            loop {
+                                tokio::select! {
+                                    read = stream.read(&mut buf) => match read {
+                                        Ok(0) | Err(_) => break,
+                                        Ok(_) => {}
+                                    },
+                                    _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                                        if stop.load(Relaxed) {
+                                            return;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                let _ = task.await;
+            }
+            opened.load(Relaxed)
+        })
+    });
+    // Let the flood fill the server's slots before the first probe.
+    std::thread::sleep(Duration::from_secs(2));
+    let (mut probes, mut answered) = (0, 0);
+    let started = Instant::now();
+    let (mut last_answer, mut longest_gap) = (started, Duration::ZERO);
+    while probes < PROBES && started.elapsed() < AT_MOST {
+        let due = started + PROBE_EVERY * probes;
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        probes += 1;
+        if let Ok((200, body)) = get_blocking(addr, "/", Duration::from_secs(5))
+            && body.as_ref() == b"hello from the edge\n"
+        {
+            answered += 1;
+            longest_gap = longest_gap.max(last_answer.elapsed());
+            last_answer = Instant::now();
+        }
+    }
+    longest_gap = longest_gap.max(last_answer.elapsed());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let flood_connections = flooder.join().unwrap();
+    let flooded = Flooded { probes, answered, longest_gap, flood_connections };
+    eprintln!(
+        "flood {name}: {HALF_OPEN} half-open connections against a cap of {CAP} for {:.1} s: {}/{} probes \
+         answered 200, longest gap between answers {} ms, {} flood connections opened; RSS {} KiB",
+        started.elapsed().as_secs_f64(),
+        flooded.answered,
+        flooded.probes,
+        flooded.longest_gap.as_millis(),
+        flooded.flood_connections,
+        rss_kib()
+    );
+    drop(server);
+    flooded
+}
+
+/// Issue 21: the server keeps serving under a flood of half-open
+/// connections three times its cap: at least 95% of the 60 normal requests
+/// sent every 0.5 s are answered 200. The longest gap between answers is
+/// printed, not asserted (the issue asks for none over 2 s; a timing
+/// assertion would be flaky on a loaded machine).
+#[test]
+#[ignore = "slow: a 30 s flood per WASI line; run with cargo test -- --ignored (.ci/run does)"]
+fn a_flood_of_half_open_connections_does_not_stop_the_server() {
+    for name in ["edge-fn", "edge-fn-p3"] {
+        let flooded = flood(name);
+        // A probe not sent within the run's bound counts as unanswered.
+        assert!(flooded.answered * 100 >= 60 * 95, "{name}: {flooded:?}");
     }
 }

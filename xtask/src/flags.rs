@@ -190,9 +190,12 @@ pub struct ServeOptions {
     /// Time a connection may sit with no request in flight before it is closed.
     #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_ms: u64,
-    /// Connections open at once; past it new ones get a 503 and are closed.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_connections: u32,
+    /// Connections open at once; a newcomer at the cap closes the one that
+    /// has waited longest for a request head (or idled longest), and gets a
+    /// 503 only when every one is serving a request. Default: the file
+    /// limit (raised to its hard limit) less 128.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
     /// A host the component may send outbound requests to (repeatable).
     #[arg(long = "allow-host", value_name = "HOST")]
     pub allow_hosts: Vec<String>,

@@ -1,6 +1,7 @@
 //! One accepted connection: hyper's http1 server on it, the phase it is in
-//! (idle, reading a request head, busy with requests), and the watched
-//! socket that enforces the header-read and idle timeouts on it.
+//! (idle, reading a request head, busy with requests), the watched socket
+//! that enforces the header-read and idle timeouts on it, and its slot,
+//! which a newcomer at the cap may tell it to give up.
 
 use std::convert::Infallible;
 use std::io;
@@ -22,6 +23,7 @@ use super::Handlers;
 use super::listener::ServerLimits;
 use super::log::Log;
 use super::request::answer;
+use super::slots::Slot;
 
 /// One accepted connection and what serving it needs.
 pub(super) struct Connection {
@@ -37,9 +39,9 @@ impl Connection {
     /// Serves the connection's requests until the client closes it, a
     /// timeout closes it, or the server stops (then after the request in
     /// flight, if any).
-    pub(super) async fn serve(mut self, stream: TcpStream) {
+    pub(super) async fn serve(mut self, stream: TcpStream, slot: Slot) {
         let _ = stream.set_nodelay(true);
-        let phase = Arc::new(Mutex::new(Phase::Idle(Instant::now())));
+        let phase = slot.phase.clone();
         let io = TokioIo::new(Watched::new(stream, phase.clone(), self.limits.clone()));
         let (handlers, log, numbers) = (self.handlers, self.log.clone(), self.numbers);
         let service = service_fn(move |request| {
@@ -56,17 +58,29 @@ impl Connection {
                 connection.as_mut().graceful_shutdown();
                 connection.await
             }
+            _ = slot.evict.notified() => {
+                // A newcomer at the cap needs the slot. Evicted while waiting
+                // for a request, the connection closes now (unlogged: under a
+                // flood that would be a line per connection); if a request
+                // started meanwhile, it closes after that request.
+                if !matches!(*slot.phase.lock().expect("the phase lock is never poisoned"), Phase::Busy(_)) {
+                    return;
+                }
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
         };
         if let Err(e) = result {
             self.log.write(|| format!("connection closed: {:#}", anyhow::Error::from(e)));
         }
+        drop(slot);
     }
 }
 
 /// What a connection is doing, which decides how long it may wait for the
 /// client.
 #[derive(Clone, Copy, Debug)]
-enum Phase {
+pub(super) enum Phase {
     /// Waiting since then for the first byte of a request.
     Idle(Instant),
     /// Reading a request head whose first byte came then.

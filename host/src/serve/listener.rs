@@ -10,10 +10,11 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use super::Server;
 use super::connection::Connection;
+use super::slots::Slots;
 
 /// What one client may hold of the server: how long a connection may wait
 /// for a request head or sit idle, and how many connections may be open at
@@ -29,22 +30,85 @@ pub struct ServerLimits {
     /// may wait for a client that does not read; past it the connection is
     /// closed.
     pub idle_timeout: Duration,
-    /// Connections open at once. A connection past the cap gets a canned 503
-    /// and is closed at once, without its request being read; the open
-    /// connections are served as before.
+    /// Connections open at once. A newcomer at the cap makes room: the
+    /// connection that has waited longest for the rest of a request head is
+    /// closed, or else the one idle longest between requests. Only when
+    /// every open connection is serving a request does the newcomer get a
+    /// canned 503, without its request being read.
     pub max_connections: u32,
 }
 
 impl Default for ServerLimits {
-    /// What an edge host would use: 10 s for a request head, 30 s idle,
-    /// 1024 connections.
+    /// What an edge host would use: 10 s for a request head, 30 s idle, and
+    /// as many connections as the process's file limit allows
+    /// ([`connections_for_file_limit`]).
     fn default() -> ServerLimits {
         ServerLimits {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
-            max_connections: 1024,
+            max_connections: connections_for_file_limit(),
         }
     }
+}
+
+/// File descriptors kept for what is not a client connection: the
+/// listener, stdio, outbound requests, wasmtime's and tokio's own.
+pub const FD_HEADROOM: u64 = 128;
+
+/// The most connections anyone gets, whatever the file limit.
+const MOST_CONNECTIONS: u64 = 1 << 20;
+
+/// The connections the process's file limit (the soft `RLIMIT_NOFILE`)
+/// leaves room for: the limit less [`FD_HEADROOM`], at least 1 (and 1024
+/// where there is no such limit to read).
+pub fn connections_for_file_limit() -> u32 {
+    let Some(limit) = file_limit() else { return 1024 };
+    limit.saturating_sub(FD_HEADROOM).clamp(1, MOST_CONNECTIONS) as u32
+}
+
+/// The soft file limit, if the platform has one.
+fn file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit writes only the struct it is given.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return None;
+        }
+        Some(if limit.rlim_cur == libc::RLIM_INFINITY { MOST_CONNECTIONS + FD_HEADROOM } else { limit.rlim_cur })
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Raises the process's soft file limit to its hard limit, as a server
+/// expecting many connections does (the soft limit is often 1024 for a
+/// hard limit far above), and returns the soft limit now in force.
+pub fn raise_file_limit() -> Result<u64> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit and setrlimit read or write only the struct
+        // they are given.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            bail!("cannot read the file limit (RLIMIT_NOFILE): {}", std::io::Error::last_os_error());
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+                bail!(
+                    "cannot raise the file limit from {} to {}: {}; raise it with `ulimit -n` or pass --max-connections",
+                    limit.rlim_cur,
+                    limit.rlim_max,
+                    std::io::Error::last_os_error()
+                );
+            }
+            limit.rlim_cur = limit.rlim_max;
+        }
+        Ok(limit.rlim_cur)
+    }
+    #[cfg(not(unix))]
+    Ok(0)
 }
 
 impl ServerLimits {
@@ -57,6 +121,22 @@ impl ServerLimits {
         }
         Ok(())
     }
+}
+
+/// Connections the kernel queues for the accept loop (capped by
+/// `net.core.somaxconn`, 4096 by default since Linux 5.4). Under a flood of
+/// reconnecting clients a short queue overflows, and a normal client's
+/// connection attempt is then dropped and retried only after a second (then
+/// three): the gaps a flood would cause.
+const BACKLOG: i32 = 4096;
+
+/// Sets the listening socket's accept queue to [`BACKLOG`] (std listens with
+/// 128, tokio with 1024); listening again on a listening socket only resizes
+/// its queue. Best effort: the default queue still serves.
+pub(super) fn widen_backlog(listener: &impl std::os::fd::AsRawFd) {
+    // SAFETY: listen has no memory effects; the descriptor is a bound,
+    // listening socket the caller owns.
+    let _ = unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) };
 }
 
 /// How long a graceful stop waits beyond the per-request deadline for the
@@ -74,7 +154,8 @@ const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(5), Duration
 /// before the client reads it.
 const REFUSE_LINGER: Duration = Duration::from_millis(500);
 
-/// The answer to a connection past the cap.
+/// The answer to a connection past the cap when every open one is serving a
+/// request.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 38\r\n\
 connection: close\r\n\r\ntoo many open connections; retry later\n";
 
@@ -87,7 +168,7 @@ impl Server {
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<()> {
         let Server { listener, handlers, limits, log } = self;
         limits.check()?;
-        let open = Arc::new(Semaphore::new(limits.max_connections as usize));
+        let slots = Slots::new(limits.max_connections);
         let limits = Arc::new(limits);
         let (closing, _) = watch::channel(false);
         // Numbers the requests from 1, across connections: the access log
@@ -117,11 +198,6 @@ impl Server {
                     continue;
                 }
             };
-            let Ok(permit) = open.clone().try_acquire_owned() else {
-                log.write(|| format!("refused a connection: {} are open, the cap", limits.max_connections));
-                refuse(stream);
-                continue;
-            };
             let connection = Connection {
                 handlers: handlers.clone(),
                 limits: limits.clone(),
@@ -129,20 +205,25 @@ impl Server {
                 closing: closing.subscribe(),
                 numbers: numbers.clone(),
             };
-            tokio::spawn(async move {
-                connection.serve(stream).await;
-                drop(permit);
-            });
+            // At the cap, a waiting connection is evicted to make room.
+            if let Some(slot) = slots.admit() {
+                tokio::spawn(connection.serve(stream, slot));
+            } else {
+                log.write(|| {
+                    format!("refused a connection: all {} open ones are serving requests", limits.max_connections)
+                });
+                tokio::spawn(refuse(stream));
+            }
         }
         drop(listener);
         closing.send_replace(true);
-        let still_open = limits.max_connections as usize - open.available_permits();
+        let still_open = slots.open();
         let drain = handlers.current().limits().deadline + DRAIN_GRACE;
         if still_open > 0 {
             log.write(|| format!("stopping: waiting up to {} ms for {still_open} open connections", drain.as_millis()));
         }
-        if tokio::time::timeout(drain, open.acquire_many(limits.max_connections)).await.is_err() {
-            let left = limits.max_connections as usize - open.available_permits();
+        if !slots.all_closed(drain).await {
+            let left = slots.open();
             log.write(|| format!("stopped with {left} connections still open after {} ms", drain.as_millis()));
         }
         Ok(())
@@ -152,14 +233,11 @@ impl Server {
 /// Answers a connection past the cap with [`BUSY`] and closes it, holding no
 /// slot and parsing no request, in at most twice [`REFUSE_LINGER`]. The 503
 /// goes out only if the socket takes it at once (a fresh socket does).
-fn refuse(stream: TcpStream) {
-    tokio::spawn(async move {
-        let mut stream = stream;
-        let _ = tokio::time::timeout(REFUSE_LINGER, stream.peek(&mut [0])).await;
-        let _ = stream.try_write(BUSY);
-        let _ = stream.shutdown().await;
-        let mut sink = [0; 1024];
-        let drain = async { while let Ok(1..) = stream.read(&mut sink).await {} };
-        let _ = tokio::time::timeout(REFUSE_LINGER, drain).await;
-    });
+async fn refuse(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(REFUSE_LINGER, stream.peek(&mut [0])).await;
+    let _ = stream.try_write(BUSY);
+    let _ = stream.shutdown().await;
+    let mut sink = [0; 1024];
+    let drain = async { while let Ok(1..) = stream.read(&mut sink).await {} };
+    let _ = tokio::time::timeout(REFUSE_LINGER, drain).await;
 }

@@ -26,6 +26,7 @@ mod connection;
 mod listener;
 mod log;
 mod request;
+mod slots;
 
 use std::net::SocketAddr;
 
@@ -36,7 +37,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 
 use crate::http::{Handler, Limits, TICK};
 
-pub use listener::ServerLimits;
+pub use listener::{FD_HEADROOM, ServerLimits, connections_for_file_limit, raise_file_limit};
 pub use log::Log;
 
 /// An engine for serving under `limits`: the pooling allocator sized to
@@ -205,6 +206,7 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}: pick a free port with --addr 127.0.0.1:<port>"))?;
+        listener::widen_backlog(&listener);
         Ok(Server { listener, handlers: handler.into(), limits: ServerLimits::default(), log: Log::Stderr })
     }
 
@@ -235,6 +237,7 @@ pub fn start_with(addr: &str, handler: impl Into<Handlers>, limits: ServerLimits
     let handlers = handler.into();
     limits.check()?;
     let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    listener::widen_backlog(&listener);
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let (stop, stopping) = watch::channel(Stop::Serving);

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use edgekit_host::http::{Grants, Handler, Limits};
-use edgekit_host::serve::{Log, ServerLimits, engine, serve_blocking_with};
+use edgekit_host::serve::{
+    Log, ServerLimits, connections_for_file_limit, engine, raise_file_limit, serve_blocking_with,
+};
 use xtask::flags;
 
 /// What the serve flags ask for: each request's limits, the component's
@@ -38,7 +40,15 @@ impl Options {
             server: ServerLimits {
                 header_read_timeout: Duration::from_millis(flags.header_timeout_ms),
                 idle_timeout: Duration::from_millis(flags.idle_timeout_ms),
-                max_connections: flags.max_connections,
+                max_connections: match flags.max_connections {
+                    Some(cap) => cap,
+                    None => {
+                        // Sized from the file limit, raised first as far as
+                        // the hard limit allows.
+                        raise_file_limit()?;
+                        connections_for_file_limit()
+                    }
+                },
             },
             guest_log: if flags.no_guest_log { Log::Off } else { Log::Stderr },
         })
@@ -55,7 +65,7 @@ impl Options {
         format!(
             "serving {what} (WASI {line}) on http://{addr} (deadline {} ms, memory {} MiB, {} instances{reuse}, \
              {} connections{cli}); Ctrl-C stops gracefully, twice at once",
-            flags.deadline_ms, flags.memory_mib, self.limits.instances, flags.max_connections
+            flags.deadline_ms, flags.memory_mib, self.limits.instances, self.server.max_connections
         )
     }
 }

@@ -31,7 +31,8 @@
 //! `Request`, `Response`, `BodyError`, and `Request::body` (a `fn` on 0.2,
 //! an `async fn` on 0.3). [`router`] and [`log`] are the same on both lines.
 //! The raw bindings of the line are in [`p2::wasi`] or [`p3::wasi`], for what
-//! the library does not wrap (outgoing requests, streaming, `wasi:config`).
+//! the library does not wrap (outgoing requests, streaming, `wasi:config`,
+//! and on 0.2 `wasi:keyvalue`).
 //!
 //! # What it costs
 //!

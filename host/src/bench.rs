@@ -115,11 +115,13 @@ pub fn greeter(engine: &Engine, name: &str, wasm: &[u8]) -> Result<ColdStart> {
 /// body, on a single-threaded runtime. Any answer but a 5xx counts (http-api
 /// answers `/` with its JSON 404). Each request gets a fresh instance on
 /// either line (a 0.3 instance serves one request here), so the first
-/// request is a cold one.
+/// request is a cold one. A component importing `wasi:keyvalue` (kv-api)
+/// gets an empty store in memory.
 pub fn http(engine: &Engine, name: &str, wasm: &[u8]) -> Result<ColdStart> {
     let (compile, load, component) = compile_and_load(engine, wasm)?;
     let limits = Limits { reuse: 1, ..Limits::default() };
-    let handler = Handler::with(engine, &component, limits, Grants::default())?;
+    let grants = Grants { kv: Some(crate::kv::KvStore::memory()?), ..Grants::default() };
+    let handler = Handler::with(engine, &component, limits, grants)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let instantiate = time(5000, || runtime.block_on(handler.instantiate()))?;
     let first = time(5000, || {

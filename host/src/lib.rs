@@ -12,6 +12,7 @@ pub mod client;
 pub mod command;
 pub mod greeter;
 pub mod http;
+pub mod kv;
 pub mod serve;
 pub mod test_guests;
 

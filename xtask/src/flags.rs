@@ -213,6 +213,16 @@ pub struct ServeOptions {
     /// (repeatable; needs --cli).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = key_value, requires = "cli")]
     pub env: Vec<(String, String)>,
+    /// The store behind wasi:keyvalue: a database file, created if absent
+    /// and kept across restarts (every write is on disk before the
+    /// component gets its answer), or `memory`. Without it, a component
+    /// importing wasi:keyvalue is refused.
+    #[arg(long, value_name = "FILE|memory")]
+    pub kv: Option<String>,
+    /// A wasi:keyvalue bucket the component may open besides `default`
+    /// (repeatable; needs --kv); other names get `no-such-store`.
+    #[arg(long = "kv-bucket", value_name = "NAME", requires = "kv")]
+    pub kv_buckets: Vec<String>,
     /// Drop what the component writes to stdout and stderr, instead of
     /// printing each line tagged with the component and the request.
     #[arg(long)]

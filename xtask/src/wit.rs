@@ -149,7 +149,8 @@ impl Surface {
 
     /// The WASI line this surface targets: its one WASI version (`0.2.12`,
     /// `0.3.0`; extensions with their own version line, such as
-    /// `wasi:config/store@0.2.0-rc.1`, left out), or `none` for a component
+    /// `wasi:config/store@0.2.0-rc.1` and `wasi:keyvalue/*@0.2.0-draft`,
+    /// left out), or `none` for a component
     /// that uses no WASI. The drift check makes sure there is one at most;
     /// were there more, they are joined with `+`.
     pub fn wasi_line(&self) -> String {
@@ -157,7 +158,8 @@ impl Surface {
             .imports
             .iter()
             .chain(&self.exports)
-            .filter(|n| n.starts_with("wasi:") && !n.starts_with("wasi:config/"))
+            // The extensions of `pipeline/drift.rs`'s `EXTENSIONS`, by package.
+            .filter(|n| n.starts_with("wasi:") && !n.starts_with("wasi:config/") && !n.starts_with("wasi:keyvalue/"))
             .filter_map(|n| n.rsplit_once('@').map(|(_, v)| v.to_string()))
             .collect::<BTreeSet<_>>()
             .into_iter()

@@ -21,7 +21,8 @@ use alloc::vec::Vec;
 pub use crate::response::Response;
 
 /// The bindings of the 0.2 world (`wit/p2/guest.wit`): `wasi:http/proxy`,
-/// the next handler a middleware calls, and `wasi:config/store`.
+/// the next handler a middleware calls, `wasi:config/store` and
+/// `wasi:keyvalue` (`store`, `atomics`, `batch`).
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({

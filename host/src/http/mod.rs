@@ -1,7 +1,8 @@
 //! Serving wasi:http components of either WASI line, linked with the world
 //! an edge host offers (`wasi:http/proxy` on 0.2, `wasi:http/service` on 0.3,
 //! as `wasmtime serve` does without `-Scli`), plus `wasi:config/store`
-//! holding the variables the caller grants. [`Handler`] reads the line from
+//! holding the variables the caller grants and, when a store is granted,
+//! `wasi:keyvalue` on it (`crate::kv`). [`Handler`] reads the line from
 //! what the component exports; [`p2`] and [`p3`] hold what differs: 0.2 gets
 //! a fresh instance per request, 0.3 reuses an instance for many requests,
 //! some at once.
@@ -34,6 +35,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView,
 pub use output::{GuestOutput, MAX_LINE, MAX_LINES};
 pub use p3::IDLE_INSTANCE;
 
+use crate::kv::{KV_HINT, KvGrant, KvStore};
 use crate::serve::Log;
 use output::{Sink, Stream, Which};
 
@@ -86,6 +88,12 @@ pub struct Grants {
     /// The environment variables a component granted [`Grants::cli`] reads
     /// (`serve --env K=V`); none by default.
     pub env: Vec<(String, String)>,
+    /// The store behind `wasi:keyvalue` (`serve --kv <file>` or `--kv
+    /// memory`); without one, a component importing it is refused.
+    pub kv: Option<KvStore>,
+    /// Buckets the component may open besides `default` (`--kv-bucket`);
+    /// other names are `no-such-store`.
+    pub kv_buckets: Vec<String>,
 }
 
 /// What the error of a component that imports more than its line's world
@@ -98,7 +106,8 @@ pub struct RequestState {
     wasi: WasiCtx,
     config: WasiConfigVariables,
     http: WasiHttpCtx,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
+    pub(crate) kv: KvGrant,
     hooks: Outbound,
     memory: MemoryLimit,
     /// Where the guest's stdout and stderr go (none when the guest log is
@@ -279,6 +288,10 @@ impl Handler {
     /// enforced by epochs only when `engine` has epoch interruption on (see
     /// `serve::engine`); a timer enforces it in any case.
     pub fn with(engine: &Engine, component: &Component, limits: Limits, grants: Grants) -> Result<Handler> {
+        let imports_kv = component.component_type().imports(engine).any(|(name, _)| name.starts_with("wasi:keyvalue/"));
+        if imports_kv && grants.kv.is_none() {
+            bail!("the component imports wasi:keyvalue; {KV_HINT}");
+        }
         let (limits, grants) = (Arc::new(limits), Arc::new(grants));
         let line = match wasi_line(engine, component) {
             Some("0.2") => Line::P2(p2::Handler::new(engine, component, limits.clone(), grants)?),
@@ -413,6 +426,7 @@ fn new_store(engine: &Engine, limits: &Limits, grants: &Arc<Grants>, output: Opt
         config,
         http: WasiHttpCtx::new(),
         table: ResourceTable::new(),
+        kv: KvGrant { store: grants.kv.clone(), buckets: grants.kv_buckets.clone() },
         hooks: Outbound(grants.clone()),
         memory: MemoryLimit { limit: limits.memory, exceeded: Arc::new(AtomicBool::new(false)) },
         output,
@@ -422,9 +436,12 @@ fn new_store(engine: &Engine, limits: &Limits, grants: &Arc<Grants>, output: Opt
     store
 }
 
-/// `wasi:config/store`, which either line may import beside its world.
+/// `wasi:config/store` and `wasi:keyvalue`, which either line may import
+/// beside its world (a component importing `wasi:keyvalue` without a store
+/// granted is refused before this, in `Handler::with`).
 fn link_config(linker: &mut Linker<RequestState>) -> Result<()> {
     wasmtime_wasi_config::add_to_linker(linker, |s: &mut RequestState| WasiConfig::new(&s.config))?;
+    crate::kv::add_to_linker(linker)?;
     Ok(())
 }
 
@@ -442,10 +459,12 @@ pub fn full_body(bytes: impl Into<Bytes>) -> UnsyncBoxBody<Bytes, wasmtime_wasi_
 }
 /// Edgekit's own answer to `GET path` from the dist artifact (or `.wasm`)
 /// `name`, in a fresh instance: the reference other hosts must agree with.
+/// A component importing `wasi:keyvalue` gets an empty store in memory.
 pub fn answer(name: &str, path: &str) -> Result<(u16, Vec<u8>)> {
     let engine = crate::engine()?;
     let component = crate::load(&engine, name)?;
-    let handler = Handler::new(&engine, &component)?;
+    let grants = Grants { kv: Some(KvStore::memory()?), ..Grants::default() };
+    let handler = Handler::with(&engine, &component, Limits::default(), grants)?;
     let request = hyper::Request::get(format!("http://localhost{path}")).body(full_body(""))?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let response = runtime.block_on(handler.handle(request))?;

@@ -25,12 +25,17 @@ use xtask::artifact::Manifest;
 
 pub const WASMTIME_VERSION: &str = "48.0.8";
 /// The wasmtime-cli features `portability` and `bench` use: `run` and
-/// `serve` (WASI 0.2 and 0.3 http, no flag needed), Cranelift, and the
-/// pooling allocator `bench` turns on. The default features add engines
-/// (Winch, Pulley), other proposals, wasi-nn, wasi-tls, the explorer and
-/// objdump, which `wasmtime serve` never uses here and which lengthen the
-/// first install.
-pub const WASMTIME_FEATURES: &str = "run,serve,cranelift,parallel-compilation,pooling-allocator,component-model-async";
+/// `serve` (WASI 0.2 and 0.3 http, no flag needed), Cranelift, the pooling
+/// allocator `bench` turns on, and `wasi-keyvalue` (`-Skeyvalue`, for
+/// kv-api). The default features add engines (Winch, Pulley), other
+/// proposals, wasi-nn, wasi-tls, the explorer and objdump, which `wasmtime
+/// serve` never uses here and which lengthen the first install. A change
+/// here reinstalls wasmtime-cli: the install records its features in
+/// `FEATURES_STAMP` beside the binary.
+pub const WASMTIME_FEATURES: &str =
+    "run,serve,cranelift,parallel-compilation,pooling-allocator,component-model-async,wasi-keyvalue";
+/// The file beside `bin/` recording the features wasmtime-cli was installed with.
+const FEATURES_STAMP: &str = "edgekit-features";
 pub const JCO_VERSION: &str = "1.35.0";
 /// How long a host may take from start to its first answer (jco transpiles
 /// the component first).
@@ -63,13 +68,18 @@ pub struct HttpArtifact {
     pub name: String,
     /// `0.2.12` or `0.3.0`, from the manifest.
     pub wasi: String,
+    /// It imports `wasi:keyvalue` too: `wasmtime serve` gets `-Skeyvalue`,
+    /// and jco, which has no `wasi:keyvalue`, is not expected to serve it.
+    pub keyvalue: bool,
 }
 
 /// The dist artifacts that export a wasi:http handler (0.2's
 /// `incoming-handler` or 0.3's `handler`) and import nothing beyond their
 /// line's world, from the manifest `dist` wrote. Others are named on stderr
 /// with the reason: `middleware` imports the next handler (its composition
-/// is checked instead), `proxy` needs `wasi:config`.
+/// is checked instead), `proxy` needs `wasi:config`. An artifact whose only
+/// imports beyond the world are `wasi:keyvalue`'s (kv-api) is kept, marked
+/// [`HttpArtifact::keyvalue`].
 pub fn http_components(root: &Path) -> Result<Vec<HttpArtifact>> {
     let mut found = Vec::new();
     for entry in Manifest::read(&xtask::workspace::dist_dir(root))?.components {
@@ -78,9 +88,10 @@ pub fn http_components(root: &Path) -> Result<Vec<HttpArtifact>> {
         }
         let beyond: Vec<&String> =
             entry.imports.iter().filter(|i| !WORLD_IMPORTS.iter().any(|p| i.starts_with(p))).collect();
+        let keyvalue = !beyond.is_empty() && beyond.iter().all(|i| i.starts_with("wasi:keyvalue/"));
         let name = entry.name;
-        if beyond.is_empty() {
-            found.push(HttpArtifact { name, wasi: entry.wasi });
+        if beyond.is_empty() || keyvalue {
+            found.push(HttpArtifact { name, wasi: entry.wasi, keyvalue });
         } else {
             eprintln!("    {name:<12} skipped: imports {beyond:?}, beyond the world of its line these hosts give");
         }
@@ -123,10 +134,12 @@ impl OutsideHost {
             OutsideHost::WasmtimeServe(build) => {
                 let wasmtime = wasmtime_bin(&tools, build);
                 let version = cmd!(sh, "{wasmtime} --version").quiet().ignore_stderr().read().unwrap_or_default();
-                if version.contains(WASMTIME_VERSION) {
+                let root = wasmtime.parent().and_then(Path::parent).expect("<root>/bin/wasmtime");
+                let stamp = root.join(FEATURES_STAMP);
+                let features = std::fs::read_to_string(&stamp).unwrap_or_default();
+                if version.contains(WASMTIME_VERSION) && features.trim() == WASMTIME_FEATURES {
                     return Ok(());
                 }
-                let root = wasmtime.parent().and_then(Path::parent).expect("<root>/bin/wasmtime");
                 let (profile, minutes) = match build {
                     Build::Debug => ("debug build", "about 6 minutes on 2 cores"),
                     Build::Release => ("release build", "about 14 minutes on 2 cores"),
@@ -145,7 +158,10 @@ impl OutsideHost {
                 // own: nothing reads it, and it lengthens the build.
                 .env("CARGO_PROFILE_DEV_DEBUG", "false")
                 .run()
-                .context("installing wasmtime-cli failed: check that crates.io is reachable, then retry")
+                .context("installing wasmtime-cli failed: check that crates.io is reachable, then retry")?;
+                std::fs::write(&stamp, WASMTIME_FEATURES).with_context(|| {
+                    format!("cannot write {}: check that the tools directory is writable", stamp.display())
+                })
             }
             OutsideHost::JcoServe => {
                 let dir = tools.join("jco");
@@ -160,33 +176,40 @@ impl OutsideHost {
         }
     }
 
-    /// Whether the host is expected to serve components of WASI line
-    /// `wasi` (`0.2.12`, `0.3.0`): `wasmtime serve` 48 serves both with no
-    /// flag; jco 1.35 transpiles 0.3 components to code that needs
+    /// Whether the host is expected to serve `artifact`: `wasmtime serve`
+    /// 48 serves both lines with no flag, and `wasi:keyvalue` with
+    /// `-Skeyvalue`; jco 1.35 transpiles 0.3 components to code that needs
     /// JavaScript Promise Integration (`WebAssembly.Suspending`), which the
-    /// Node it runs on (20) does not have.
-    pub fn serves(self, wasi: &str) -> bool {
+    /// Node it runs on (20) does not have, and offers no `wasi:keyvalue`.
+    pub fn serves(self, artifact: &HttpArtifact) -> bool {
         match self {
             OutsideHost::WasmtimeServe(_) => true,
-            OutsideHost::JcoServe => wasi.starts_with("0.2"),
+            OutsideHost::JcoServe => artifact.wasi.starts_with("0.2") && !artifact.keyvalue,
         }
     }
 
-    /// What the matrix says for a line the host does not serve.
-    pub fn unsupported(self, wasi: &str) -> String {
+    /// What the matrix says for an artifact the host does not serve.
+    pub fn unsupported(self, artifact: &HttpArtifact) -> String {
         match self {
             OutsideHost::WasmtimeServe(_) => format!("not supported by wasmtime {WASMTIME_VERSION}"),
-            OutsideHost::JcoServe => format!("WASI {wasi} not supported by jco {JCO_VERSION}"),
+            OutsideHost::JcoServe if artifact.keyvalue => format!("wasi:keyvalue not offered by jco {JCO_VERSION}"),
+            OutsideHost::JcoServe => format!("WASI {} not supported by jco {JCO_VERSION}", artifact.wasi),
         }
     }
 
-    /// Starts the host serving `wasm` on `addr`, its output going to `log`.
-    pub fn start(self, sh: &Shell, wasm: &Path, addr: SocketAddr, log: &Path) -> Result<Child> {
-        self.start_with(sh, wasm, addr, log, &[])
+    /// The options `artifact` needs on this host: `-Skeyvalue` on `wasmtime
+    /// serve` for a component importing `wasi:keyvalue` (an in-memory store
+    /// whose one bucket is `""`).
+    pub fn options(self, artifact: &HttpArtifact) -> &'static [&'static str] {
+        match self {
+            OutsideHost::WasmtimeServe(_) if artifact.keyvalue => &["-Skeyvalue"],
+            _ => &[],
+        }
     }
 
-    /// [`OutsideHost::start`] with extra options for the host (`-O
-    /// pooling-allocator=y` for `wasmtime serve`, say).
+    /// Starts the host serving `wasm` on `addr`, its output going to `log`,
+    /// with extra options for the host (`-O pooling-allocator=y` or
+    /// `-Skeyvalue` for `wasmtime serve`, say).
     pub fn start_with(self, sh: &Shell, wasm: &Path, addr: SocketAddr, log: &Path, extra: &[&str]) -> Result<Child> {
         let tools = tools_dir()?;
         let (ip, port, addr) = (addr.ip().to_string(), addr.port().to_string(), addr.to_string());
@@ -212,13 +235,13 @@ impl OutsideHost {
             .with_context(|| format!("cannot start {}: run `cargo xtask portability` to install it", self.name()))
     }
 
-    /// Serves `wasm`, waits until the host answers, and compares its answer
-    /// to `GET /` with `expected`.
-    pub fn check(self, sh: &Shell, wasm: &Path, logs: &Path, expected: &(u16, Vec<u8>)) -> Result<()> {
+    /// Serves `wasm` (with `extra` options for the host), waits until the
+    /// host answers, and compares its answer to `GET /` with `expected`.
+    pub fn check(self, sh: &Shell, wasm: &Path, extra: &[&str], logs: &Path, expected: &(u16, Vec<u8>)) -> Result<()> {
         let addr = free_addr()?;
         let stem = wasm.file_stem().unwrap().to_string_lossy();
         let log = logs.join(format!("{}-{stem}.log", self.name().replace(' ', "-")));
-        let mut child = Killed(self.start(sh, wasm, addr, &log)?);
+        let mut child = Killed(self.start_with(sh, wasm, addr, &log, extra)?);
         let answer = wait_for_answer(&mut child.0, addr, &log)?;
         if answer != *expected {
             bail!(

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use edgekit_host::http::{Grants, Handler, Limits};
+use edgekit_host::kv::KvStore;
 use edgekit_host::serve::{
     Log, ServerLimits, connections_for_file_limit, engine, raise_file_limit, serve_blocking_with,
 };
@@ -36,6 +37,8 @@ impl Options {
                 config: flags.config.clone(),
                 cli: flags.cli,
                 env: flags.env.clone(),
+                kv: flags.kv.as_deref().map(KvStore::from_arg).transpose()?,
+                kv_buckets: flags.kv_buckets.clone(),
             },
             server: ServerLimits {
                 header_read_timeout: Duration::from_millis(flags.header_timeout_ms),
@@ -62,9 +65,13 @@ impl Options {
             _ => String::new(),
         };
         let cli = if self.grants.cli { ", all of WASI linked (--cli)" } else { "" };
+        let kv = match &self.grants.kv {
+            Some(store) => format!(", wasi:keyvalue on {}", store.describe()),
+            None => String::new(),
+        };
         format!(
             "serving {what} (WASI {line}) on http://{addr} (deadline {} ms, memory {} MiB, {} instances{reuse}, \
-             {} connections{cli}); Ctrl-C stops gracefully, twice at once",
+             {} connections{cli}{kv}); Ctrl-C stops gracefully, twice at once",
             flags.deadline_ms, flags.memory_mib, self.limits.instances, self.server.max_connections
         )
     }

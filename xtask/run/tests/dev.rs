@@ -21,11 +21,12 @@ const OLD: &str = "hello from the edge\n";
 const NEW: &str = "hello from dev\n";
 const AGAIN: &str = "hello again\n";
 
-/// Copies the sources a build needs: the pins, the components (without any
-/// `target/`) and the root files the pipeline reads.
+/// Copies the sources a build needs: the pins, the components and the guest
+/// library they are written on (without any `target/`), and the root files
+/// the pipeline reads.
 fn workspace_copy(root: &Path) -> tempfile::TempDir {
     let tmp = tempfile::Builder::new().prefix("edgekit-dev-").tempdir().unwrap();
-    for dir in ["wit", "components"] {
+    for dir in ["wit", "components", "guest"] {
         copy_tree(&root.join(dir), &tmp.path().join(dir));
     }
     for file in ["size-budgets.toml", "compose.toml", "rust-toolchain.toml"] {

@@ -17,9 +17,19 @@ use anyhow::{Context, Result, bail};
 use crate::wit::{Pins, Surface, Wit};
 
 /// WASI proposals with their own version line that edge hosts offer beside
-/// `wasi:http/proxy` (runtime configuration: wasmtime's wasmtime-wasi-config,
-/// Spin, wasmCloud). Declared in the world file that uses them (wit/proxy.wit).
-const EXTENSIONS: &[&str] = &["wasi:config/store@0.2.0-rc.1"];
+/// `wasi:http/proxy`: runtime configuration (wasmtime's wasmtime-wasi-config,
+/// Spin, wasmCloud) and key-value storage (wasmtime-wasi-keyvalue's
+/// `store`, `atomics` and `batch`, `wasmtime serve -Skeyvalue`, Spin's and
+/// wasmCloud's key-value stores). Each is declared, with its package, in the
+/// world file that uses it (components/proxy/wit/proxy.wit,
+/// components/kv-api/wit/kv-api.wit); the round-trip refuses an artifact
+/// importing one its world does not declare.
+const EXTENSIONS: &[&str] = &[
+    "wasi:config/store@0.2.0-rc.1",
+    "wasi:keyvalue/store@0.2.0-draft",
+    "wasi:keyvalue/atomics@0.2.0-draft",
+    "wasi:keyvalue/batch@0.2.0-draft",
+];
 
 /// The wasi:http names of one WASI line.
 struct HttpLine {

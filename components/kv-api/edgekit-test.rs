@@ -124,7 +124,10 @@ fn unknown_routes_and_methods() {
     check(&kv, "GET", "/", "", 404, r#"{"error":"no such route"}"#);
     let response = check(&kv, "POST", "/items/k", "", 405, r#"{"error":"method not allowed"}"#);
     assert_eq!(response.headers["allow"], "GET, PUT, DELETE");
-    assert_eq!(check(&kv, "DELETE", "/counters/k", "", 405, r#"{"error":"method not allowed"}"#).headers["allow"], "GET, POST");
+    assert_eq!(
+        check(&kv, "DELETE", "/counters/k", "", 405, r#"{"error":"method not allowed"}"#).headers["allow"],
+        "GET, POST"
+    );
 }
 
 /// Without a store granted, the host refuses the component up front and

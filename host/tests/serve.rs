@@ -877,6 +877,8 @@ fn every_http_template_logs_its_request_under_serve() {
             }
         };
         assert!(found, "{name}: no `{wanted}... | INFO GET /health` line in {seen:#?}");
+    }
+}
 
 /// What a flood run saw.
 #[derive(Debug)]

@@ -209,6 +209,7 @@ fn wasi_bump_moves_only_its_line() {
     let tmp = workspace_copy("bump-p3");
     let rc = "0.3.0-rc-2026-01-06";
     let mut dirs = vec![tmp.path().join("wit/p3"), tmp.path().join("wit/p3/deps")];
+    dirs.extend([tmp.path().join("guest/wit/p3"), tmp.path().join("guest/wit/p3/deps")]);
     for component in crate::workspace::components(tmp.path(), &[]).unwrap() {
         if component.name.ends_with("-p3") {
             dirs.extend([component.wit_dir(), component.wit_dir().join("deps")]);

@@ -85,7 +85,13 @@ fn new_renames_identifiers_and_names_and_leaves_prose() {
     // template's words, while the code's names move.
     let gateway = read("components/gateway/src/lib.rs");
     let proxy = read("components/proxy/src/lib.rs");
-    assert_mentions(&gateway, &["world: \"gateway\""]);
+    // Written on the guest library, its code names no world; the world file
+    // and the manifest do, and the library dependency stays as it is.
+    assert_mentions(&read("components/gateway/wit/gateway.wit"), &["world gateway {"]);
+    assert_mentions(
+        &read("components/gateway/Cargo.toml"),
+        &["world = \"gateway\"", "edgekit = { path = \"../../guest\""],
+    );
     let prose = |text: &str| -> Vec<String> {
         text.lines().filter(|l| l.trim_start().starts_with("//")).map(str::to_string).collect()
     };

@@ -172,10 +172,11 @@ fn served_until(addr: SocketAddr, old: &str, new: &str) -> usize {
 }
 
 /// Writes edge-fn's `source` to `lib` with its answer replaced by `body` (a
-/// Rust byte string literal's contents) and `extra` appended.
+/// Rust string literal's contents) and `extra` appended.
 fn edit(lib: &Path, source: &str, body: &str, extra: &str) {
-    let start = source.find("const BODY: &[u8] = b\"").expect("edge-fn's BODY constant") + 22;
-    let end = start + source[start..].find("\";").unwrap();
+    const ANSWER: &str = "Response::text(200, \"";
+    let start = source.find(ANSWER).expect("edge-fn's answer, `Response::text(200, \"...\")`") + ANSWER.len();
+    let end = start + source[start..].find("\")").unwrap();
     let mut new = format!("{}{body}{}", &source[..start], &source[end..]);
     new.push_str(extra);
     std::fs::write(lib, new).unwrap();
@@ -199,7 +200,7 @@ fn dev_serves_each_change_that_passes_and_keeps_the_last_good_one() {
     edit("hello from dev\\n", "");
     served_until(addr, OLD, NEW);
     let line = dev.wait_for("dev: edge-fn ", 1, BUILD);
-    for needle in [" B, ", "against the baseline 8,", "under the budget 8,192", "rebuilt in "] {
+    for needle in [" B, ", "against the baseline 11,", "under the budget 12,288", "rebuilt in "] {
         assert!(line.contains(needle), "the rebuild line lacks {needle:?}: {line}");
     }
 
@@ -214,7 +215,7 @@ fn dev_serves_each_change_that_passes_and_keeps_the_last_good_one() {
     let refused = dev.wait_for("still serves the previous version", 2, BUILD);
     assert_eq!(get(addr), (200, NEW.to_string()));
     let error = dev.lines().into_iter().rev().find(|l| l.contains("size check failed")).unwrap_or_default();
-    assert!(error.contains("over its budget of 8,192 in size-budgets.toml"), "{error}\n{refused}");
+    assert!(error.contains("over its budget of 12,288 in size-budgets.toml"), "{error}\n{refused}");
 
     // Build output changes nothing: written under the root's target/ and
     // the component's, then a real change whose rebuild must be the next one.
@@ -254,5 +255,5 @@ fn dev_serves_each_change_that_passes_and_keeps_the_last_good_one() {
         .collect();
     assert!(left.is_empty(), "temporary files left in {}: {left:?}", dist.display());
     let served = std::fs::read(dist.join("edge-fn.wasm")).unwrap();
-    assert!(served.len() < 8192, "the artifact written is the last good one, not the one past the budget");
+    assert!(served.len() < 12_288, "the artifact written is the last good one, not the one past the budget");
 }

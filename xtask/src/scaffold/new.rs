@@ -310,9 +310,18 @@ fn vendor_guest(root: &Path, to: &Path, writes: &mut Vec<(PathBuf, String)>) -> 
     let mut library = Vec::new();
     files(&guest, &mut library)?;
     for path in library {
-        let text = std::fs::read_to_string(&path)
+        let relative = path.strip_prefix(&guest)?;
+        // Inside the new crate the library is a member of the crate's
+        // workspace: cargo refuses a second workspace root below the first.
+        if relative == Path::new("Cargo.lock") {
+            continue;
+        }
+        let mut text = std::fs::read_to_string(&path)
             .with_context(|| format!("{}: the guest library holds only text files", path.display()))?;
-        writes.push((to.join(path.strip_prefix(&guest)?), text));
+        if relative == Path::new("Cargo.toml") {
+            text = text.lines().filter(|l| l.trim() != "[workspace]").map(|l| format!("{l}\n")).collect();
+        }
+        writes.push((to.join(relative), text));
     }
     Ok(())
 }

@@ -29,8 +29,8 @@ fn build_copied_out(name: &str, variant: &str, edit: impl Fn(String) -> String) 
     if text.contains("path = \"../../guest\"") {
         copy_tree(&root.join("guest"), &dir.join("edgekit"));
         let library = dir.join("edgekit/Cargo.toml");
-        let text = std::fs::read_to_string(&library).unwrap();
-        std::fs::write(&library, text.replace("\n[workspace]\n", "\n")).unwrap();
+        let library_text = std::fs::read_to_string(&library).unwrap();
+        std::fs::write(&library, library_text.replace("\n[workspace]\n", "\n")).unwrap();
         let _ = std::fs::remove_file(dir.join("edgekit/Cargo.lock"));
         std::fs::write(&manifest, text.replace("path = \"../../guest\"", "path = \"edgekit\"")).unwrap();
     }

@@ -60,6 +60,7 @@ compile_error!("enable one WASI line: features = [\"p2\"] (WASI 0.2.12) or [\"p3
 
 mod bytes;
 mod plumbing;
+mod request;
 mod response;
 
 pub mod log;

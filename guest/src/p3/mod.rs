@@ -23,6 +23,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::Future;
 
+pub use crate::request::BodyError;
+use crate::request::{declared_too_large, split_target};
 use crate::response::Body;
 pub use crate::response::Response;
 pub use rt::spawn;
@@ -96,25 +98,6 @@ pub struct Request {
     target: String,
 }
 
-/// Why a request body was not read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BodyError {
-    /// Longer than the limit, declared (`content-length`) or counted: 413.
-    TooLarge,
-    /// The client or the host failed while sending it: 400.
-    Unreadable,
-}
-
-impl BodyError {
-    /// The status to answer: 413 or 400.
-    pub fn status(self) -> u16 {
-        match self {
-            BodyError::TooLarge => 413,
-            BodyError::Unreadable => 400,
-        }
-    }
-}
-
 impl Request {
     /// Wraps the WASI request.
     pub fn new(inner: types::Request) -> Request {
@@ -141,12 +124,12 @@ impl Request {
 
     /// The path, without the query (`/items/7`).
     pub fn path(&self) -> &str {
-        self.target.split_once('?').map_or(&self.target, |(path, _)| path)
+        split_target(&self.target).0
     }
 
     /// The query, without the `?` (`""` when there is none).
     pub fn query(&self) -> &str {
-        self.target.split_once('?').map_or("", |(_, query)| query)
+        split_target(&self.target).1
     }
 
     /// The first value of the header `name`.
@@ -170,8 +153,7 @@ impl Request {
     /// instance serves others.
     pub async fn body(self, limit: usize) -> Result<Vec<u8>, BodyError> {
         for value in self.inner.get_headers().get("content-length") {
-            let declared = core::str::from_utf8(&value).ok().and_then(|s| s.parse::<u64>().ok());
-            if declared.is_none_or(|n| n > limit as u64) {
+            if declared_too_large(&value, limit) {
                 return Err(BodyError::TooLarge);
             }
         }

@@ -1,0 +1,54 @@
+//! What a request is on both lines beyond its WASI type: why its body was
+//! not read, and where its path ends and its query starts.
+
+/// Why a request body was not read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// Longer than the limit, declared (`content-length`) or counted: 413.
+    TooLarge,
+    /// The client or the host failed while sending it: 400.
+    Unreadable,
+}
+
+impl BodyError {
+    /// The status to answer: 413 or 400.
+    pub fn status(self) -> u16 {
+        match self {
+            BodyError::TooLarge => 413,
+            BodyError::Unreadable => 400,
+        }
+    }
+}
+
+/// The path (without the query) and the query (without the `?`, `""` when
+/// there is none) of a request target such as `/items?limit=2`.
+#[inline(always)]
+pub(crate) fn split_target(target: &str) -> (&str, &str) {
+    target.split_once('?').unwrap_or((target, ""))
+}
+
+/// Whether a declared `content-length` value is over `limit` (or not a number).
+#[inline(always)]
+pub(crate) fn declared_too_large(value: &[u8], limit: usize) -> bool {
+    let declared = core::str::from_utf8(value).ok().and_then(|s| s.parse::<u64>().ok());
+    declared.is_none_or(|n| n > limit as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_split_at_the_first_question_mark() {
+        assert_eq!(split_target("/items?limit=2&x=?"), ("/items", "limit=2&x=?"));
+        assert_eq!(split_target("/items"), ("/items", ""));
+    }
+
+    #[test]
+    fn declared_lengths() {
+        assert!(!declared_too_large(b"4096", 4096));
+        assert!(declared_too_large(b"4097", 4096));
+        assert!(declared_too_large(b"lots", 4096));
+        assert_eq!((BodyError::TooLarge.status(), BodyError::Unreadable.status()), (413, 400));
+    }
+}

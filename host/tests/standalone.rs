@@ -18,6 +18,17 @@ use edgekit_host::serve;
 /// `wasm32-wasip2` into a target directory named after `variant`, and
 /// returns the component.
 fn build_copied_out(name: &str, variant: &str, edit: impl Fn(String) -> String) -> Vec<u8> {
+    build_copied_out_with(name, variant, |manifest| manifest, edit)
+}
+
+/// [`build_copied_out`], with `manifest` applied to the copy's `Cargo.toml`
+/// too.
+fn build_copied_out_with(
+    name: &str,
+    variant: &str,
+    manifest_edit: impl Fn(String) -> String,
+    edit: impl Fn(String) -> String,
+) -> Vec<u8> {
     let root = edgekit_host::root();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(name);
@@ -34,6 +45,8 @@ fn build_copied_out(name: &str, variant: &str, edit: impl Fn(String) -> String) 
         let _ = std::fs::remove_file(dir.join("edgekit/Cargo.lock"));
         std::fs::write(&manifest, text.replace("path = \"../../guest\"", "path = \"edgekit\"")).unwrap();
     }
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, manifest_edit(text)).unwrap();
     let lib = dir.join("src/lib.rs");
     std::fs::write(&lib, edit(std::fs::read_to_string(&lib).unwrap())).unwrap();
     // Its own rust-toolchain.toml pins the toolchain; make sure rustup has
@@ -148,6 +161,13 @@ fn edge_fn_grown_past_4_kib_answers_its_whole_body() {
     assert!(answer == body.as_bytes());
 }
 
+/// The library's dependency line with std's allocator and panic handler.
+fn uses_std_manifest(manifest: String) -> String {
+    let from = "features = [\"p2\", \"alloc\", \"panic-trap\"]";
+    assert!(manifest.contains(from), "edge-fn's dependency on the library moved; update this test");
+    manifest.replace(from, "features = [\"p2\"]")
+}
+
 /// `serve --cli` (issue 21): edge-fn built the stock way, with a copy that
 /// uses std's WASI (it logs with `eprintln!` and reads a variable with
 /// `std::env::var`, so it imports `wasi:cli/environment`, which the proxy
@@ -158,15 +178,15 @@ fn edge_fn_grown_past_4_kib_answers_its_whole_body() {
 #[test]
 #[ignore = "slow: builds a template with the stock toolchain; run with `cargo test -- --include-ignored` (.ci/run does)"]
 fn a_stock_build_is_served_over_http_with_cli_granted() {
-    let bytes = build_copied_out("edge-fn", "uses-std", |source| {
-        let from = "        if write_all(&stream, BODY).is_err() {";
-        assert!(source.contains(from), "edge-fn's body write moved; update this test");
-        // std's own allocator: the template's lol_alloc trapped (out of
-        // bounds memory access) once std's WASI code ran beside it.
-        let source = source.replace("#[global_allocator]", "#[allow(dead_code)]");
-        let to = "        eprintln!(\"INFO handling a request\");\n        \
-                  let greeting = std::env::var(\"EDGE_GREETING\").unwrap_or_default();\n        \
-                  if write_all(&stream, &[BODY, greeting.as_bytes()].concat()).is_err() {";
+    let bytes = build_copied_out_with("edge-fn", "uses-std", uses_std_manifest, |source| {
+        let from = "    Response::text(200, \"hello from the edge\\n\")";
+        assert!(source.contains(from), "edge-fn's answer moved; update this test");
+        // A crate on std: std's panic handler and allocator, so the
+        // library's (`panic-trap`, `alloc`) are turned off in the manifest.
+        let source = source.replace("#![no_std]\n", "");
+        let to = "    eprintln!(\"INFO handling a request\");\n    \
+                  let greeting = std::env::var(\"EDGE_GREETING\").unwrap_or_default();\n    \
+                  Response::text(200, format!(\"hello from the edge\\n{greeting}\"))";
         source.replace(from, to)
     });
     let limits = Limits::default();
@@ -191,5 +211,14 @@ fn a_stock_build_is_served_over_http_with_cli_granted() {
     }
     server.shutdown().unwrap();
     let logged: Vec<String> = logged.try_iter().collect();
-    assert_eq!(logged, ["stock #1 | INFO handling a request", "stock #2 | INFO handling a request"]);
+    // The library's line on `wasi:cli/stderr`, then std's `eprintln!`.
+    assert_eq!(
+        logged,
+        [
+            "stock #1 | INFO GET /",
+            "stock #1 | INFO handling a request",
+            "stock #2 | INFO GET /again",
+            "stock #2 | INFO handling a request"
+        ]
+    );
 }

@@ -29,7 +29,8 @@
 //!
 //! [`http`] is the line's module under a name that does not change:
 //! `Request`, `Response`, `BodyError`, and `Request::body` (a `fn` on 0.2,
-//! an `async fn` on 0.3). [`router`] and [`log`] are the same on both lines.
+//! an `async fn` on 0.3). [`router`], [`log`] and [`json`] are the same on
+//! both lines.
 //! The raw bindings of the line are in [`p2::wasi`] or [`p3::wasi`], for what
 //! the library does not wrap (outgoing requests, streaming, `wasi:config`,
 //! and on 0.2 `wasi:keyvalue`).
@@ -63,6 +64,7 @@ mod plumbing;
 mod request;
 mod response;
 
+pub mod json;
 pub mod log;
 pub mod router;
 

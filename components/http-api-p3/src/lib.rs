@@ -19,17 +19,15 @@
 //! here keeps state between requests: the catalogue is static data, and
 //! `POST` shows validation and the response a real API gives after writing
 //! to its store.
-#![cfg_attr(not(test), no_std)]
+#![no_std]
 
 extern crate alloc;
-
-mod json;
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use edgekit::http::{BodyError, Request, Response};
+use edgekit::json::{self, Value};
 use edgekit::router::Router;
-use json::Value;
 
 /// The largest request body accepted; a bigger one is answered 413.
 const MAX_BODY: usize = 4096;

@@ -21,19 +21,17 @@
 //! `item:` and `counter:`. On a host whose store has no bucket of that name
 //! (`no-such-store`), the template opens the host's unnamed bucket `""`,
 //! which is the one bucket `wasmtime serve -Skeyvalue` offers.
-#![cfg_attr(not(test), no_std)]
+#![no_std]
 
 extern crate alloc;
-
-mod json;
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use edgekit::http::{BodyError, Request, Response};
+use edgekit::json::{self, Value};
 use edgekit::p2::wasi::keyvalue::atomics;
 use edgekit::p2::wasi::keyvalue::store::{self, Bucket, Error};
 use edgekit::router::Router;
-use json::Value;
 
 /// The largest record accepted; a bigger body is answered 413.
 const MAX_BODY: usize = 4096;

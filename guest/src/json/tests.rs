@@ -1,9 +1,15 @@
 //! Unit tests of the JSON reader and writers, run on the host with
-//! `cargo test --manifest-path components/http-api-p3/Cargo.toml`. serde_json is
+//! `cargo test --manifest-path guest/Cargo.toml --features p2`. serde_json is
 //! the oracle (a dev-dependency: it costs the component nothing): generated
 //! documents must parse to the value serde_json reads, mutated ones must be
 //! accepted exactly when serde_json accepts them, and the depth and
 //! surrogate limits hold.
+
+extern crate std;
+
+use std::format;
+use std::string::{String, ToString};
+use std::vec::Vec;
 
 use proptest::prelude::*;
 

@@ -6,6 +6,25 @@
 //! linked. Nesting is limited to `MAX_DEPTH`, so hostile input cannot exhaust
 //! the stack. Errors are short static strings that go straight into a 400
 //! body; nothing here panics on any input.
+//!
+//! Every function is `#[inline]` so that it is compiled in the component's
+//! own crate, beside its callers, as when each template carried a copy of
+//! this file: compiled here instead, the same code measured 140 to 350 bytes
+//! more per component (other inlining, and a second copy of std's small
+//! inline functions such as `String::push`).
+//!
+//! ```
+//! use edgekit::json::{self, Value};
+//!
+//! let body = br#"{"name": "tea", "price": 350}"#;
+//! let Ok(Value::Object(fields)) = json::parse(body) else { panic!("a JSON object") };
+//! assert_eq!(fields[1].1.as_i64(), Some(350));
+//!
+//! let mut answer = String::from("{\"name\":");
+//! json::push_string(&mut answer, "tea \"green\"");
+//! answer.push('}');
+//! assert_eq!(answer, r#"{"name":"tea \"green\""}"#);
+//! ```
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -24,7 +43,18 @@ pub enum Value<'a> {
     Object(Vec<(String, Value<'a>)>),
 }
 
+impl Value<'_> {
+    /// The value as an integer in `i64`, if it is a number without a
+    /// fraction or exponent that fits.
+    #[inline]
+    pub fn as_i64(&self) -> Option<i64> {
+        let Value::Number(text) = self else { return None };
+        text.parse().ok()
+    }
+}
+
 /// Parses a whole document: one value, surrounded only by whitespace.
+#[inline]
 pub fn parse(input: &[u8]) -> Result<Value<'_>, &'static str> {
     let text = core::str::from_utf8(input).map_err(|_| "the body is not UTF-8")?;
     let mut parser = Parser { text, bytes: input, pos: 0 };
@@ -43,16 +73,19 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
+    #[inline]
     fn whitespace(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
         }
     }
 
+    #[inline]
     fn literal(&mut self, word: &str, value: Value<'a>) -> Result<Value<'a>, &'static str> {
         if self.bytes.get(self.pos..self.pos + word.len()) == Some(word.as_bytes()) {
             self.pos += word.len();
@@ -62,6 +95,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline]
     fn value(&mut self, depth: usize) -> Result<Value<'a>, &'static str> {
         if depth > MAX_DEPTH {
             return Err("JSON nested too deeply");
@@ -130,6 +164,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline]
     fn digits(&mut self) -> usize {
         let start = self.pos;
         while let Some(b'0'..=b'9') = self.peek() {
@@ -138,6 +173,7 @@ impl<'a> Parser<'a> {
         self.pos - start
     }
 
+    #[inline]
     fn number(&mut self) -> Result<Value<'a>, &'static str> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
@@ -166,6 +202,7 @@ impl<'a> Parser<'a> {
         self.text.get(start..self.pos).map(Value::Number).ok_or("malformed number")
     }
 
+    #[inline]
     fn hex4(&mut self) -> Result<u32, &'static str> {
         let digits = self.text.get(self.pos..self.pos + 4).ok_or("malformed \\u escape")?;
         self.pos += 4;
@@ -175,6 +212,7 @@ impl<'a> Parser<'a> {
         u32::from_str_radix(digits, 16).map_err(|_| "malformed \\u escape")
     }
 
+    #[inline]
     fn string(&mut self) -> Result<String, &'static str> {
         self.pos += 1; // the opening quote
         let mut out = String::new();
@@ -237,6 +275,7 @@ impl<'a> Parser<'a> {
 }
 
 /// Appends `s` as a JSON string literal.
+#[inline]
 pub fn push_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
@@ -259,6 +298,7 @@ pub fn push_string(out: &mut String, s: &str) {
 }
 
 /// Appends `n` in decimal, without `core::fmt`.
+#[inline]
 pub fn push_u64(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();

@@ -196,5 +196,7 @@ fn logs_one_line_per_request() {
     assert_eq!(runtime.block_on(handler.handle(request)).unwrap().status, 500);
     let logged: Vec<String> = received.try_iter().collect();
     assert_eq!(logged.len(), 1, "{logged:?}");
-    assert!(logged[0].starts_with("proxy ") && logged[0].ends_with("| INFO POST /a/b"), "{logged:?}");
+    // `<name> #<request> | <line>`, tagged with the name the handler has.
+    assert_eq!(logged[0].split(' ').next(), Some("proxy"), "{logged:?}");
+    assert!(logged[0].ends_with("| INFO POST /a/b"), "{logged:?}");
 }

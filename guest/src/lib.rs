@@ -33,7 +33,7 @@
 //! both lines.
 //! The raw bindings of the line are in [`p2::wasi`] or [`p3::wasi`], for what
 //! the library does not wrap (outgoing requests, streaming, `wasi:config`,
-//! and on 0.2 `wasi:keyvalue`).
+//! `wasi:keyvalue`).
 //!
 //! # What it costs
 //!

@@ -1,9 +1,10 @@
 //! `wasi:keyvalue` behind the server, as `serve --kv <file>` gives it: the
-//! kv-api artifact over real HTTP on 127.0.0.1, through
-//! `edgekit_host::serve::start_with`. A record outlives a restart, 50
-//! clients incrementing one counter lose no update, and a server killed
-//! with SIGKILL in the middle of a burst of writes keeps every write it
-//! acknowledged.
+//! kv-api artifact (and kv-api-p3, its WASI 0.3 twin) over real HTTP on
+//! 127.0.0.1, through `edgekit_host::serve::start_with`. A record outlives
+//! a restart, 50 clients incrementing one counter lose no update (on 0.3
+//! too, where one instance serves many of them at once), and a server
+//! killed with SIGKILL in the middle of a burst of writes keeps every write
+//! it acknowledged.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,17 +17,18 @@ use edgekit_host::http::{Grants, Handler, Limits};
 use edgekit_host::kv::KvStore;
 use edgekit_host::serve::{Log, Running, ServerLimits, engine, start_with};
 
-/// The kv-api handler on `kv`, on the server's engine.
-fn handler(kv: &KvStore) -> Handler {
+/// The handler of the template `name` (kv-api or kv-api-p3) on `kv`, on
+/// the server's engine.
+fn handler(name: &str, kv: &KvStore) -> Handler {
     let limits = Limits::default();
     let engine = engine(&limits).unwrap();
-    let component = edgekit_host::load(&engine, "kv-api").unwrap_or_else(|e| panic!("{e:#}"));
+    let component = edgekit_host::load(&engine, name).unwrap_or_else(|e| panic!("{e:#}"));
     let grants = Grants { kv: Some(kv.clone()), ..Grants::default() };
     Handler::with(&engine, &component, limits, grants).unwrap().guest_log(Log::Off)
 }
 
-fn serve(kv: &KvStore) -> Running {
-    start_with("127.0.0.1:0", handler(kv), ServerLimits::default(), Log::Off).unwrap()
+fn serve(name: &str, kv: &KvStore) -> Running {
+    start_with("127.0.0.1:0", handler(name, kv), ServerLimits::default(), Log::Off).unwrap()
 }
 
 /// One request on a fresh connection, bounded by a timeout.
@@ -42,17 +44,28 @@ fn send(addr: SocketAddr, method: &str, path: &str, body: &'static str) -> (u16,
 
 #[test]
 fn a_record_outlives_a_server_restart() {
+    a_record_outlives_a_restart_of("kv-api");
+}
+
+#[test]
+fn a_record_outlives_a_server_restart_on_wasi_0_3() {
+    a_record_outlives_a_restart_of("kv-api-p3");
+}
+
+/// PUT and increment, restart the server on the same file, GET and
+/// increment again.
+fn a_record_outlives_a_restart_of(name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kv.redb");
     let kv = KvStore::open(&path).unwrap();
-    let server = serve(&kv);
+    let server = serve(name, &kv);
     assert_eq!(send(server.addr, "PUT", "/items/kettle", r#"{"price":2500}"#), (201, r#"{"price":2500}"#.into()));
     assert_eq!(send(server.addr, "POST", "/counters/restarts", "").0, 200);
     server.shutdown().unwrap();
     // The database closes with its last clone; a new server opens the file.
     drop(kv);
     let kv = KvStore::open(&path).unwrap();
-    let server = serve(&kv);
+    let server = serve(name, &kv);
     assert_eq!(send(server.addr, "GET", "/items/kettle", ""), (200, r#"{"price":2500}"#.into()));
     assert_eq!(send(server.addr, "POST", "/counters/restarts", ""), (200, r#"{"key":"restarts","value":2}"#.into()));
     server.shutdown().unwrap();
@@ -62,7 +75,13 @@ fn a_record_outlives_a_server_restart() {
 /// the same transactions as on a file, in a tenth of the requests.
 #[test]
 fn fifty_clients_incrementing_one_counter_lose_no_update() {
-    fifty_clients_increment(&KvStore::memory().unwrap(), 20);
+    fifty_clients_increment("kv-api", &KvStore::memory().unwrap(), 20);
+}
+
+/// The same on WASI 0.3, where one instance serves many clients at once.
+#[test]
+fn fifty_clients_incrementing_one_counter_lose_no_update_on_wasi_0_3() {
+    fifty_clients_increment("kv-api-p3", &KvStore::memory().unwrap(), 20);
 }
 
 /// 50 clients incrementing one counter 200 times each on a database file,
@@ -71,15 +90,15 @@ fn fifty_clients_incrementing_one_counter_lose_no_update() {
 #[ignore = "slow: 10,000 requests, each increment fsynced (about 30 s in a debug build); .ci/run runs it"]
 fn fifty_clients_incrementing_one_counter_200_times_on_a_file_end_at_10000() {
     let dir = tempfile::tempdir().unwrap();
-    fifty_clients_increment(&KvStore::open(&dir.path().join("kv.redb")).unwrap(), 200);
+    fifty_clients_increment("kv-api", &KvStore::open(&dir.path().join("kv.redb")).unwrap(), 200);
 }
 
 /// 50 keep-alive clients each add one to the same counter `each` times:
 /// every answer is a distinct value, and the counter ends at exactly
 /// `50 * each`.
-fn fifty_clients_increment(kv: &KvStore, each: usize) {
+fn fifty_clients_increment(name: &str, kv: &KvStore, each: usize) {
     const CLIENTS: usize = 50;
-    let server = serve(kv);
+    let server = serve(name, kv);
     let addr = server.addr;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut values: Vec<u64> = runtime.block_on(async move {
@@ -127,7 +146,7 @@ const CHILD: &str = "EDGEKIT_KV_KILL_CHILD";
 
 fn serve_child(path: &Path) {
     let kv = KvStore::open(path).unwrap();
-    let handler = handler(&kv);
+    let handler = handler("kv-api", &kv);
     edgekit_host::serve::serve_blocking("127.0.0.1:0", handler, |addr| println!("listening on {addr}")).unwrap();
 }
 
@@ -221,7 +240,7 @@ fn acknowledged_writes_survive_sigkill() {
         let expected = format!(r#"{{"client":{client},"n":{}}}"#, n.parse::<u32>().unwrap());
         assert_eq!(kv.get("default", &format!("item:{key}")), Ok(Some(expected.into_bytes())), "{key}");
     }
-    let server = serve(&kv);
+    let server = serve("kv-api", &kv);
     let last = acked.last().unwrap();
     assert_eq!(send(server.addr, "GET", &format!("/items/{last}"), "").0, 200);
     server.shutdown().unwrap();

@@ -1,6 +1,6 @@
 //! A template copied out of the workspace by hand, the way a team starts a
-//! new edge function in its own repository (with a copy of the guest library
-//! in `edgekit/` when it is written on it), builds with the stock toolchain
+//! new edge function in its own repository (`cp -rL`: the link to the guest
+//! library, `edgekit/`, becomes a copy of it), builds with the stock toolchain
 //! alone (`cargo build --release --target wasm32-wasip2`, no edgekit) into a
 //! component that answers the same requests as edgekit's dist artifact. It
 //! is bigger and imports std's `wasi:cli` interfaces, so it is served with
@@ -14,9 +14,9 @@ use edgekit_host::http::{Grants, Handler, Limits, full_body};
 use edgekit_host::serve;
 
 /// Copies `components/<name>` to a temporary directory outside the
-/// workspace, applies `edit` to its `src/lib.rs`, builds it for
-/// `wasm32-wasip2` into a target directory named after `variant`, and
-/// returns the component.
+/// workspace, following links (as `cp -rL`), applies `edit` to its
+/// `src/lib.rs`, builds it for `wasm32-wasip2` into a target directory
+/// named after `variant`, and returns the component.
 fn build_copied_out(name: &str, variant: &str, edit: impl Fn(String) -> String) -> Vec<u8> {
     build_copied_out_with(name, variant, |manifest| manifest, edit)
 }
@@ -33,18 +33,9 @@ fn build_copied_out_with(
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(name);
     copy_tree(&root.join("components").join(name), &dir);
-    // The documented copy by hand of a template written on the guest
-    // library: the library beside it, and its dependency pointed there.
+    // A template on the guest library links it in as `edgekit/`; the copy
+    // by hand follows the link, so the crate carries the library there.
     let manifest = dir.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    if text.contains("path = \"../../guest\"") {
-        copy_tree(&root.join("guest"), &dir.join("edgekit"));
-        let library = dir.join("edgekit/Cargo.toml");
-        let library_text = std::fs::read_to_string(&library).unwrap();
-        std::fs::write(&library, library_text.replace("\n[workspace]\n", "\n")).unwrap();
-        let _ = std::fs::remove_file(dir.join("edgekit/Cargo.lock"));
-        std::fs::write(&manifest, text.replace("path = \"../../guest\"", "path = \"edgekit\"")).unwrap();
-    }
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, manifest_edit(text)).unwrap();
     let lib = dir.join("src/lib.rs");

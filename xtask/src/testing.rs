@@ -24,7 +24,9 @@ pub fn write(root: &Path, rel: &str, text: &str) -> PathBuf {
     path
 }
 
-/// Copies a source tree, leaving out build output (`target/`).
+/// Copies a source tree, leaving out build output (`target/`); a symbolic
+/// link (a component's `edgekit` link to the guest library) is copied as
+/// the same link.
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -33,7 +35,9 @@ pub fn copy_tree(from: &Path, to: &Path) {
             continue;
         }
         let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
+        if path.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&path).unwrap(), &target).unwrap();
+        } else if path.is_dir() {
             copy_tree(&path, &target);
         } else {
             std::fs::copy(&path, &target).unwrap();

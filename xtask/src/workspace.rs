@@ -89,9 +89,24 @@ pub fn dist_dir(root: &Path) -> PathBuf {
 /// http templates are written on (see ARCHITECTURE.md, `guest/`).
 pub const GUEST: &str = "guest";
 
-/// How a component under `components/` depends on the guest library, in
-/// its Cargo.toml. `new --out` rewrites it to the vendored copy.
-pub const GUEST_DEPENDENCY: &str = "path = \"../../guest\"";
+/// How a component depends on the guest library, in its Cargo.toml: the
+/// directory `edgekit/` beside its manifest. Under `components/` that is a
+/// symbolic link to `../../guest` ([`GUEST_LINK`]); copied out (`new
+/// --out`) it is a copy of the library. The same line either way.
+///
+/// Invariant: the library sits inside the component's own workspace, so
+/// cargo hashes its path relative to the component (`stable_hash` of a path
+/// source under the workspace root), not the checkout's absolute path; with
+/// `../../guest` the symbol hashes, and with them the order rustc lays out
+/// vtables in, changed with the checkout's path and builds were not
+/// reproducible (`clean_builds_are_reproducible`).
+pub const GUEST_DEPENDENCY: &str = "path = \"edgekit\"";
+
+/// The directory name of the library inside a component (`edgekit/`).
+pub const GUEST_DIR: &str = "edgekit";
+
+/// Where `components/<name>/edgekit` points: the library in this workspace.
+pub const GUEST_LINK: &str = "../../guest";
 
 /// The guest library's WIT, one directory per pinned line (`p2`, `p3`),
 /// each a world over that line's `deps/` copies, which `dist` refreshes

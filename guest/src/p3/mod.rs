@@ -30,7 +30,8 @@ pub use crate::response::Response;
 pub use rt::spawn;
 
 /// The bindings of the 0.3 world (`wit/p3/guest.wit`): `wasi:http/service`,
-/// the next handler a middleware calls, and `wasi:config/store`.
+/// the next handler a middleware calls, `wasi:config/store` and
+/// `wasi:keyvalue` (`store`, `atomics`, `batch`; plain calls, as on 0.2).
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({

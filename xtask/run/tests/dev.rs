@@ -46,7 +46,9 @@ fn copy_tree(from: &Path, to: &Path) {
             continue;
         }
         let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
+        if path.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&path).unwrap(), &target).unwrap();
+        } else if path.is_dir() {
             copy_tree(&path, &target);
         } else {
             std::fs::copy(&path, &target).unwrap();

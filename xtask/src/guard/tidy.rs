@@ -151,6 +151,19 @@ fn guest_user(component: &workspace::Component, manifest: &str, source: &str, li
             line.display()
         ));
     }
+    let link = component.dir.join(workspace::GUEST_DIR);
+    if std::fs::read_link(&link).ok().as_deref() != Some(Path::new(workspace::GUEST_LINK)) {
+        problems.push(format!(
+            "{}: it depends on the guest library by `{}`, so {} must be a symbolic link to {} \
+             (`ln -s {} {}`): not a copy, and not a path out of the component (builds would not be reproducible)",
+            component.manifest.display(),
+            workspace::GUEST_DEPENDENCY,
+            link.display(),
+            workspace::GUEST_LINK,
+            workspace::GUEST_LINK,
+            link.display(),
+        ));
+    }
     let lib = component.dir.join("src/lib.rs");
     for (plumbing, owner) in [
         ("unsafe", "the library's safe API"),
@@ -190,6 +203,10 @@ fn headers(root: &Path, problems: &mut Vec<String>) -> Result<()> {
         }
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
+            // A component's link to the guest library: checked as guest/.
+            if path.is_symlink() {
+                continue;
+            }
             if path.is_dir() {
                 if !path.ends_with("target") {
                     stack.push(path);

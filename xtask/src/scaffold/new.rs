@@ -283,11 +283,15 @@ fn rename(text: &str, from: &Spellings, to: &Spellings, camel: bool) -> String {
     out
 }
 
-/// Lists the files of a template directory, leaving out build output and the
-/// bindings cargo-component writes.
+/// Lists the files of a template directory, leaving out build output, the
+/// bindings cargo-component writes and symbolic links (the link to the
+/// guest library, which `create` makes anew or replaces by a copy).
 fn files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let path = entry?.path();
+        if path.is_symlink() {
+            continue;
+        }
         if path.is_dir() {
             if !path.ends_with("target") {
                 files(&path, out)?;
@@ -299,30 +303,41 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Where `new --out` puts its copy of the guest library, relative to the crate.
-pub const VENDORED_GUEST: &str = "edgekit";
-
-/// The guest library's files (sources, WIT, manifest, lock file, README),
-/// to be copied into `to`: a standalone crate carries the library it is
-/// written on, at the version it was tested with.
+/// The guest library's files (sources, WIT, manifest, README), to be
+/// copied into `to`: a standalone crate carries the library it is written
+/// on, at the version it was tested with, where the link was in the
+/// template. Not its lock file: inside the crate the library is a member of
+/// the crate's workspace, whose `Cargo.lock` is the crate's.
 fn vendor_guest(root: &Path, to: &Path, writes: &mut Vec<(PathBuf, String)>) -> Result<()> {
     let guest = root.join(workspace::GUEST);
     let mut library = Vec::new();
     files(&guest, &mut library)?;
     for path in library {
         let relative = path.strip_prefix(&guest)?;
-        // Inside the new crate the library is a member of the crate's
-        // workspace: cargo refuses a second workspace root below the first.
         if relative == Path::new("Cargo.lock") {
             continue;
         }
-        let mut text = std::fs::read_to_string(&path)
+        let text = std::fs::read_to_string(&path)
             .with_context(|| format!("{}: the guest library holds only text files", path.display()))?;
-        if relative == Path::new("Cargo.toml") {
-            text = text.lines().filter(|l| l.trim() != "[workspace]").map(|l| format!("{l}\n")).collect();
-        }
         writes.push((to.join(relative), text));
     }
+    Ok(())
+}
+
+/// `components/<name>/edgekit`, the link to the guest library that a
+/// component under `components/` builds against (see
+/// [`workspace::GUEST_DEPENDENCY`] for why a link and not `../../guest`).
+pub fn link_guest(component_dir: &Path) -> Result<()> {
+    let link = component_dir.join(workspace::GUEST_DIR);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(workspace::GUEST_LINK, &link)
+        .with_context(|| format!("cannot create the link {} -> {}", link.display(), workspace::GUEST_LINK))?;
+    #[cfg(not(unix))]
+    bail!(
+        "{}: a component on the guest library needs a symbolic link to {}; create it by hand",
+        link.display(),
+        workspace::GUEST_LINK
+    );
     Ok(())
 }
 
@@ -396,14 +411,10 @@ pub fn create(root: &Path, name: &str, template: &str, out: Option<&Path>) -> Re
         let relative = relative.to_string_lossy().replace(template, name);
         // The host tests call the host's `Greeter`, not the guest's type.
         let camel = !relative.ends_with("edgekit-test.rs");
-        let mut text = rename(&text, &from, &to, camel);
-        if out.is_some() && relative == "Cargo.toml" {
-            text = text.replace(workspace::GUEST_DEPENDENCY, &format!("path = \"{VENDORED_GUEST}\""));
-        }
-        writes.push((dir.join(relative), text));
+        writes.push((dir.join(relative), rename(&text, &from, &to, camel)));
     }
     if out.is_some() && source.uses_guest() {
-        vendor_guest(root, &dir.join(VENDORED_GUEST), &mut writes)?;
+        vendor_guest(root, &dir.join(workspace::GUEST_DIR), &mut writes)?;
     }
     let world = rename(&source.world, &from, &to, false);
     if out.is_some() {
@@ -420,6 +431,10 @@ pub fn create(root: &Path, name: &str, template: &str, out: Option<&Path>) -> Re
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
         write_atomic(path, text.as_bytes())
+    });
+    let result = result.and_then(|()| match out.is_none() && source.uses_guest() {
+        true => link_guest(&dir),
+        false => Ok(()),
     });
     if let Err(e) = result {
         let _ = std::fs::remove_dir_all(&dir);

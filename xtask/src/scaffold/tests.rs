@@ -86,12 +86,12 @@ fn new_renames_identifiers_and_names_and_leaves_prose() {
     let gateway = read("components/gateway/src/lib.rs");
     let proxy = read("components/proxy/src/lib.rs");
     // Written on the guest library, its code names no world; the world file
-    // and the manifest do, and the library dependency stays as it is.
+    // and the manifest do, the library dependency stays as it is, and the
+    // copy links the library in as the template does.
     assert_mentions(&read("components/gateway/wit/gateway.wit"), &["world gateway {"]);
-    assert_mentions(
-        &read("components/gateway/Cargo.toml"),
-        &["world = \"gateway\"", "edgekit = { path = \"../../guest\""],
-    );
+    assert_mentions(&read("components/gateway/Cargo.toml"), &["world = \"gateway\"", "edgekit = { path = \"edgekit\""]);
+    let link = std::fs::read_link(tmp.path().join("components/gateway/edgekit")).unwrap();
+    assert_eq!(link, Path::new("../../guest"));
     let prose = |text: &str| -> Vec<String> {
         text.lines().filter(|l| l.trim_start().starts_with("//")).map(str::to_string).collect()
     };
@@ -135,6 +135,7 @@ fn new_out_is_standalone_and_goes_back_through_dist() {
     ] {
         assert!(crate_dir.join(file).is_file(), "{file} is missing from the standalone crate");
     }
+    assert!(!crate_dir.join("edgekit").is_symlink(), "the standalone crate has a copy of the library, not a link");
     copy_tree(&crate_dir, &tmp.path().join("components/orders-api"));
     let sh = xshell::Shell::new().unwrap();
     let (_, artifacts) = dist::produce(&sh, tmp.path(), &["orders-api".to_string()]).unwrap();

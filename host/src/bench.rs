@@ -156,17 +156,12 @@ pub struct LoadShape {
     pub cap: Duration,
 }
 
-/// Requests per second of one load run against `addr` on a single-threaded
-/// client runtime; fails if any answer was not `expected`.
-pub fn requests_per_second(addr: SocketAddr, shape: LoadShape, expected: &[u8]) -> Result<f64> {
+/// Requests per second of one load run of `ask` against `addr` on a
+/// single-threaded client runtime; fails if any answer was not the one
+/// `ask` expects.
+pub fn requests_per_second(addr: SocketAddr, shape: LoadShape, ask: &crate::client::Ask) -> Result<f64> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let load = runtime.block_on(crate::client::load(
-        addr,
-        shape.connections,
-        shape.requests,
-        shape.cap,
-        bytes::Bytes::copy_from_slice(expected),
-    ))?;
+    let load = runtime.block_on(crate::client::load(addr, shape.connections, shape.requests, shape.cap, ask))?;
     anyhow::ensure!(load.failed == 0, "{} of {} requests to {addr} failed", load.failed, load.ok + load.failed);
     Ok(load.per_second())
 }

@@ -65,6 +65,22 @@ pub fn get_blocking(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(
     runtime.block_on(get(addr, path, timeout))
 }
 
+/// `method path` with `body` on a fresh connection within `timeout`, for
+/// callers without a runtime: the status and the whole body.
+pub fn send_blocking(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<(u16, Bytes)> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let ask = async { Connection::open(addr).await?.send(method, path, body).await };
+        tokio::time::timeout(timeout, ask).await.with_context(|| format!("{method} {path} timed out"))?
+    })
+}
+
 /// What a load run measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Load {
@@ -81,10 +97,35 @@ impl Load {
     }
 }
 
-/// `connections` keep-alive connections each sending `GET /` back to back
-/// until `requests` were sent in all or `cap` elapsed; counts answers equal
-/// to `200` and `expected`.
-pub async fn load(addr: SocketAddr, connections: usize, requests: u64, cap: Duration, expected: Bytes) -> Result<Load> {
+/// The request a load run sends over and over, and the answer it counts.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    pub method: &'static str,
+    pub path: String,
+    pub body: Bytes,
+    /// The status and body an answer must have to count.
+    pub status: u16,
+    pub answer: Bytes,
+}
+
+impl Ask {
+    /// `GET path`, answered 200 with `answer`.
+    pub fn get(path: &str, answer: impl Into<Bytes>) -> Ask {
+        Ask { method: "GET", path: path.into(), body: Bytes::new(), status: 200, answer: answer.into() }
+    }
+
+    /// `method path` with `body`, answered 200 with the same body (a PUT
+    /// that replaces a record and answers it).
+    pub fn echo(method: &'static str, path: &str, body: impl Into<Bytes>) -> Ask {
+        let body = body.into();
+        Ask { method, path: path.into(), body: body.clone(), status: 200, answer: body }
+    }
+}
+
+/// `connections` keep-alive connections each sending `ask` back to back
+/// until `requests` were sent in all or `cap` elapsed; counts the answers
+/// `ask` expects.
+pub async fn load(addr: SocketAddr, connections: usize, requests: u64, cap: Duration, ask: &Ask) -> Result<Load> {
     let mut opened = Vec::new();
     for _ in 0..connections {
         opened.push(tokio::time::timeout(cap, Connection::open(addr)).await.context("connecting timed out")??);
@@ -94,12 +135,12 @@ pub async fn load(addr: SocketAddr, connections: usize, requests: u64, cap: Dura
     let mut tasks = Vec::new();
     for mut connection in opened {
         let sent = sent.clone();
-        let expected = expected.clone();
+        let ask = ask.clone();
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut failed) = (0u64, 0u64);
             while start.elapsed() < cap && sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < requests {
-                match tokio::time::timeout(cap, connection.get("/")).await {
-                    Ok(Ok((200, body))) if body == expected => ok += 1,
+                match tokio::time::timeout(cap, connection.send(ask.method, &ask.path, ask.body.clone())).await {
+                    Ok(Ok((status, body))) if status == ask.status && body == ask.answer => ok += 1,
                     Ok(Ok(_)) => failed += 1,
                     _ => {
                         failed += 1;

@@ -38,7 +38,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 use crate::http::{Handler, Limits, TICK};
 
 pub use listener::{FD_HEADROOM, ServerLimits, connections_for_file_limit, raise_file_limit};
-pub use log::Log;
+pub use log::{Log, flush};
 
 /// An engine for serving under `limits`: the pooling allocator sized to
 /// `limits.instances` slots of `limits.memory` bytes, and epoch interruption
@@ -140,14 +140,18 @@ pub fn serve_blocking_with(
         bound(server.local_addr());
         let stop = async move {
             signals.next().await;
+            log::flush();
             eprintln!("stopping: the requests in flight may finish; press Ctrl-C again to quit at once");
             tokio::spawn(async move {
                 signals.next().await;
+                log::flush();
                 eprintln!("quitting at once");
                 std::process::exit(130);
             });
         };
-        server.run_until(stop).await
+        let result = server.run_until(stop).await;
+        log::flush();
+        result
     })
 }
 
@@ -255,7 +259,10 @@ pub fn start_with(addr: &str, handler: impl Into<Handlers>, limits: ServerLimits
                 _ = now.wait_for(|stop| *stop == Stop::Now) => Ok(()),
             }
         });
-        runtime.shutdown_background();
+        // Waits (bounded) for the tasks still holding instances to be
+        // dropped, so that what their stores hold (a `--kv` database) is
+        // released when `shutdown` returns.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(2));
         result
     })?;
     Ok(Running { addr, stop, thread: Some(thread) })
@@ -283,7 +290,9 @@ impl Running {
     pub fn shutdown(mut self) -> Result<()> {
         self.stop.send_replace(Stop::Graceful);
         let thread = self.thread.take().expect("only shutdown and drop take the thread");
-        thread.join().map_err(|_| anyhow::anyhow!("the server thread panicked"))?
+        let result = thread.join().map_err(|_| anyhow::anyhow!("the server thread panicked"))?;
+        log::flush();
+        result
     }
 }
 

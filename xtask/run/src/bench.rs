@@ -1,8 +1,9 @@
-//! `cargo xtask bench`: cold start of every dist artifact, and the
-//! throughput of the hello handler on each WASI line (edge-fn, edge-fn-p3)
-//! under `serve` against `wasmtime serve` on the same artifact, in its
-//! default configuration and with its pooling allocator (its fastest),
-//! measured in the same run by the same bounded load generator.
+//! `cargo xtask bench`: cold start of every dist artifact, the throughput
+//! of the hello handler on each WASI line (edge-fn, edge-fn-p3) under
+//! `serve` against `wasmtime serve` on the same artifact, in its default
+//! configuration and with its pooling allocator (its fastest), measured in
+//! the same run by the same bounded load generator, and the key-value
+//! templates' GET and PUT of one record under `serve --kv <file>`.
 //! Prints medians and spread; asserts nothing. The measuring is in
 //! `edgekit_host::bench`.
 //!
@@ -13,7 +14,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use edgekit_host::bench::{self, LoadShape, Stats};
-use edgekit_host::http::{Handler, Limits};
+use edgekit_host::client::{Ask, send_blocking};
+use edgekit_host::http::{Grants, Handler, Limits};
+use edgekit_host::kv::KvStore;
 use edgekit_host::serve::{self, Log};
 use xshell::{Shell, cmd};
 
@@ -29,6 +32,14 @@ const SHAPE: LoadShape = LoadShape { connections: 10, requests: 40_000, cap: Dur
 /// The components the throughput is measured on: the hello handler on
 /// each WASI line.
 const HTTP_COMPONENTS: [&str; 2] = ["edge-fn", "edge-fn-p3"];
+/// The key-value templates, served with a database file as `serve --kv
+/// <file>` gives it: every PUT is a committed (fsynced) transaction.
+const KV_COMPONENTS: [&str; 2] = ["kv-api", "kv-api-p3"];
+/// Runs per request kind, alternating GET and PUT.
+const KV_RUNS: usize = 3;
+const KV_SHAPE: LoadShape = LoadShape { connections: 10, requests: 20_000, cap: Duration::from_secs(5) };
+/// The record the key-value runs read and replace.
+const KV_RECORD: &str = r#"{"name":"kettle","price":2500}"#;
 /// `wasmtime serve`'s configurations: its default, and its fastest.
 const WASMTIME_CONFIGS: [(&str, &[&str]); 2] =
     [("wasmtime serve", &[]), ("wasmtime serve -O pooling-allocator", &["-O", "pooling-allocator=y"])];
@@ -72,7 +83,7 @@ pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
     );
     let mut table = String::new();
     for name in HTTP_COMPONENTS {
-        let expected = edgekit_host::http::answer(name, "/")?.1;
+        let expected = Ask::get("/", edgekit_host::http::answer(name, "/")?.1);
         let component = edgekit_host::load(&engine, name)?;
         let handler =
             Handler::with(&engine, &component, limits.clone(), Default::default())?.named(name).guest_log(Log::Off);
@@ -106,5 +117,45 @@ pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
         ours.shutdown()?;
     }
     print!("{table}");
+    print!("{}", kv_throughput(&engine, &limits, &logs)?);
     Ok(())
+}
+
+/// GET and PUT of one record on each key-value template under `serve` with
+/// a database file in `dir` (made anew for each): the table's lines.
+fn kv_throughput(engine: &wasmtime::Engine, limits: &Limits, dir: &std::path::Path) -> Result<String> {
+    let mut table = String::new();
+    for name in KV_COMPONENTS {
+        let file = dir.join(format!("{name}.redb"));
+        if file.exists() {
+            std::fs::remove_file(&file).with_context(|| format!("cannot remove {}", file.display()))?;
+        }
+        let kv = KvStore::open(&file)?;
+        let component = edgekit_host::load(engine, name)?;
+        let grants = Grants { kv: Some(kv), ..Grants::default() };
+        let handler = Handler::with(engine, &component, limits.clone(), grants)?.named(name).guest_log(Log::Off);
+        let line = handler.line();
+        let server = serve::start("127.0.0.1:0", handler, false)?;
+        let path = "/items/bench";
+        let (created, _) =
+            send_blocking(server.addr, "PUT", path, KV_RECORD.into(), Duration::from_secs(10)).context(name)?;
+        anyhow::ensure!(created == 201, "{name}: the first PUT of {path} answered {created}, not 201");
+        let asks = [("GET", Ask::get(path, KV_RECORD)), ("PUT", Ask::echo("PUT", path, KV_RECORD))];
+        eprintln!("==> key-value: {name}, {KV_RUNS} runs of GET and of PUT");
+        let mut samples = vec![Vec::new(); asks.len()];
+        for _ in 0..KV_RUNS {
+            for ((_, ask), runs) in asks.iter().zip(&mut samples) {
+                runs.push(bench::requests_per_second(server.addr, KV_SHAPE, ask)?);
+            }
+        }
+        server.shutdown()?;
+        table.push_str(&format!(
+            "\nkey-value, {name} (WASI {line}) under serve --kv <file>, {} connections, requests/s: median [p10..p90] of {KV_RUNS} runs\n",
+            KV_SHAPE.connections
+        ));
+        for ((label, ask), runs) in asks.iter().zip(samples) {
+            table.push_str(&format!("{label} {:<31} {:>24}\n", ask.path, Stats::of(runs)));
+        }
+    }
+    Ok(table)
 }

@@ -121,7 +121,8 @@ pub fn http(engine: &Engine, name: &str, wasm: &[u8]) -> Result<ColdStart> {
     let (compile, load, component) = compile_and_load(engine, wasm)?;
     let limits = Limits { reuse: 1, ..Limits::default() };
     let grants = Grants { kv: Some(crate::kv::KvStore::memory()?), ..Grants::default() };
-    let handler = Handler::with(engine, &component, limits, grants)?;
+    // The guest's log line would measure the terminal, not the component.
+    let handler = Handler::with(engine, &component, limits, grants)?.guest_log(crate::serve::Log::Off);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let instantiate = time(5000, || runtime.block_on(handler.instantiate()))?;
     let first = time(5000, || {

@@ -464,7 +464,7 @@ pub fn answer(name: &str, path: &str) -> Result<(u16, Vec<u8>)> {
     let engine = crate::engine()?;
     let component = crate::load(&engine, name)?;
     let grants = Grants { kv: Some(KvStore::memory()?), ..Grants::default() };
-    let handler = Handler::with(&engine, &component, Limits::default(), grants)?;
+    let handler = Handler::with(&engine, &component, Limits::default(), grants)?.guest_log(crate::serve::Log::Off);
     let request = hyper::Request::get(format!("http://localhost{path}")).body(full_body(""))?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let response = runtime.block_on(handler.handle(request))?;

@@ -44,8 +44,12 @@
 //!
 //! # Plumbing it owns (features)
 //!
-//! - `alloc` (default): a free-list allocator of about 1 KB as the global
-//!   allocator instead of dlmalloc (about 7 KB).
+//! - `alloc` (default): a small global allocator instead of dlmalloc (about
+//!   7 KB): on 0.2 an arena for the request (about 250 bytes; a 0.2
+//!   handler runs to its end before its instance serves anything else, and
+//!   the arena is all free again when its last block is), on 0.3 lol_alloc's
+//!   free list (about 500 bytes), as a 0.3 instance serves many requests at
+//!   once.
 //! - `panic-trap` (default): a panic traps at once, without formatting its
 //!   message, so `core::fmt` is not linked for the asserts in the bindings.
 //!   This needs a `#![no_std]` crate (std brings its own panic handler);
@@ -59,6 +63,8 @@ extern crate alloc;
 #[cfg(not(any(feature = "p2", feature = "p3")))]
 compile_error!("enable one WASI line: features = [\"p2\"] (WASI 0.2.12) or [\"p3\"] (WASI 0.3.0)");
 
+#[cfg(any(test, all(target_arch = "wasm32", feature = "alloc", not(feature = "p3"))))]
+mod arena;
 mod bytes;
 mod plumbing;
 mod request;

@@ -22,9 +22,15 @@ impl BodyError {
 
 /// The path (without the query) and the query (without the `?`, `""` when
 /// there is none) of a request target such as `/items?limit=2`.
-#[inline(always)]
 pub(crate) fn split_target(target: &str) -> (&str, &str) {
-    target.split_once('?').unwrap_or((target, ""))
+    // A byte loop: `split_once('?')` searches a word at a time, about 400
+    // bytes of code for a target a few dozen bytes long.
+    match target.bytes().position(|b| b == b'?') {
+        // SAFETY: `?` is ASCII, so the bytes before and after it are whole
+        // characters (the checked forms link a panic message's formatting).
+        Some(at) => unsafe { (target.get_unchecked(..at), target.get_unchecked(at + 1..)) },
+        None => (target, ""),
+    }
 }
 
 /// Whether a declared `content-length` value is over `limit` (or not a number).

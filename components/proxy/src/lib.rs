@@ -17,10 +17,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use edgekit::http::{Request, Response};
-use edgekit::p2::{respond, wasi};
+use edgekit::p2::{finish, respond, wasi};
 use wasi::http::types::{
-    ErrorCode, Fields, IncomingRequest, OutgoingBody, OutgoingRequest, OutgoingResponse, RequestOptions,
-    ResponseOutparam, Scheme,
+    ErrorCode, Fields, IncomingRequest, OutgoingRequest, OutgoingResponse, RequestOptions, ResponseOutparam, Scheme,
 };
 use wasi::io::streams::{InputStream, OutputStream, StreamError};
 
@@ -80,7 +79,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         }
         drop(sink);
     }
-    let _ = OutgoingBody::finish(upstream_body, None);
+    finish(upstream_body);
 
     future.subscribe().block();
     let response = match future.get() {
@@ -99,7 +98,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         }
         drop(sink);
     }
-    let _ = OutgoingBody::finish(reply_body, None);
+    finish(reply_body);
 }
 
 edgekit::handler!(raw handle);

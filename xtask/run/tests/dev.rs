@@ -202,7 +202,7 @@ fn dev_serves_each_change_that_passes_and_keeps_the_last_good_one() {
     edit("hello from dev\\n", "");
     served_until(addr, OLD, NEW);
     let line = dev.wait_for("dev: edge-fn ", 1, BUILD);
-    for needle in [" B, ", "against the baseline 11,", "under the budget 12,288", "rebuilt in "] {
+    for needle in [" B, ", "against the baseline 8,", "under the budget 8,618", "rebuilt in "] {
         assert!(line.contains(needle), "the rebuild line lacks {needle:?}: {line}");
     }
 
@@ -217,7 +217,7 @@ fn dev_serves_each_change_that_passes_and_keeps_the_last_good_one() {
     let refused = dev.wait_for("still serves the previous version", 2, BUILD);
     assert_eq!(get(addr), (200, NEW.to_string()));
     let error = dev.lines().into_iter().rev().find(|l| l.contains("size check failed")).unwrap_or_default();
-    assert!(error.contains("over its budget of 12,288 in size-budgets.toml"), "{error}\n{refused}");
+    assert!(error.contains("over its budget of 8,618 in size-budgets.toml"), "{error}\n{refused}");
 
     // Build output changes nothing: written under the root's target/ and
     // the component's, then a real change whose rebuild must be the next one.

@@ -339,3 +339,151 @@ pub mod p3 {
         handler(&format!("(drop (memory.grow (i32.const {pages})))", pages = mib * 16))
     }
 }
+
+/// Guests that trap inside named functions, shipped as `dist` ships a
+/// component: the core module's name section set aside (as a names file
+/// holds it) and stripped before componentizing. For the tests of
+/// [`crate::trap`].
+pub mod named {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use anyhow::{Context, Result};
+    use wasmparser::{BinaryReader, Name, NameSectionReader, Parser, Payload};
+    use wit_component::{ComponentEncoder, StringEncoding};
+    use wit_parser::Resolve;
+
+    /// The function the http guest's `handle` export is.
+    pub const HANDLE: &str = "named_guest::handle";
+    /// The function `handle` calls, mangled in the name section as rustc
+    /// mangles (legacy scheme); the trap names it demangled.
+    pub const PARSE_MANGLED: &str = "_ZN11named_guest7request5parse17h0123456789abcdefE";
+    pub const PARSE: &str = "named_guest::request::parse";
+    /// The function that traps, called by `parse`.
+    pub const CHECK: &str = "named_guest::request::check_header";
+
+    /// A component as `dist` leaves it: stripped bytes, and the names set
+    /// aside, by function index.
+    pub struct Guest {
+        pub bytes: Vec<u8>,
+        pub names: BTreeMap<u32, String>,
+    }
+
+    impl Guest {
+        /// Writes `<dir>/<name>.wasm` and the names file `dist` would write
+        /// beside it; returns the artifact's path.
+        pub fn write(&self, dir: &Path, name: &str) -> Result<PathBuf> {
+            let path = dir.join(format!("{name}.wasm"));
+            std::fs::write(&path, &self.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            let hash = {
+                use sha2::Digest;
+                sha2::Sha256::digest(&self.bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+            };
+            let file = serde_json::json!({ "artifact_sha256": hash, "functions": self.names });
+            let names = crate::trap::names_file(&path);
+            std::fs::write(&names, file.to_string()).with_context(|| format!("cannot write {}", names.display()))?;
+            Ok(path)
+        }
+    }
+
+    /// A WASI 0.2 http component whose `handle` calls `parse`, which calls
+    /// `check_header`, which traps (`unreachable`, as a Rust panic does in a
+    /// `panic = "abort"` guest).
+    pub fn http_trap() -> Result<Guest> {
+        let module = format!(
+            r#"(module
+  (memory (export "memory") 1)
+  (func ${HANDLE} (export "wasi:http/incoming-handler@0.2.12#handle") (param i32 i32)
+    (call ${PARSE_MANGLED} (local.get 0)))
+  (func ${PARSE_MANGLED} (param i32)
+    (call ${CHECK} (local.get 0)))
+  (func ${CHECK} (param i32)
+    unreachable))"#
+        );
+        let world = "package edgekit:test-guests;\nworld named { export wasi:http/incoming-handler@0.2.12; }\n";
+        shipped(&module, "wit/deps", &["io", "clocks", "random", "filesystem", "sockets", "cli", "http"], world)
+    }
+
+    /// A component exporting `explode: func()`, which calls
+    /// `named_guest::boom::inner`, which traps: for `call`.
+    pub fn call_trap() -> Result<Guest> {
+        let module = r#"(module
+  (memory (export "memory") 1)
+  (func $named_guest::explode (export "explode")
+    (call $named_guest::boom::inner))
+  (func $named_guest::boom::inner
+    unreachable))"#;
+        let world = "package edgekit:test-guests;\nworld named-call { export explode: func(); }\n";
+        shipped(module, "wit/deps", &[], world)
+    }
+
+    /// Assembles `module`, sets its function names aside, strips them and
+    /// componentizes it for `world` (over the packages `deps` of the
+    /// vendored WIT in `wit_dir`, each before the ones using it).
+    fn shipped(module: &str, wit_dir: &str, deps: &[&str], world: &str) -> Result<Guest> {
+        let named = wat::parse_str(module).with_context(|| format!("test guest WAT does not assemble:\n{module}"))?;
+        let names = function_names(&named)?;
+        let mut stripped = strip_names(&named)?;
+        let dir = crate::root().join(wit_dir);
+        let mut resolve = Resolve::default();
+        for package in deps {
+            let file = dir.join(format!("{package}.wit"));
+            resolve.push_file(&file).with_context(|| format!("cannot read the vendored WIT {}", file.display()))?;
+        }
+        let package = resolve.push_str("named.wit", world)?;
+        let world = resolve.select_world(&[package], None)?;
+        wit_component::embed_component_metadata(&mut stripped, &resolve, world, StringEncoding::UTF8, false)?;
+        let bytes = ComponentEncoder::default()
+            .validate(true)
+            .module(&stripped)?
+            .encode()
+            .context("cannot componentize the named test guest")?;
+        Ok(Guest { bytes, names })
+    }
+
+    /// The function names of a core module's name section, as written.
+    fn function_names(module: &[u8]) -> Result<BTreeMap<u32, String>> {
+        let mut names = BTreeMap::new();
+        for payload in Parser::new(0).parse_all(module) {
+            let Payload::CustomSection(reader) = payload? else { continue };
+            if reader.name() == "name" {
+                let section = NameSectionReader::new(BinaryReader::new(reader.data(), reader.data_offset()));
+                for name in section {
+                    if let Name::Function(map) = name? {
+                        for naming in map {
+                            let naming = naming?;
+                            names.insert(naming.index, naming.name.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(names)
+    }
+
+    /// The module without its custom sections: every other section copied
+    /// as it is (id, LEB128 size, contents).
+    fn strip_names(module: &[u8]) -> Result<Vec<u8>> {
+        let mut out = module[..8].to_vec();
+        for payload in Parser::new(0).parse_all(module) {
+            let payload = payload?;
+            if matches!(payload, Payload::CustomSection(_)) {
+                continue;
+            }
+            if let Some((id, range)) = payload.as_section() {
+                out.push(id);
+                let mut size = range.end - range.start;
+                loop {
+                    let byte = (size & 0x7f) as u8;
+                    size >>= 7;
+                    out.push(if size == 0 { byte } else { byte | 0x80 });
+                    if size == 0 {
+                        break;
+                    }
+                }
+                out.extend_from_slice(&module[range.start as usize..range.end as usize]);
+            }
+        }
+        Ok(out)
+    }
+}

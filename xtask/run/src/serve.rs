@@ -90,7 +90,9 @@ pub fn component_name(component: &str) -> String {
 pub fn run(flags: flags::Serve) -> Result<()> {
     let options = Options::from_flags(&flags.options)?;
     let engine = engine(&options.limits)?;
-    let component = edgekit_host::load(&engine, &flags.component)?;
+    // The names file beside the artifact names the guest's functions in
+    // the traps the log reports, if it was written for these bytes.
+    let (component, names) = edgekit_host::load_named(&engine, &flags.component)?;
     let handler =
         Handler::with(&engine, &component, options.limits.clone(), options.grants.clone()).with_context(|| {
             format!(
@@ -98,7 +100,8 @@ pub fn run(flags: flags::Serve) -> Result<()> {
                 flags.component
             )
         })?;
-    let handler = handler.named(&component_name(&flags.component)).guest_log(options.guest_log.clone());
+    let handler =
+        handler.named(&component_name(&flags.component)).guest_log(options.guest_log.clone()).with_names(names);
     let line = handler.line();
     serve_blocking_with(&flags.options.addr, handler, options.server.clone(), |addr| {
         eprintln!("{}", options.banner(&flags.options, &flags.component, line, addr))

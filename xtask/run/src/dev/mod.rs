@@ -67,7 +67,7 @@ pub fn run(flags: flags::Dev) -> Result<()> {
     let first = match edgekit_host::artifact(&target.name) {
         Ok(path) => {
             let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            host.handler(&target.name, &bytes)?
+            host.handler(&target.name, &bytes, rebuild::NamesFrom::File(&path))?
         }
         Err(_) => {
             eprintln!("dev: building {} before serving it", target.name);

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use edgekit_host::http::{Grants, Handler, Limits};
 use edgekit_host::serve::Log;
+use edgekit_host::trap::Names;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 use xshell::Shell;
@@ -58,17 +59,35 @@ pub struct Host<'a> {
 }
 
 impl Host<'_> {
-    /// A handler for the component `bytes`, named `name` in errors.
-    pub fn handler(&self, name: &str, bytes: &[u8]) -> Result<Handler> {
+    /// A handler for the component `bytes`, named `name` in errors, whose
+    /// traps are named with `names`.
+    pub fn handler(&self, name: &str, bytes: &[u8], names: NamesFrom) -> Result<Handler> {
         let component = Component::new(self.engine, bytes)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("wasmtime cannot compile {name}"))?;
+        let names = match names {
+            NamesFrom::File(artifact) => Names::beside(&component, artifact, bytes),
+            NamesFrom::Pipeline(functions) => Names::of(
+                &component,
+                bytes,
+                functions.clone(),
+                &format!("the rebuild that made it (also written to target/dist/{name}.names.json)"),
+            ),
+        };
         let handler =
             Handler::with(self.engine, &component, self.limits.clone(), self.grants.clone()).with_context(|| {
                 format!("cannot serve `{name}`: dev serves wasi:http components and compositions of compose.toml")
             })?;
-        Ok(handler.named(name).guest_log(self.guest_log.clone()))
+        Ok(handler.named(name).guest_log(self.guest_log.clone()).with_names(names))
     }
+}
+
+/// Where the names of a served component's functions come from, for its
+/// traps: the names file beside a dist artifact (used only if it matches the
+/// bytes), or the pipeline run that just built the bytes.
+pub enum NamesFrom<'a> {
+    File(&'a Path),
+    Pipeline(&'a BTreeMap<u32, String>),
 }
 
 /// A rebuild that passed: the handler to swap in, and its line.
@@ -97,7 +116,7 @@ pub fn rebuild(sh: &Shell, root: &Path, target: &Target, host: &Host, stopping: 
     if let Some(over) = outcomes.iter().find(|o| o.now.zip(o.budget).is_some_and(|(now, budget)| now > budget)) {
         bail!("size check failed: {}", over.message);
     }
-    let handler = host.handler(&target.name, &served.bytes)?;
+    let handler = host.handler(&target.name, &served.bytes, NamesFrom::Pipeline(&served.names))?;
     if stopping() {
         bail!("stopped before writing target/dist");
     }

@@ -58,6 +58,11 @@ impl Command {
 pub struct Dist {
     /// Components to build; all of them when none is named.
     pub components: Vec<String>,
+    /// Build a variant to debug instead: with DWARF, not stripped, not run
+    /// through wasm-opt, written to target/dist/debug/<name>.wasm; never in
+    /// the manifest, checked against budgets or published.
+    #[arg(long)]
+    pub debug: bool,
 }
 
 /// Output formats for reports.

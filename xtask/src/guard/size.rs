@@ -208,7 +208,7 @@ impl flags::Size {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let root = workspace::root();
         if !Manifest::path(&workspace::dist_dir(&root)).exists() {
-            flags::Dist { components: Vec::new() }.run(sh)?;
+            flags::Dist { components: Vec::new(), debug: false }.run(sh)?;
         }
         if let Some(name) = &self.explain {
             let artifact = workspace::dist_dir(&root).join(format!("{name}.wasm"));

@@ -33,6 +33,12 @@ fn provenance(wasm: &[u8]) -> Result<BTreeMap<String, String>> {
 impl flags::Dist {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let root = workspace::root();
+        if self.debug {
+            for path in crate::pipeline::debug::dist_debug(sh, &root, &self.components)? {
+                println!("{}", path.display());
+            }
+            return Ok(());
+        }
         let (pins, artifacts) = produce(sh, &root, &self.components)?;
         write(&root, &pins, &artifacts)?;
         print!("{}", table(&artifacts));

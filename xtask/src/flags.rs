@@ -95,6 +95,10 @@ pub struct Size {
     /// With --explain: how many functions to list.
     #[arg(long, default_value_t = 15)]
     pub top: usize,
+    /// With --explain: also draw where the bytes go into this SVG file
+    /// (sections, core modules, crates, functions; open it in a browser).
+    #[arg(long, value_name = "FILE", requires = "explain", conflicts_with = "diff")]
+    pub svg: Option<PathBuf>,
 }
 
 /// Move one pinned WASI line to another release of it: re-vendor its deps

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::flags;
-use crate::guard::{explain, size, tidy, witbump};
+use crate::guard::{explain, picture, size, tidy, witbump};
 use crate::pipeline::{compose, drift, roundtrip};
 use crate::testing::*;
 use crate::wit::Wit;
@@ -167,6 +167,50 @@ fn explain_names_the_functions_of_the_shipped_artifact() {
     assert!(!main.sections.iter().any(|s| s.what == "custom `name`"), "{:?}", main.sections);
     let report = explain::render("edge-fn", &b, 5);
     assert!(report.contains("largest functions") && report.contains("component types"), "{report}");
+}
+
+/// Checks that `svg` is well-formed as XML goes: every tag closed in order,
+/// no `<` or `&` left unescaped in text. Returns the text of the labels and
+/// titles, unescaped.
+fn svg_text(svg: &str) -> String {
+    let mut open: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let mut rest = svg;
+    while let Some(start) = rest.find('<') {
+        let content = &rest[..start];
+        assert!(!content.contains('>'), "a stray `>` in {content:?}");
+        for (i, _) in content.match_indices('&') {
+            let entity = &content[i..content[i..].find(';').map_or(content.len(), |end| i + end + 1)];
+            assert!(["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].contains(&entity), "bad entity {entity:?}");
+        }
+        text.push_str(content);
+        text.push('\n');
+        let end = start + rest[start..].find('>').expect("an unclosed tag");
+        let tag = &rest[start + 1..end];
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(open.pop().as_deref(), Some(name), "</{name}> closes the wrong tag");
+        } else if !tag.ends_with('/') {
+            open.push(tag.split_whitespace().next().unwrap().to_string());
+        }
+        rest = &rest[end + 1..];
+    }
+    assert!(open.is_empty(), "tags left open: {open:?}");
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
+}
+
+#[test]
+fn explain_svg_draws_the_largest_crate_and_function() {
+    let (path, _) = dist_artifact("edge-fn");
+    let b = explain::load(&path).unwrap();
+    let svg = picture::svg(&picture::tree("edge-fn", &b));
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
+    let text = svg_text(&svg);
+    let main = b.modules.iter().max_by_key(|m| m.bytes).unwrap();
+    let (largest_crate, largest_function) = (&main.crates[0].what, &main.functions[0].what);
+    for name in [largest_crate, largest_function, &"component: component types".to_string()] {
+        assert!(text.contains(&format!("{name} \u{2014} ")), "no box titled {name}:\n{text}");
+    }
+    assert!(svg.matches("<rect").count() > main.crates.len() + b.sections.len(), "{svg}");
 }
 
 #[test]

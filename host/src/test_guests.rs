@@ -417,6 +417,45 @@ pub mod named {
         shipped(module, "wit/deps", &[], world)
     }
 
+    /// The function [`burner`] spends its time in.
+    pub const SPIN: &str = "named_guest::burn::spin";
+
+    /// A component exporting `burn: func()`, which calls
+    /// `named_guest::burn::spin`, which loops forever (only a deadline stops
+    /// it): for the profiler. Its name section is kept, as in a debug
+    /// build, so wasmtime's own profile names it too.
+    pub fn burner() -> Result<Guest> {
+        let module = format!(
+            r#"(module
+  (memory (export "memory") 1)
+  (global $counter (mut i32) (i32.const 0))
+  (func $named_guest::burn (export "burn")
+    (call ${SPIN}))
+  (func ${SPIN}
+    (loop $again
+      (global.set $counter (i32.add (global.get $counter) (i32.const 1)))
+      (br $again))))"#
+        );
+        let world = "package edgekit:test-guests;\nworld burner { export burn: func(); }\n";
+        let mut guest = shipped(&module, "wit/deps", &[], world)?;
+        let mut named = wat::parse_str(&module)?;
+        let resolve_world = {
+            let mut resolve = Resolve::default();
+            let package = resolve.push_str("burner.wit", world)?;
+            let id = resolve.select_world(&[package], None)?;
+            (resolve, id)
+        };
+        wit_component::embed_component_metadata(
+            &mut named,
+            &resolve_world.0,
+            resolve_world.1,
+            StringEncoding::UTF8,
+            false,
+        )?;
+        guest.bytes = ComponentEncoder::default().validate(true).module(&named)?.encode()?;
+        Ok(guest)
+    }
+
     /// Assembles `module`, sets its function names aside, strips them and
     /// componentizes it for `world` (over the packages `deps` of the
     /// vendored WIT in `wit_dir`, each before the ones using it).

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use wasmparser::{Parser, Payload};
 use wasmtime::component::Component;
-use wasmtime::{Trap, WasmBacktrace};
+use wasmtime::{FrameInfo, Trap, WasmBacktrace};
 
 /// The function names of one compiled component's main core module, or why
 /// there are none, and where they came from. Cheap to clone; traps of the
@@ -120,6 +120,28 @@ impl Names {
     /// The name of function `index` of the main core module, if known.
     pub fn function(&self, index: u32) -> Option<&str> {
         self.0.functions.as_ref().ok()?.get(&index).map(String::as_str)
+    }
+
+    /// Whether `frame` runs in the main core module, the one these names
+    /// cover (recognized by its exports).
+    fn in_main(&self, frame: &FrameInfo) -> bool {
+        self.0.main_exports.as_ref().is_some_and(|main| {
+            let mut exports: Vec<String> = frame.module().exports().map(|e| e.name().to_string()).collect();
+            exports.sort();
+            &exports == main
+        })
+    }
+
+    /// The best name for `frame`: from these names if it runs in the main
+    /// module, else the name wasmtime knows (a name section, an export),
+    /// else `func[<index>]`.
+    pub fn frame_name(&self, frame: &FrameInfo) -> String {
+        let named = if self.in_main(frame) { self.function(frame.func_index()) } else { None };
+        match (named, frame.func_name()) {
+            (Some(name), _) => name.to_string(),
+            (None, Some(name)) => format!("{:#}", rustc_demangle::demangle(name)),
+            (None, None) => format!("func[{}]", frame.func_index()),
+        }
     }
 
     /// The guest backtrace of `error` named with these names, or `None` when
@@ -254,11 +276,7 @@ fn render(backtrace: &WasmBacktrace, names: Option<&Names>) -> Option<String> {
     }
     for (i, frame) in frames.iter().enumerate() {
         let index = frame.func_index();
-        let in_main = names.and_then(|n| n.0.main_exports.as_ref()).is_some_and(|main| {
-            let mut exports: Vec<String> = frame.module().exports().map(|e| e.name().to_string()).collect();
-            exports.sort();
-            &exports == main
-        });
+        let in_main = names.is_some_and(|n| n.in_main(frame));
         let named = if in_main { names.and_then(|n| n.function(index)) } else { None };
         let place = if in_main || names.is_none() { "" } else { " in a wit-component shim" };
         let _ = match (named, frame.func_name()) {

@@ -127,3 +127,13 @@ fn call_names_the_function_that_trapped() {
     );
     assert!(message.contains("named_guest::boom::inner") && message.contains("named_guest::explode"), "{message}");
 }
+
+#[test]
+fn dist_artifacts_load_with_the_names_of_their_bytes() {
+    let engine = edgekit_host::engine().unwrap();
+    let (_, names) = edgekit_host::load_named(&engine, "edge-fn").unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(names.found(), "target/dist/edge-fn.names.json does not match target/dist/edge-fn.wasm");
+    // edge-fn's own handler is inlined into its export; the guest library's
+    // functions it calls keep their names.
+    assert!((0..64).filter_map(|i| names.function(i)).any(|n| n.starts_with("edgekit::")), "no edgekit names");
+}

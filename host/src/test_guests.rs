@@ -404,6 +404,28 @@ pub mod named {
         shipped(&module, "wit/deps", &["io", "clocks", "random", "filesystem", "sockets", "cli", "http"], world)
     }
 
+    /// The WASI 0.3 twin of [`http_trap`]: `handle`, lifted asynchronously
+    /// as `wasi:http/handler@0.3.0#handle`, calls `parse`, which calls
+    /// `check_header`, which traps.
+    pub fn p3_http_trap() -> Result<Guest> {
+        let handle = "wasi:http/handler@0.3.0#handle";
+        let module = format!(
+            r#"(module
+  (memory (export "memory") 1)
+  (func $cabi_realloc (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) unreachable)
+  (func ${HANDLE} (export "[async-lift]{handle}") (param i32) (result i32)
+    (call ${PARSE_MANGLED} (local.get 0))
+    unreachable)
+  (func ${PARSE_MANGLED} (param i32)
+    (call ${CHECK} (local.get 0)))
+  (func ${CHECK} (param i32)
+    unreachable)
+  (func $callback (export "[callback][async-lift]{handle}") (param i32 i32 i32) (result i32) unreachable))"#
+        );
+        let world = "package edgekit:test-guests;\nworld named-p3 { export wasi:http/handler@0.3.0; }\n";
+        shipped(&module, "wit/p3/deps", &["clocks", "random", "filesystem", "sockets", "cli", "http"], world)
+    }
+
     /// A component exporting `explode: func()`, which calls
     /// `named_guest::boom::inner`, which traps: for `call`.
     pub fn call_trap() -> Result<Guest> {

@@ -122,11 +122,30 @@ impl Names {
         self.0.functions.as_ref().ok()?.get(&index).map(String::as_str)
     }
 
+    /// Every function name known, by index (none if there are no names).
+    pub fn functions(&self) -> impl Iterator<Item = (u32, &str)> {
+        self.0.functions.iter().flatten().map(|(index, name)| (*index, name.as_str()))
+    }
+
+    /// Where the names came from, or why there are none.
+    pub fn origin(&self) -> String {
+        match &self.0.functions {
+            Ok(_) => self.0.origin.clone(),
+            Err(why) => format!("no names: {why}"),
+        }
+    }
+
     /// Whether `frame` runs in the main core module, the one these names
     /// cover (recognized by its exports).
     fn in_main(&self, frame: &FrameInfo) -> bool {
+        self.is_main(frame.module())
+    }
+
+    /// Whether `module` (one of the component's core modules) is the main
+    /// one, the one these names cover (recognized by its exports).
+    pub fn is_main(&self, module: &wasmtime::Module) -> bool {
         self.0.main_exports.as_ref().is_some_and(|main| {
-            let mut exports: Vec<String> = frame.module().exports().map(|e| e.name().to_string()).collect();
+            let mut exports: Vec<String> = module.exports().map(|e| e.name().to_string()).collect();
             exports.sort();
             &exports == main
         })
@@ -134,13 +153,16 @@ impl Names {
 
     /// The best name for `frame`: from these names if it runs in the main
     /// module, else the name wasmtime knows (a name section, an export),
-    /// else `func[<index>]`.
+    /// else `func[<index>]`, or `shim func[<index>]` in a module other than
+    /// the main one (wit-component's shims: trampolines to imports).
     pub fn frame_name(&self, frame: &FrameInfo) -> String {
-        let named = if self.in_main(frame) { self.function(frame.func_index()) } else { None };
+        let in_main = self.in_main(frame);
+        let named = if in_main { self.function(frame.func_index()) } else { None };
         match (named, frame.func_name()) {
             (Some(name), _) => name.to_string(),
             (None, Some(name)) => format!("{:#}", rustc_demangle::demangle(name)),
-            (None, None) => format!("func[{}]", frame.func_index()),
+            (None, None) if in_main || self.0.main_exports.is_none() => format!("func[{}]", frame.func_index()),
+            (None, None) => format!("shim func[{}]", frame.func_index()),
         }
     }
 

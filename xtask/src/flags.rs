@@ -236,6 +236,12 @@ pub struct ServeOptions {
     /// printing each line tagged with the component and the request.
     #[arg(long)]
     pub no_guest_log: bool,
+    /// Sample the component with wasmtime's guest profiler while serving,
+    /// and when stopped (Ctrl-C, once) write DIR/profile.json (Firefox
+    /// Profiler: open it at profiler.firefox.com) and DIR/flamegraph.svg
+    /// (open it in a browser), named from the names file.
+    #[arg(long, value_name = "DIR")]
+    pub profile: Option<PathBuf>,
 }
 
 fn key_value(pair: &str) -> Result<(String, String), String> {

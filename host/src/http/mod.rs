@@ -36,6 +36,7 @@ pub use output::{GuestOutput, MAX_LINE, MAX_LINES};
 pub use p3::IDLE_INSTANCE;
 
 use crate::kv::{KV_HINT, KvGrant, KvStore};
+use crate::profile::Profile;
 use crate::serve::Log;
 use output::{Sink, Stream, Which};
 
@@ -331,6 +332,19 @@ impl Handler {
     /// The name the guests' log lines are tagged with.
     pub fn name(&self) -> &str {
         &self.output.name
+    }
+
+    /// The same handler, its guests sampled into `profile` at every epoch
+    /// tick while they run (`serve --profile`; the engine must be
+    /// `serve::engine`'s, whose epoch advances).
+    pub fn profiled(self, profile: Profile) -> Handler {
+        let output = GuestOutput { profile: Some(profile), ..self.output.clone() };
+        self.with_output(output)
+    }
+
+    /// The profile its guests sample into, if one is taken.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.output.profile.as_ref()
     }
 
     /// The same handler, naming the guest's functions in the traps it

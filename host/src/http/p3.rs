@@ -217,8 +217,15 @@ impl Instances {
         let mut store = super::new_store(self.pre.engine(), &self.limits, &self.grants, output);
         // Yield at every tick, so that a guest computing in a loop lets the
         // worker's expiration run (and its other requests, and the tasks
-        // behind it on this thread); the deadline itself is the worker's.
-        store.epoch_deadline_callback(|_| Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))));
+        // behind it on this thread); the deadline itself is the worker's. A
+        // profile taken (`serve --profile`) gets a sample at each tick.
+        let profile = self.output.profile.clone();
+        store.epoch_deadline_callback(move |cx| {
+            if let Some(profile) = &profile {
+                profile.sample(&cx);
+            }
+            Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())))
+        });
         store.set_epoch_deadline(1);
         store
     }

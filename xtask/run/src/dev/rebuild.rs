@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use edgekit_host::http::{Grants, Handler, Limits};
+use edgekit_host::http::{Grants, Handler, Limits, TICK};
+use edgekit_host::profile::Profile;
 use edgekit_host::serve::Log;
 use edgekit_host::trap::Names;
 use wasmtime::Engine;
@@ -56,6 +57,8 @@ pub struct Host<'a> {
     pub grants: &'a Grants,
     /// Where the component's stdout and stderr lines go.
     pub guest_log: &'a Log,
+    /// Whether each version is profiled (`--profile`).
+    pub profile: bool,
 }
 
 impl Host<'_> {
@@ -78,7 +81,13 @@ impl Host<'_> {
             Handler::with(self.engine, &component, self.limits.clone(), self.grants.clone()).with_context(|| {
                 format!("cannot serve `{name}`: dev serves wasi:http components and compositions of compose.toml")
             })?;
-        Ok(handler.named(name).guest_log(self.guest_log.clone()).with_names(names))
+        let handler = handler.named(name).guest_log(self.guest_log.clone()).with_names(names.clone());
+        // Each version gets a profile of its own (wasmtime's profiler is
+        // made for one component); the one serving at the stop is written.
+        Ok(match self.profile {
+            true => handler.profiled(Profile::new(name, &names, TICK)),
+            false => handler,
+        })
     }
 }
 

@@ -47,6 +47,26 @@ struct Inner {
     /// The sorted export names of the main core module, to tell its frames
     /// from the other modules'.
     main_exports: Option<Vec<String>>,
+    /// For a composition, each part's names (then `functions` is empty).
+    parts: Vec<Part>,
+}
+
+/// The names of one part of a composition, and how to tell its main core
+/// module: its sorted export names and imports (`<module>#<name>`), as
+/// `dist` wrote them.
+#[derive(serde::Deserialize)]
+struct Part {
+    component: String,
+    exports: Vec<String>,
+    imports: Vec<String>,
+    functions: BTreeMap<u32, String>,
+}
+
+/// The names that cover one core module: its functions by index, and the
+/// part of a composition it belongs to, if it is one.
+pub struct ModuleNames<'a> {
+    pub part: Option<&'a str>,
+    pub functions: &'a BTreeMap<u32, String>,
 }
 
 /// Every live [`Names`], and those kept for the life of the process.
@@ -64,41 +84,66 @@ impl Names {
     /// (its hash is that of other bytes) gives no names, and the reason.
     pub fn beside(component: &Component, artifact: &Path, bytes: &[u8]) -> Names {
         let file = names_file(artifact);
-        let functions = read_names_file(&file, bytes);
-        let origin = match &functions {
-            Ok(_) => format!("{}, written by `cargo xtask dist` for these exact bytes", file.display()),
-            Err(_) => file.display().to_string(),
+        let (functions, parts) = match read_names_file(&file, bytes) {
+            Ok((functions, parts)) => (Ok(functions), parts),
+            Err(why) => (Err(why), Vec::new()),
         };
-        Names::register(component, bytes, functions, origin)
+        let origin = match (&functions, parts.len()) {
+            (Ok(_), 0) => format!("{}, written by `cargo xtask dist` for these exact bytes", file.display()),
+            (Ok(_), _) => format!(
+                "{}, written by `cargo xtask dist` for these exact bytes, part by part: {}",
+                file.display(),
+                parts.iter().map(|p| p.component.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            (Err(_), _) => file.display().to_string(),
+        };
+        Names::register(component, bytes, functions, parts, origin)
     }
 
-    /// Names known to belong to `bytes` without a file: `dev` has them in
-    /// memory from the same pipeline run that made the bytes. `origin` says
-    /// where they came from.
+    /// Names read from `text`, a names file's contents that did not come
+    /// from a file (`dev` has it in memory from the pipeline run that made
+    /// the bytes), checked against `bytes` like a file. `origin` says where
+    /// they came from.
+    pub fn from_text(component: &Component, bytes: &[u8], text: &str, origin: &str) -> Names {
+        let (functions, parts) = match parse_names(text, bytes, origin) {
+            Ok((functions, parts)) => (Ok(functions), parts),
+            Err(why) => (Err(why), Vec::new()),
+        };
+        Names::register(component, bytes, functions, parts, origin.to_string())
+    }
+
+    /// Names known to belong to `bytes` without a file. `origin` says where
+    /// they came from.
     pub fn of(component: &Component, bytes: &[u8], functions: BTreeMap<u32, String>, origin: &str) -> Names {
-        Names::register(component, bytes, Ok(functions), origin.to_string())
+        Names::register(component, bytes, Ok(functions), Vec::new(), origin.to_string())
     }
 
     /// No names, for the reason `why`; the backtrace shows indices.
     pub fn none(component: &Component, bytes: &[u8], why: &str) -> Names {
-        Names::register(component, bytes, Err(why.to_string()), String::new())
+        Names::register(component, bytes, Err(why.to_string()), Vec::new(), String::new())
     }
 
     fn register(
         component: &Component,
         bytes: &[u8],
         functions: Result<BTreeMap<u32, String>, String>,
+        mut parts: Vec<Part>,
         origin: String,
     ) -> Names {
-        let functions = functions.map(|names| {
+        let demangle = |names: BTreeMap<u32, String>| -> BTreeMap<u32, String> {
             names.into_iter().map(|(index, name)| (index, format!("{:#}", rustc_demangle::demangle(&name)))).collect()
-        });
+        };
+        let functions = functions.map(demangle);
+        for part in &mut parts {
+            part.functions = demangle(std::mem::take(&mut part.functions));
+        }
         let inner = Arc::new(Inner {
             code: component.image_range().start as usize,
             _component: component.clone(),
             functions,
             origin,
             main_exports: main_exports(bytes),
+            parts,
         });
         let mut registry = REGISTRY.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         registry.retain(|entry| entry.strong_count() > 0);
@@ -122,11 +167,6 @@ impl Names {
         self.0.functions.as_ref().ok()?.get(&index).map(String::as_str)
     }
 
-    /// Every function name known, by index (none if there are no names).
-    pub fn functions(&self) -> impl Iterator<Item = (u32, &str)> {
-        self.0.functions.iter().flatten().map(|(index, name)| (*index, name.as_str()))
-    }
-
     /// Where the names came from, or why there are none.
     pub fn origin(&self) -> String {
         match &self.0.functions {
@@ -135,20 +175,33 @@ impl Names {
         }
     }
 
-    /// Whether `frame` runs in the main core module, the one these names
-    /// cover (recognized by its exports).
-    fn in_main(&self, frame: &FrameInfo) -> bool {
-        self.is_main(frame.module())
+    /// The names covering `module`, one of the component's core modules:
+    /// the main one's (recognized by its exports), or in a composition the
+    /// main module of each part (by its exports and imports); `None` for
+    /// the others (wit-component's shims) and when there are no names.
+    pub fn module_names(&self, module: &wasmtime::Module) -> Option<ModuleNames<'_>> {
+        let mut exports: Vec<String> = module.exports().map(|e| e.name().to_string()).collect();
+        exports.sort();
+        if !self.0.parts.is_empty() {
+            let mut imports: Vec<String> = module.imports().map(|i| format!("{}#{}", i.module(), i.name())).collect();
+            imports.sort();
+            let part = self.0.parts.iter().find(|p| p.exports == exports && p.imports == imports)?;
+            return Some(ModuleNames { part: Some(&part.component), functions: &part.functions });
+        }
+        let functions = self.0.functions.as_ref().ok()?;
+        (self.0.main_exports.as_ref() == Some(&exports)).then_some(ModuleNames { part: None, functions })
     }
 
-    /// Whether `module` (one of the component's core modules) is the main
-    /// one, the one these names cover (recognized by its exports).
-    pub fn is_main(&self, module: &wasmtime::Module) -> bool {
-        self.0.main_exports.as_ref().is_some_and(|main| {
-            let mut exports: Vec<String> = module.exports().map(|e| e.name().to_string()).collect();
-            exports.sort();
-            &exports == main
-        })
+    /// How many core modules these names cover: one, or a composition's
+    /// parts.
+    pub fn modules_named(&self) -> usize {
+        self.0.parts.len().max(1)
+    }
+
+    /// The name of `frame`'s function from these names, and its part.
+    fn named(&self, frame: &FrameInfo) -> Option<(&str, Option<&str>)> {
+        let names = self.module_names(frame.module())?;
+        Some((names.functions.get(&frame.func_index())?.as_str(), names.part))
     }
 
     /// The best name for `frame`: from these names if it runs in the main
@@ -156,10 +209,9 @@ impl Names {
     /// else `func[<index>]`, or `shim func[<index>]` in a module other than
     /// the main one (wit-component's shims: trampolines to imports).
     pub fn frame_name(&self, frame: &FrameInfo) -> String {
-        let in_main = self.in_main(frame);
-        let named = if in_main { self.function(frame.func_index()) } else { None };
-        match (named, frame.func_name()) {
-            (Some(name), _) => name.to_string(),
+        let in_main = self.module_names(frame.module()).is_some();
+        match (self.named(frame), frame.func_name()) {
+            (Some((name, _)), _) => name.to_string(),
             (None, Some(name)) => format!("{:#}", rustc_demangle::demangle(name)),
             (None, None) if in_main || self.0.main_exports.is_none() => format!("func[{}]", frame.func_index()),
             (None, None) => format!("shim func[{}]", frame.func_index()),
@@ -173,13 +225,9 @@ impl Names {
     }
 }
 
-/// Reads a names file and checks it was written for `bytes`.
-fn read_names_file(file: &Path, bytes: &[u8]) -> Result<BTreeMap<u32, String>, String> {
-    #[derive(serde::Deserialize)]
-    struct NamesFile {
-        artifact_sha256: String,
-        functions: BTreeMap<u32, String>,
-    }
+/// Reads a names file and checks it was written for `bytes`: the main
+/// module's names, and a composition's parts'.
+fn read_names_file(file: &Path, bytes: &[u8]) -> Result<(BTreeMap<u32, String>, Vec<Part>), String> {
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -190,19 +238,36 @@ fn read_names_file(file: &Path, bytes: &[u8]) -> Result<BTreeMap<u32, String>, S
         }
         Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
     };
-    let names: NamesFile = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not a names file ({e}): run `cargo xtask dist` again", file.display()))?;
+    parse_names(&text, bytes, &file.display().to_string())
+}
+
+/// A names file's contents, `text`, from `source`, checked against `bytes`.
+fn parse_names(text: &str, bytes: &[u8], source: &str) -> Result<(BTreeMap<u32, String>, Vec<Part>), String> {
+    #[derive(serde::Deserialize)]
+    struct NamesFile {
+        artifact_sha256: String,
+        functions: BTreeMap<u32, String>,
+        #[serde(default)]
+        parts: Vec<Part>,
+    }
+    let names: NamesFile = serde_json::from_str(text)
+        .map_err(|e| format!("{source} is not a names file ({e}): run `cargo xtask dist` again"))?;
     let actual = sha256_hex(bytes);
     if names.artifact_sha256 != actual {
         return Err(format!(
-            "{} is stale: it names the functions of the artifact with SHA-256 {}, and this one's is {}; \
+            "{source} is stale: it names the functions of the artifact with SHA-256 {}, and this one's is {}; \
              run `cargo xtask dist` to write both again",
-            file.display(),
             short(&names.artifact_sha256),
             short(&actual)
         ));
     }
-    Ok(names.functions)
+    if names.functions.is_empty() && names.parts.is_empty() {
+        return Err(format!(
+            "{source} names no function: the artifact was stripped of its names without setting them aside; \
+             run `cargo xtask dist` to write both again"
+        ));
+    }
+    Ok((names.functions, names.parts))
 }
 
 fn short(hash: &str) -> &str {
@@ -298,11 +363,12 @@ fn render(backtrace: &WasmBacktrace, names: Option<&Names>) -> Option<String> {
     }
     for (i, frame) in frames.iter().enumerate() {
         let index = frame.func_index();
-        let in_main = names.is_some_and(|n| n.in_main(frame));
-        let named = if in_main { names.and_then(|n| n.function(index)) } else { None };
-        let place = if in_main || names.is_none() { "" } else { " in a wit-component shim" };
+        let covered = names.is_some_and(|n| n.module_names(frame.module()).is_some());
+        let named = names.and_then(|n| n.named(frame));
+        let place = if covered || names.is_none() { "" } else { " in a wit-component shim" };
         let _ = match (named, frame.func_name()) {
-            (Some(name), _) => write!(out, "  {i:>3}: {name}  (func {index})"),
+            (Some((name, None)), _) => write!(out, "  {i:>3}: {name}  (func {index})"),
+            (Some((name, Some(part))), _) => write!(out, "  {i:>3}: {name}  (func {index} of {part})"),
             (None, Some(export)) => write!(out, "  {i:>3}: func {index}{place} `{export}`"),
             (None, None) => write!(out, "  {i:>3}: func {index}{place}"),
         };

@@ -154,3 +154,56 @@ fn dist_artifacts_load_with_the_names_of_their_bytes() {
     // functions it calls keep their names.
     assert!((0..64).filter_map(|i| names.function(i)).any(|n| n.starts_with("edgekit::")), "no edgekit names");
 }
+
+/// A composition's names file names each part's main core module, told by
+/// its exports and imports: a trap that passes through two modules names
+/// the functions of both, each with its part. Here a component of two core
+/// modules, `outer` calling `inner`, whose functions carry no names (the
+/// WAT gives them none), and a names file written as `dist` writes one for
+/// a composition.
+#[test]
+fn a_composition_names_the_functions_of_each_part() {
+    let wat = r#"(component
+  (core module $inner
+    (func (export "inner") (call 1))
+    (func unreachable))
+  (core instance $inner (instantiate $inner))
+  (core module $outer
+    (import "inner" "inner" (func))
+    (func (export "explode") (call 2))
+    (func (call 0)))
+  (core instance $outer (instantiate $outer (with "inner" (instance $inner))))
+  (func (export "explode") (canon lift (core func $outer "explode"))))"#;
+    let bytes = wat::parse_str(wat).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let artifact = dir.path().join("outer+inner.wasm");
+    std::fs::write(&artifact, &bytes).unwrap();
+    let hash = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let names = serde_json::json!({
+        "artifact_sha256": hash,
+        "functions": {},
+        "parts": [
+            {"component": "outer", "exports": ["explode"], "imports": ["inner#inner"],
+             "functions": {"1": "outer::explode", "2": "outer::relay"}},
+            {"component": "inner", "exports": ["inner"], "imports": [],
+             "functions": {"0": "inner::entry", "1": "inner::boom"}},
+        ],
+    });
+    std::fs::write(edgekit_host::trap::names_file(&artifact), names.to_string()).unwrap();
+    let engine = edgekit_host::engine().unwrap();
+    let component = edgekit_host::load(&engine, artifact.to_str().unwrap()).unwrap();
+    let message = format!("{:#}", edgekit_host::call::call(&engine, &component, "explode()").unwrap_err());
+    println!("{message}");
+    assert!(message.contains("part by part: outer, inner"), "{message}");
+    let lines = [
+        "inner::boom  (func 1 of inner)",
+        "inner::entry  (func 0 of inner)",
+        "outer::relay  (func 2 of outer)",
+        "outer::explode  (func 1 of outer)",
+    ];
+    let at: Vec<usize> = lines.iter().map(|l| message.find(l).unwrap_or_else(|| panic!("no {l}: {message}"))).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "innermost first: {message}");
+}

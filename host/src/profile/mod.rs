@@ -63,7 +63,14 @@ struct State {
     names: Names,
     name: String,
     interval: Duration,
+    /// Samples taken before wasmtime's profiler started (see
+    /// [`Profile::new`]).
+    waited: u64,
 }
+
+/// How many samples wait for a stack through every named module (each part
+/// of a composition) before wasmtime's profiler starts with what it has.
+const START_WAIT: u64 = 50;
 
 /// What [`Profile::write`] wrote.
 #[derive(Debug)]
@@ -76,27 +83,37 @@ pub struct Written {
 }
 
 impl State {
-    /// Makes wasmtime's profiler for the modules on `first`'s stack, if the
-    /// main module is among them (see [`Profile::new`]).
-    fn start(&mut self, engine: &Engine, first: &WasmBacktrace) {
+    /// Makes wasmtime's profiler for the modules on `stack`, if every named
+    /// module is among them, or after [`START_WAIT`] samples any one (see
+    /// [`Profile::new`]).
+    fn start(&mut self, engine: &Engine, stack: &WasmBacktrace) {
+        self.waited += 1;
         let mut modules: Vec<(String, wasmtime::Module)> = Vec::new();
-        let mut main = None;
-        for frame in first.frames() {
+        let mut named = Vec::new();
+        for frame in stack.frames() {
             let module = frame.module();
             if modules.iter().any(|(_, seen)| wasmtime::Module::same(seen, module)) {
                 continue;
             }
-            let label = match self.names.is_main(module) {
-                true => {
-                    main = Some(module.clone());
-                    self.name.clone()
+            let label = match self.names.module_names(module) {
+                Some(names) => {
+                    let label = names.part.unwrap_or(&self.name).to_string();
+                    named.push((label.clone(), module.clone()));
+                    label
                 }
-                false => format!("shim {}", modules.len() + 1),
+                None => format!("shim {}", modules.len() + 1),
             };
             modules.push((label, module.clone()));
         }
-        let Some(main) = main else { return };
-        self.renames.main_module(&main, &self.names);
+        let all = named.len() >= self.names.modules_named();
+        if named.is_empty() || (!all && self.waited < START_WAIT) {
+            return;
+        }
+        for (label, module) in &named {
+            if let Some(names) = self.names.module_names(module) {
+                self.renames.add(label, module, names.functions);
+            }
+        }
         // Profiling cannot fail on serve's engine (no guest debugging); if
         // it did, the flame graph would still be drawn.
         self.profiler = GuestProfiler::new(engine, &self.name, self.interval, modules).ok();
@@ -108,21 +125,25 @@ impl Profile {
     /// (the names file of exactly its bytes), sampled every `interval` (the
     /// engine's epoch period).
     ///
-    /// wasmtime's profiler is made at the first sample: it must be told the
+    /// wasmtime's profiler is made at a sample: it must be told the
     /// component's core modules, and wasmtime 48 hands out a component's
-    /// modules only through its frames. The modules of that first stack are
-    /// profiled: the main one (its frames are the guest's code) under
-    /// `name`, any wit-component shim as `shim <n>`; frames of a shim not
-    /// on that stack are left out of the JSON (the flame graph has them).
+    /// modules only through its frames. The first stack running through
+    /// every named module (the main one, or each part of a composition)
+    /// starts it, or after [`START_WAIT`] samples any stack through one:
+    /// the modules on that stack are profiled, a named one under its name
+    /// (`name`, or the part's), a wit-component shim as `shim <n>`. Frames
+    /// of a module not on that stack, and the samples before it, are left
+    /// out of the JSON (the flame graph has them).
     pub fn new(name: &str, names: &Names, interval: Duration) -> Profile {
         Profile(Arc::new(Mutex::new(State {
             profiler: None,
             written: false,
-            renames: firefox::Renames::new(name),
+            renames: firefox::Renames::default(),
             folded: flame::Folded::default(),
             names: names.clone(),
             name: name.to_string(),
             interval,
+            waited: 0,
         })))
     }
 

@@ -14,6 +14,7 @@ use edgekit_host::trap::Names;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 use xshell::Shell;
+use xtask::artifact::{self, Artifact};
 use xtask::guard::size::{BUDGETS_FILE, Budgets, Outcome, evaluate};
 use xtask::pipeline::{compose, dist};
 use xtask::report::group;
@@ -70,10 +71,10 @@ impl Host<'_> {
             .with_context(|| format!("wasmtime cannot compile {name}"))?;
         let names = match names {
             NamesFrom::File(artifact) => Names::beside(&component, artifact, bytes),
-            NamesFrom::Pipeline(functions) => Names::of(
+            NamesFrom::Pipeline(artifact) => Names::from_text(
                 &component,
                 bytes,
-                functions.clone(),
+                &artifact::Names::of(artifact).to_json(),
                 &format!("the rebuild that made it (also written to target/dist/{name}.names.json)"),
             ),
         };
@@ -96,7 +97,7 @@ impl Host<'_> {
 /// bytes), or the pipeline run that just built the bytes.
 pub enum NamesFrom<'a> {
     File(&'a Path),
-    Pipeline(&'a BTreeMap<u32, String>),
+    Pipeline(&'a Artifact),
 }
 
 /// A rebuild that passed: the handler to swap in, and its line.
@@ -125,7 +126,7 @@ pub fn rebuild(sh: &Shell, root: &Path, target: &Target, host: &Host, stopping: 
     if let Some(over) = outcomes.iter().find(|o| o.now.zip(o.budget).is_some_and(|(now, budget)| now > budget)) {
         bail!("size check failed: {}", over.message);
     }
-    let handler = host.handler(&target.name, &served.bytes, NamesFrom::Pipeline(&served.names))?;
+    let handler = host.handler(&target.name, &served.bytes, NamesFrom::Pipeline(served))?;
     if stopping() {
         bail!("stopped before writing target/dist");
     }

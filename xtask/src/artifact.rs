@@ -314,9 +314,14 @@ impl Names {
 
     /// The names for `bytes`, if a names file for exactly these bytes exists.
     pub fn load(artifact: &Path, bytes: &[u8]) -> Option<BTreeMap<u32, String>> {
+        Names::load_file(artifact, bytes).map(|names| names.functions)
+    }
+
+    /// The names file for `bytes`, if one for exactly these bytes exists.
+    pub fn load_file(artifact: &Path, bytes: &[u8]) -> Option<Names> {
         let text = std::fs::read_to_string(Names::path(artifact)).ok()?;
         let names: Names = serde_json::from_str(&text).ok()?;
-        (names.artifact_sha256 == sha256_hex(bytes)).then_some(names.functions)
+        (names.artifact_sha256 == sha256_hex(bytes)).then_some(names)
     }
 }
 

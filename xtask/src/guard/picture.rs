@@ -99,7 +99,11 @@ pub fn tree(name: &str, b: &Breakdown) -> Node {
     let mut children: Vec<Node> =
         b.sections.iter().map(|s| leaf(format!("component: {}", s.what), s.bytes, Kind::ComponentSection)).collect();
     for (i, module) in b.modules.iter().enumerate() {
-        let mut node = leaf(format!("core module {i}"), module.bytes, Kind::Module);
+        let label = match &module.part {
+            Some(part) => format!("core module {i} ({part})"),
+            None => format!("core module {i}"),
+        };
+        let mut node = leaf(label, module.bytes, Kind::Module);
         for section in &module.sections {
             node.children.push(match section.what.as_str() {
                 "code" if !module.functions.is_empty() => code(module, section, b.total),

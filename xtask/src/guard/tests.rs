@@ -324,3 +324,22 @@ fn binaryen_builds_once_for_cargo_xtask_and_cargo_test() {
         differ.join("\n  ")
     );
 }
+
+/// `--explain` on a composition names the functions of both parts, each
+/// on the core module its names file's exports and imports pick out.
+#[test]
+fn explain_names_both_parts_of_a_composition() {
+    let (path, _) = dist_artifact("middleware+http-api");
+    let b = explain::load(&path).unwrap();
+    let parts: Vec<&str> = b.modules.iter().filter_map(|m| m.part.as_deref()).collect();
+    assert_eq!(parts, ["middleware", "http-api"]);
+    // The middleware's own code is all inlined into its export; the guest
+    // library's functions keep their names.
+    for (part, krate) in [("middleware", "edgekit (the guest library)"), ("http-api", "http_api")] {
+        let module = b.modules.iter().find(|m| m.part.as_deref() == Some(part)).unwrap();
+        assert!(module.crates.iter().any(|c| c.what == krate), "{part}: no {krate} code among {:?}", module.crates);
+        assert!(!module.functions[0].what.starts_with("func["), "{part}: its largest function is unnamed");
+    }
+    let report = explain::render("middleware+http-api", &b, 5);
+    assert!(report.contains("(middleware): ") && report.contains("(http-api): "), "{report}");
+}

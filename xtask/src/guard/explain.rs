@@ -170,6 +170,12 @@ fn unnamed(component: &[u8]) -> Result<Breakdown> {
             _ => {}
         }
         let Some(m) = current else {
+            // A nested component (a composition's part) is read section by
+            // section as the parser goes into it; its whole range would
+            // count its bytes twice.
+            if matches!(payload, Payload::ComponentSection { .. }) {
+                continue;
+            }
             if let Some((_, range)) = payload.as_section() {
                 add(&mut sections, &section_label(&payload), (range.end - range.start) as usize);
             }

@@ -340,6 +340,11 @@ fn explain_names_both_parts_of_a_composition() {
         assert!(module.crates.iter().any(|c| c.what == krate), "{part}: no {krate} code among {:?}", module.crates);
         assert!(!module.functions[0].what.starts_with("func["), "{part}: its largest function is unnamed");
     }
+    // The parts' bytes are counted once: as their sections and modules, not
+    // also as the nested components holding them.
+    let counted: usize =
+        b.sections.iter().map(|r| r.bytes).sum::<usize>() + b.modules.iter().map(|m| m.bytes).sum::<usize>();
+    assert!(counted <= b.total && counted * 100 >= b.total * 95, "{counted} of {} bytes counted", b.total);
     let report = explain::render("middleware+http-api", &b, 5);
     assert!(report.contains("(middleware): ") && report.contains("(http-api): "), "{report}");
 }

@@ -118,9 +118,13 @@ pub fn call(engine: &Engine, component: &Component, expr: &str) -> Result<String
         .context("cannot instantiate the component without capabilities: `call` is for components that import nothing (serve wasi:http components with `cargo xtask serve`)")?;
     let func = instance.get_func(&mut store, index).context("the function export vanished")?;
     let mut results = vec![Val::Bool(false); export.ty.results().len()];
-    func.call(&mut store, &params, &mut results)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("`{}` failed", export.name))?;
+    if let Err(error) = func.call(&mut store, &params, &mut results) {
+        let error = anyhow::Error::from(error);
+        if error.downcast_ref::<wasmtime::Trap>().is_some() {
+            bail!("`{}` trapped: {}", export.name, crate::trap::describe(&error));
+        }
+        return Err(error.context(format!("`{}` failed", export.name)));
+    }
     let shown: Vec<String> = results
         .iter()
         .map(|v| wasm_wave::to_string(v).map_err(|e| anyhow::anyhow!("cannot write the result as WAVE: {e}")))

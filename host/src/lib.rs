@@ -13,8 +13,10 @@ pub mod command;
 pub mod greeter;
 pub mod http;
 pub mod kv;
+pub mod profile;
 pub mod serve;
 pub mod test_guests;
+pub mod trap;
 
 use std::path::{Path, PathBuf};
 
@@ -105,17 +107,41 @@ pub fn resolve(component: &str) -> Result<PathBuf> {
     artifact(component)
 }
 
-/// The engine every artifact runs in.
+/// How many guest frames a trap's backtrace keeps (see [`trap`]).
+pub const BACKTRACE_FRAMES: usize = 64;
+
+/// The engine every artifact runs in. Traps carry a guest backtrace of up to
+/// [`BACKTRACE_FRAMES`] frames, which [`trap`] names.
 pub fn engine() -> Result<Engine> {
     let mut config = Config::new();
-    config.wasm_component_model(true).wasm_component_model_async(true);
+    config
+        .wasm_component_model(true)
+        .wasm_component_model_async(true)
+        .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(BACKTRACE_FRAMES));
     Ok(Engine::new(&config)?)
 }
 
-/// Compiles a dist artifact, or any `.wasm` component (see [`resolve`]).
+/// Compiles a dist artifact, or any `.wasm` component (see [`resolve`]), and
+/// keeps the names of its functions for the life of the process, so its
+/// traps name them (see [`trap`]). A caller that loads many components over
+/// time (`dev`) uses [`load_named`] and keeps the names only as long as it
+/// keeps the component.
 pub fn load(engine: &Engine, name: &str) -> Result<Component> {
+    let (component, names) = load_named(engine, name)?;
+    names.keep();
+    Ok(component)
+}
+
+/// Compiles a dist artifact, or any `.wasm` component, with the names of its
+/// functions from the names file beside it (`target/dist/<name>.names.json`),
+/// used only if it was written for exactly these bytes; its traps are named
+/// while the [`trap::Names`] live (give them to `Handler::with_names`).
+pub fn load_named(engine: &Engine, name: &str) -> Result<(Component, trap::Names)> {
     let path = resolve(name)?;
-    Component::from_file(engine, &path).map_err(anyhow::Error::from).with_context(|| {
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let component = Component::new(engine, &bytes).map_err(anyhow::Error::from).with_context(|| {
         format!("{} is not a component wasmtime can compile: build it with `cargo xtask dist`", path.display())
-    })
+    })?;
+    let names = trap::Names::beside(&component, &path, &bytes);
+    Ok((component, names))
 }

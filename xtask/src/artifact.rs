@@ -29,6 +29,9 @@ pub struct Artifact {
     pub surface: Surface,
     /// Function names of the shipped core module, set aside before stripping.
     pub names: BTreeMap<u32, String>,
+    /// For a composition, the names of each part's main core module
+    /// (`names` is then empty).
+    pub part_names: Vec<PartNames>,
     /// The tools that produced it: rustc from the built core module's
     /// `producers` section, wit-component from the component's, binaryen, and
     /// the crate's direct dependencies as Cargo.lock pins them.
@@ -183,8 +186,7 @@ impl Manifest {
         for (artifact, sources) in artifacts {
             let path = dist.join(format!("{}.wasm", artifact.name));
             write_atomic(&path, &artifact.bytes)?;
-            let names = Names { artifact_sha256: sha256_hex(&artifact.bytes), functions: artifact.names.clone() };
-            write_atomic(&Names::path(&path), serde_json::to_string(&names)?.as_bytes())?;
+            write_atomic(&Names::path(&path), Names::of(artifact).to_json().as_bytes())?;
             manifest.components.retain(|e| e.name != artifact.name);
             manifest.components.push(Entry::new(artifact, sources.clone()));
         }
@@ -211,14 +213,100 @@ impl Manifest {
 }
 
 /// `<artifact>.names.json`: the function names of an artifact's core module,
-/// kept aside so the shipped bytes carry no name section.
+/// kept aside so the shipped bytes carry no name section. A composition's
+/// has no `functions` of its own but the names of each part (`parts`).
 #[derive(Serialize, Deserialize)]
 pub struct Names {
     pub artifact_sha256: String,
     pub functions: BTreeMap<u32, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartNames>,
+}
+
+/// The names of one part of a composition: its main core module (its
+/// largest), told apart from the composition's other core modules by its
+/// export names and its imports (`<module>#<name>`), both sorted, which
+/// composing leaves as they were.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PartNames {
+    pub component: String,
+    pub exports: Vec<String>,
+    pub imports: Vec<String>,
+    pub functions: BTreeMap<u32, String>,
+}
+
+impl PartNames {
+    /// The part `component`, whose artifact is `bytes` and whose names file
+    /// holds `functions`.
+    pub fn of(component: &str, bytes: &[u8], functions: &BTreeMap<u32, String>) -> Result<PartNames> {
+        let modules = module_signatures(bytes).with_context(|| format!("{component}: the artifact does not parse"))?;
+        let (_, exports, imports) = modules
+            .into_iter()
+            .max_by_key(|(size, _, _)| *size)
+            .with_context(|| format!("{component}: the artifact holds no core module"))?;
+        Ok(PartNames { component: component.to_string(), exports, imports, functions: functions.clone() })
+    }
+}
+
+/// A core module's size, its sorted export names and its sorted imports
+/// (`<module>#<name>`).
+pub type ModuleSignature = (u64, Vec<String>, Vec<String>);
+
+/// The [`ModuleSignature`] of each core module of the component `bytes`, at
+/// any depth, in order.
+pub fn module_signatures(bytes: &[u8]) -> Result<Vec<ModuleSignature>> {
+    use wasmparser::{Parser, Payload};
+    let mut modules: Vec<ModuleSignature> = Vec::new();
+    let mut open: Vec<Option<usize>> = Vec::new();
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload? {
+            Payload::ModuleSection { unchecked_range, .. } => {
+                modules.push((unchecked_range.end - unchecked_range.start, Vec::new(), Vec::new()));
+                open.push(Some(modules.len() - 1));
+            }
+            Payload::ComponentSection { .. } => open.push(None),
+            Payload::End(_) => {
+                open.pop();
+            }
+            Payload::ExportSection(reader) => {
+                if let Some(Some(m)) = open.last() {
+                    for export in reader {
+                        modules[*m].1.push(export?.name.to_string());
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                if let Some(Some(m)) = open.last() {
+                    for import in reader.into_imports() {
+                        let import = import?;
+                        modules[*m].2.push(format!("{}#{}", import.module, import.name));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (_, exports, imports) in &mut modules {
+        exports.sort();
+        imports.sort();
+    }
+    Ok(modules)
 }
 
 impl Names {
+    /// The names file of `artifact`.
+    pub fn of(artifact: &Artifact) -> Names {
+        Names {
+            artifact_sha256: sha256_hex(&artifact.bytes),
+            functions: artifact.names.clone(),
+            parts: artifact.part_names.clone(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a names file always serializes")
+    }
+
     /// `<artifact>.names.json` beside the artifact.
     pub fn path(artifact: &Path) -> PathBuf {
         artifact.with_extension("names.json")
@@ -226,9 +314,14 @@ impl Names {
 
     /// The names for `bytes`, if a names file for exactly these bytes exists.
     pub fn load(artifact: &Path, bytes: &[u8]) -> Option<BTreeMap<u32, String>> {
+        Names::load_file(artifact, bytes).map(|names| names.functions)
+    }
+
+    /// The names file for `bytes`, if one for exactly these bytes exists.
+    pub fn load_file(artifact: &Path, bytes: &[u8]) -> Option<Names> {
         let text = std::fs::read_to_string(Names::path(artifact)).ok()?;
         let names: Names = serde_json::from_str(&text).ok()?;
-        (names.artifact_sha256 == sha256_hex(bytes)).then_some(names.functions)
+        (names.artifact_sha256 == sha256_hex(bytes)).then_some(names)
     }
 }
 

@@ -58,6 +58,11 @@ impl Command {
 pub struct Dist {
     /// Components to build; all of them when none is named.
     pub components: Vec<String>,
+    /// Build a variant to debug instead: with DWARF, not stripped, not run
+    /// through wasm-opt, written to target/dist/debug/<name>.wasm; never in
+    /// the manifest, checked against budgets or published.
+    #[arg(long)]
+    pub debug: bool,
 }
 
 /// Output formats for reports.
@@ -90,6 +95,10 @@ pub struct Size {
     /// With --explain: how many functions to list.
     #[arg(long, default_value_t = 15)]
     pub top: usize,
+    /// With --explain: also draw where the bytes go into this SVG file
+    /// (sections, core modules, crates, functions; open it in a browser).
+    #[arg(long, value_name = "FILE", requires = "explain", conflicts_with = "diff")]
+    pub svg: Option<PathBuf>,
 }
 
 /// Move one pinned WASI line to another release of it: re-vendor its deps
@@ -227,6 +236,12 @@ pub struct ServeOptions {
     /// printing each line tagged with the component and the request.
     #[arg(long)]
     pub no_guest_log: bool,
+    /// Sample the component with wasmtime's guest profiler while serving,
+    /// and when stopped (Ctrl-C, once) write DIR/profile.json (Firefox
+    /// Profiler: open it at profiler.firefox.com) and DIR/flamegraph.svg
+    /// (open it in a browser), named from the names file.
+    #[arg(long, value_name = "DIR")]
+    pub profile: Option<PathBuf>,
 }
 
 fn key_value(pair: &str) -> Result<(String, String), String> {

@@ -36,6 +36,7 @@ pub use output::{GuestOutput, MAX_LINE, MAX_LINES};
 pub use p3::IDLE_INSTANCE;
 
 use crate::kv::{KV_HINT, KvGrant, KvStore};
+use crate::profile::Profile;
 use crate::serve::Log;
 use output::{Sink, Stream, Which};
 
@@ -239,7 +240,7 @@ impl std::fmt::Display for Failure {
             Failure::Deadline(d) => write!(f, "the component ran past its deadline of {} ms", d.as_millis()),
             Failure::Memory(bytes) => write!(f, "the component exceeded its memory limit of {bytes} bytes"),
             Failure::Busy => write!(f, "every instance slot is busy; retry later"),
-            Failure::Trap(e) => write!(f, "the component trapped: {}", e.root_cause()),
+            Failure::Trap(e) => write!(f, "the component trapped: {}", crate::trap::describe(e)),
             Failure::NoResponse => write!(f, "the component returned without setting a response"),
             Failure::Guest(code) => write!(f, "the component answered with an error: {code}"),
             Failure::Exit(status) => write!(f, "the component exited with status {status}"),
@@ -260,6 +261,8 @@ pub struct Handler {
     output: GuestOutput,
     /// Numbers requests that come without one (`respond`, `handle`).
     numbers: Arc<AtomicU64>,
+    /// Names its traps while it lives (see `trap.rs`); only kept, not read.
+    _names: Option<crate::trap::Names>,
 }
 
 #[derive(Clone)]
@@ -301,7 +304,7 @@ impl Handler {
                  it is not a wasi:http component"
             ),
         };
-        Ok(Handler { line, limits, output: GuestOutput::default(), numbers: Arc::new(AtomicU64::new(0)) })
+        Ok(Handler { line, limits, output: GuestOutput::default(), numbers: Arc::new(AtomicU64::new(0)), _names: None })
     }
 
     /// The same handler, its guests' log lines tagged with `name` (the
@@ -329,6 +332,25 @@ impl Handler {
     /// The name the guests' log lines are tagged with.
     pub fn name(&self) -> &str {
         &self.output.name
+    }
+
+    /// The same handler, its guests sampled into `profile` at every epoch
+    /// tick while they run (`serve --profile`; the engine must be
+    /// `serve::engine`'s, whose epoch advances).
+    pub fn profiled(self, profile: Profile) -> Handler {
+        let output = GuestOutput { profile: Some(profile), ..self.output.clone() };
+        self.with_output(output)
+    }
+
+    /// The profile its guests sample into, if one is taken.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.output.profile.as_ref()
+    }
+
+    /// The same handler, naming the guest's functions in the traps it
+    /// reports (see `trap.rs`) for as long as it or a clone lives.
+    pub fn with_names(self, names: crate::trap::Names) -> Handler {
+        Handler { _names: Some(names), ..self }
     }
 
     /// The WASI line of the component: `"0.2"` or `"0.3"`.
@@ -462,9 +484,11 @@ pub fn full_body(bytes: impl Into<Bytes>) -> UnsyncBoxBody<Bytes, wasmtime_wasi_
 /// A component importing `wasi:keyvalue` gets an empty store in memory.
 pub fn answer(name: &str, path: &str) -> Result<(u16, Vec<u8>)> {
     let engine = crate::engine()?;
-    let component = crate::load(&engine, name)?;
+    let (component, names) = crate::load_named(&engine, name)?;
     let grants = Grants { kv: Some(KvStore::memory()?), ..Grants::default() };
-    let handler = Handler::with(&engine, &component, Limits::default(), grants)?.guest_log(crate::serve::Log::Off);
+    let handler = Handler::with(&engine, &component, Limits::default(), grants)?
+        .guest_log(crate::serve::Log::Off)
+        .with_names(names);
     let request = hyper::Request::get(format!("http://localhost{path}")).body(full_body(""))?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let response = runtime.block_on(handler.handle(request))?;

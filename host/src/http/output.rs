@@ -29,6 +29,7 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
+use crate::profile::Profile;
 use crate::serve::Log;
 
 /// The longest line kept, in bytes; the rest of a longer line is dropped.
@@ -40,18 +41,21 @@ pub const MAX_LINES: usize = 1000;
 /// What marks a line cut at [`MAX_LINE`].
 const TRUNCATED: &str = " [line truncated at 4096 bytes]";
 
-/// Where a handler's guests' lines go, and the name they are tagged with.
+/// Where a handler's guests' lines go, and the name they are tagged with;
+/// and the profile their stores sample into, if one is taken
+/// (`Handler::profiled`).
 #[derive(Clone, Debug)]
 pub struct GuestOutput {
     pub name: Arc<str>,
     pub log: Log,
+    pub profile: Option<Profile>,
 }
 
 impl Default for GuestOutput {
     /// Lines on serve's stderr, tagged `component` until the handler is
     /// named (`Handler::named`).
     fn default() -> GuestOutput {
-        GuestOutput { name: "component".into(), log: Log::Stderr }
+        GuestOutput { name: "component".into(), log: Log::Stderr, profile: None }
     }
 }
 

@@ -84,8 +84,13 @@ impl Handler {
         // queued behind it (its own response's connection among them), for
         // its whole deadline; once the deadline's ticks are used up, it is
         // interrupted.
+        // A profile taken (`serve --profile`) gets a sample at each tick.
         let mut ticks_left = (self.limits.deadline.as_nanos() / TICK.as_nanos()) as u64 + 1;
-        store.epoch_deadline_callback(move |_| {
+        let profile = self.output.profile.clone();
+        store.epoch_deadline_callback(move |cx| {
+            if let Some(profile) = &profile {
+                profile.sample(&cx);
+            }
             ticks_left = ticks_left.saturating_sub(1);
             Ok(match ticks_left {
                 0 => UpdateDeadline::Interrupt,

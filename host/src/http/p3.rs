@@ -12,6 +12,13 @@
 //! more; one whose guest computes without yielding is stopped from outside
 //! (the epoch makes the guest yield every tick, and the worker's expiration
 //! then drops the instance).
+//!
+//! A trap reaches the requests of its instance only as `TrapOrPanicError`
+//! (the worker's channels closing); the trap itself, with its guest
+//! backtrace, is handed to the worker's [`WorkerState::drop`]. The worker
+//! describes it there (`trap::describe`: the backtrace named with the
+//! component's names file) and publishes the text on a watch channel each
+//! of its requests holds, so their failure says what trapped and where.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -59,12 +66,23 @@ struct Instances {
 
 /// One request on its way through a worker: the worker it landed on leaves
 /// its memory flag here, so a failure can say the memory limit caused it,
-/// and its instance's number, which tags that instance's log lines.
+/// its instance's number, which tags that instance's log lines, and where
+/// the worker will say why it failed, if it does.
 #[derive(Default)]
 struct Attempt {
     memory: OnceLock<Arc<AtomicBool>>,
     instance: OnceLock<usize>,
+    failure: OnceLock<WorkerFailure>,
 }
+
+/// What ended a worker, described (`trap::describe`), once it has ended;
+/// `None` until then. The sender is dropped with the worker.
+type WorkerFailure = tokio::sync::watch::Receiver<Option<Arc<str>>>;
+
+/// How long a request whose instance failed waits for the worker to
+/// describe the failure (it does so as soon as its store is handed back,
+/// on the worker's own task, a moment after the request learns of it).
+const FAILURE_WAIT: Duration = Duration::from_secs(1);
 
 impl Handler {
     pub(super) fn new(
@@ -148,13 +166,21 @@ impl Handler {
         let result =
             match tokio::time::timeout(deadline + 4 * TICK, self.workers.handle(attempt.clone(), request)).await {
                 Ok(Ok(response)) => Ok(response),
-                Ok(Err(error)) => Err(self.classify(error, &attempt, start)),
+                Ok(Err(error)) => {
+                    let why = match error.downcast_ref::<TrapOrPanicError>() {
+                        Some(_) => worker_failure(&attempt).await,
+                        None => None,
+                    };
+                    Err(self.classify(error, &attempt, start, why))
+                }
                 Err(_) => Err(Failure::Deadline(deadline)),
             };
         (result, attempt.instance.get().copied())
     }
 
-    fn classify(&self, error: wasmtime::Error, attempt: &Attempt, start: Instant) -> Failure {
+    /// Why the request failed. `why` is what its worker said ended it, when
+    /// the instance failed under it (`TrapOrPanicError`).
+    fn classify(&self, error: wasmtime::Error, attempt: &Attempt, start: Instant, why: Option<Arc<str>>) -> Failure {
         let memory = attempt.memory.get().is_some_and(|flag| flag.load(Ordering::Relaxed));
         if let Some(code) = error.downcast_ref::<ErrorCode>() {
             return Failure::Guest(format!("{code:?}"));
@@ -173,7 +199,13 @@ impl Handler {
         if error.downcast_ref::<TrapOrPanicError>().is_some() && !memory {
             return match start.elapsed() >= self.limits.deadline {
                 true => Failure::Deadline(self.limits.deadline),
-                false => Failure::Trap(anyhow::anyhow!("the instance serving this request failed")),
+                false => match why {
+                    Some(why) => Failure::Trap(anyhow::anyhow!("{why}")),
+                    None => Failure::Trap(anyhow::anyhow!(
+                        "the instance serving this request failed (its worker did not say why within {} ms)",
+                        FAILURE_WAIT.as_millis()
+                    )),
+                },
             };
         }
         Failure::classify(error, &self.limits, memory)
@@ -185,8 +217,15 @@ impl Instances {
         let mut store = super::new_store(self.pre.engine(), &self.limits, &self.grants, output);
         // Yield at every tick, so that a guest computing in a loop lets the
         // worker's expiration run (and its other requests, and the tasks
-        // behind it on this thread); the deadline itself is the worker's.
-        store.epoch_deadline_callback(|_| Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))));
+        // behind it on this thread); the deadline itself is the worker's. A
+        // profile taken (`serve --profile`) gets a sample at each tick.
+        let profile = self.output.profile.clone();
+        store.epoch_deadline_callback(move |cx| {
+            if let Some(profile) = &profile {
+                profile.sample(&cx);
+            }
+            Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())))
+        });
         store.set_epoch_deadline(1);
         store
     }
@@ -210,7 +249,12 @@ impl HandlerState for Instances {
                 deadline: self.limits.deadline + 4 * TICK,
                 sleep: Box::pin(tokio::time::sleep(Duration::MAX)),
             },
-            state: Worker { limits: self.limits.clone(), memory, number },
+            state: Worker {
+                limits: self.limits.clone(),
+                memory,
+                number,
+                failure: tokio::sync::watch::Sender::new(None),
+            },
         })
     }
 }
@@ -246,6 +290,16 @@ struct Worker {
     memory: Arc<AtomicBool>,
     /// The instance's number, counted from 1 per handler.
     number: usize,
+    /// Says what ended the worker, to the requests it took.
+    failure: tokio::sync::watch::Sender<Option<Arc<str>>>,
+}
+
+/// What the worker of `attempt` said ended it (see [`Attempt::failure`]),
+/// waiting up to [`FAILURE_WAIT`] for it to say.
+async fn worker_failure(attempt: &Attempt) -> Option<Arc<str>> {
+    let mut failure = attempt.failure.get()?.clone();
+    let said = tokio::time::timeout(FAILURE_WAIT, failure.wait_for(Option::is_some)).await;
+    said.ok()?.ok()?.clone()
 }
 
 impl WorkerState for Worker {
@@ -270,15 +324,21 @@ impl WorkerState for Worker {
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
         let _ = attempt.memory.set(self.memory.clone());
         let _ = attempt.instance.set(self.number);
+        let _ = attempt.failure.set(self.failure.subscribe());
         if let Some(output) = &store.data().output {
             output.new_budget();
         }
         Box::pin(tokio::time::sleep(self.limits.deadline))
     }
 
-    fn drop(&self, store: Store<RequestState>, _result: wasmtime::Result<()>) {
-        // The requests it failed carry the reason; dropping the store frees
-        // the instance's pool slot.
+    fn drop(&self, store: Store<RequestState>, result: wasmtime::Result<()>) {
+        // The requests it failed learn why here: a trap with its guest
+        // backtrace, named while the component is alive (its store still is).
+        if let Err(error) = result {
+            let why = crate::trap::describe(&anyhow::Error::from(error));
+            self.failure.send_replace(Some(why.into()));
+        }
+        // Dropping the store frees the instance's pool slot.
         drop(store);
     }
 }

@@ -2,11 +2,13 @@
 //! until interrupted. The server is `edgekit_host::serve`; this module turns
 //! the flags into its limits and grants (`dev` reuses them, see `dev/`).
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use edgekit_host::http::{Grants, Handler, Limits};
+use edgekit_host::http::{Grants, Handler, Limits, TICK};
 use edgekit_host::kv::KvStore;
+use edgekit_host::profile::Profile;
 use edgekit_host::serve::{
     Log, ServerLimits, connections_for_file_limit, engine, raise_file_limit, serve_blocking_with,
 };
@@ -20,6 +22,8 @@ pub struct Options {
     pub server: ServerLimits,
     /// Where the component's stdout and stderr lines go.
     pub guest_log: Log,
+    /// Where to write the profile on stop (`--profile`), if one is taken.
+    pub profile: Option<PathBuf>,
 }
 
 impl Options {
@@ -54,6 +58,7 @@ impl Options {
                 },
             },
             guest_log: if flags.no_guest_log { Log::Off } else { Log::Stderr },
+            profile: flags.profile.clone(),
         })
     }
 
@@ -69,9 +74,13 @@ impl Options {
             Some(store) => format!(", wasi:keyvalue on {}", store.describe()),
             None => String::new(),
         };
+        let profile = match &self.profile {
+            Some(dir) => format!(", profiled into {} on stop", dir.display()),
+            None => String::new(),
+        };
         format!(
             "serving {what} (WASI {line}) on http://{addr} (deadline {} ms, memory {} MiB, {} instances{reuse}, \
-             {} connections{cli}{kv}); Ctrl-C stops gracefully, twice at once",
+             {} connections{cli}{kv}{profile}); Ctrl-C stops gracefully, twice at once",
             flags.deadline_ms, flags.memory_mib, self.limits.instances, self.server.max_connections
         )
     }
@@ -90,7 +99,9 @@ pub fn component_name(component: &str) -> String {
 pub fn run(flags: flags::Serve) -> Result<()> {
     let options = Options::from_flags(&flags.options)?;
     let engine = engine(&options.limits)?;
-    let component = edgekit_host::load(&engine, &flags.component)?;
+    // The names file beside the artifact names the guest's functions in
+    // the traps the log reports, if it was written for these bytes.
+    let (component, names) = edgekit_host::load_named(&engine, &flags.component)?;
     let handler =
         Handler::with(&engine, &component, options.limits.clone(), options.grants.clone()).with_context(|| {
             format!(
@@ -98,9 +109,34 @@ pub fn run(flags: flags::Serve) -> Result<()> {
                 flags.component
             )
         })?;
-    let handler = handler.named(&component_name(&flags.component)).guest_log(options.guest_log.clone());
+    let name = component_name(&flags.component);
+    let mut handler = handler.named(&name).guest_log(options.guest_log.clone()).with_names(names.clone());
+    if options.profile.is_some() {
+        handler = handler.profiled(Profile::new(&name, &names, TICK));
+    }
     let line = handler.line();
+    let profile = handler.profile().cloned();
     serve_blocking_with(&flags.options.addr, handler, options.server.clone(), |addr| {
         eprintln!("{}", options.banner(&flags.options, &flags.component, line, addr))
-    })
+    })?;
+    write_profile(profile.as_ref(), options.profile.as_deref())
+}
+
+/// Writes `profile` into `dir` once the server has stopped (`--profile`),
+/// and says where and what it shows.
+pub fn write_profile(profile: Option<&Profile>, dir: Option<&Path>) -> Result<()> {
+    let (Some(profile), Some(dir)) = (profile, dir) else { return Ok(()) };
+    let written = profile.write(dir).context("--profile")?;
+    let hottest = match &written.hottest {
+        Some((name, count)) => format!("; most samples in {name} ({count} of {})", written.samples),
+        None => String::new(),
+    };
+    eprintln!(
+        "profile: {} samples written to {} (open it at https://profiler.firefox.com) and {} (open it in a \
+         browser){hottest}",
+        written.samples,
+        written.json.display(),
+        written.svg.display()
+    );
+    Ok(())
 }

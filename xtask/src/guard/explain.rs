@@ -30,6 +30,8 @@ pub struct Row {
 /// One core module inside a component.
 #[derive(Default)]
 pub struct Module {
+    /// The part of a composition whose main module this is, if it is one.
+    pub part: Option<String>,
     pub bytes: usize,
     pub sections: Vec<Row>,
     pub functions: Vec<Row>,
@@ -96,6 +98,52 @@ fn section_label(payload: &Payload<'_>) -> String {
 /// Attributes the bytes of `component`. `names` name the functions of the
 /// largest core module (the main module; the others are small shims).
 pub fn breakdown(component: &[u8], names: Option<&BTreeMap<u32, String>>) -> Result<Breakdown> {
+    let mut b = unnamed(component)?;
+    if let (Some(names), Some(main)) = (names, b.modules.iter_mut().max_by_key(|m| m.bytes)) {
+        name_functions(main, names);
+    }
+    Ok(b)
+}
+
+/// Attributes the bytes of the artifact `component` with its names file
+/// `names`: the main module's names, or a composition's, each part's names
+/// on the core module its exports and imports pick out.
+pub fn breakdown_named(component: &[u8], names: &Names) -> Result<Breakdown> {
+    if names.parts.is_empty() {
+        return breakdown(component, Some(&names.functions));
+    }
+    let mut b = unnamed(component)?;
+    let signatures = crate::artifact::module_signatures(component)?;
+    for part in &names.parts {
+        let at =
+            signatures.iter().position(|(_, exports, imports)| *exports == part.exports && *imports == part.imports);
+        if let Some(module) = at.and_then(|i| b.modules.get_mut(i)) {
+            module.part = Some(part.component.clone());
+            name_functions(module, &part.functions);
+        }
+    }
+    Ok(b)
+}
+
+/// Names `module`'s functions with `names` and sums its code by crate.
+fn name_functions(module: &mut Module, names: &BTreeMap<u32, String>) {
+    for row in &mut module.functions {
+        let index: u32 = row.what["func[".len()..row.what.len() - 1].parse().unwrap();
+        if let Some(name) = names.get(&index) {
+            row.what = name.clone();
+        }
+    }
+    let mut crates = Vec::new();
+    for row in &module.functions {
+        add(&mut crates, &crate_of(&row.what), row.bytes);
+    }
+    crates.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.what.cmp(&b.what)));
+    module.functions.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.what.cmp(&b.what)));
+    module.crates = crates;
+}
+
+/// The breakdown with no function named.
+fn unnamed(component: &[u8]) -> Result<Breakdown> {
     let mut sections = Vec::new();
     let mut modules: Vec<Module> = Vec::new();
     // Depth 0 is the component; inside a nested module, `current` is its index.
@@ -122,6 +170,12 @@ pub fn breakdown(component: &[u8], names: Option<&BTreeMap<u32, String>>) -> Res
             _ => {}
         }
         let Some(m) = current else {
+            // A nested component (a composition's part) is read section by
+            // section as the parser goes into it; its whole range would
+            // count its bytes twice.
+            if matches!(payload, Payload::ComponentSection { .. }) {
+                continue;
+            }
             if let Some((_, range)) = payload.as_section() {
                 add(&mut sections, &section_label(&payload), (range.end - range.start) as usize);
             }
@@ -157,17 +211,6 @@ pub fn breakdown(component: &[u8], names: Option<&BTreeMap<u32, String>>) -> Res
             add(&mut module.sections, &section_label(&payload), (range.end - range.start) as usize);
         }
     }
-    if let (Some(names), Some(main)) = (names, modules.iter_mut().max_by_key(|m| m.bytes)) {
-        for row in &mut main.functions {
-            let index: u32 = row.what["func[".len()..row.what.len() - 1].parse().unwrap();
-            if let Some(name) = names.get(&index) {
-                row.what = name.clone();
-            }
-        }
-        for row in &main.functions {
-            add(&mut main.crates, &crate_of(&row.what), row.bytes);
-        }
-    }
     for rows in [&mut sections]
         .into_iter()
         .chain(modules.iter_mut().flat_map(|m| [&mut m.sections, &mut m.functions, &mut m.crates, &mut m.data]))
@@ -181,7 +224,10 @@ pub fn breakdown(component: &[u8], names: Option<&BTreeMap<u32, String>>) -> Res
 pub fn load(artifact: &Path) -> Result<Breakdown> {
     let bytes = std::fs::read(artifact)
         .with_context(|| format!("cannot read {}: run `cargo xtask dist` first", artifact.display()))?;
-    breakdown(&bytes, Names::load(artifact, &bytes).as_ref())
+    match Names::load_file(artifact, &bytes) {
+        Some(names) => breakdown_named(&bytes, &names),
+        None => breakdown(&bytes, None),
+    }
 }
 
 fn rows(out: &mut String, title: &str, rows: &[Row], top: usize) {
@@ -202,7 +248,11 @@ pub fn render(name: &str, b: &Breakdown, top: usize) -> String {
     let _ = writeln!(out, "{name}: {} bytes ({} in core modules)", group(b.total), group(modules));
     rows(&mut out, "component sections", &b.sections, usize::MAX);
     for (i, m) in b.modules.iter().enumerate() {
-        let _ = writeln!(out, "core module {i}: {} bytes", group(m.bytes));
+        match &m.part {
+            Some(part) => writeln!(out, "core module {i} ({part}): {} bytes", group(m.bytes)),
+            None => writeln!(out, "core module {i}: {} bytes", group(m.bytes)),
+        }
+        .ok();
         rows(&mut out, "sections", &m.sections, usize::MAX);
         if !m.crates.is_empty() {
             rows(&mut out, "code by crate", &m.crates, usize::MAX);

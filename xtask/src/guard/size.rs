@@ -16,7 +16,7 @@ use xshell::Shell;
 
 use crate::artifact::{Manifest, write_atomic};
 use crate::flags::{self, Format};
-use crate::guard::explain;
+use crate::guard::{explain, picture};
 use crate::report::{Table, group};
 use crate::workspace;
 
@@ -208,7 +208,7 @@ impl flags::Size {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let root = workspace::root();
         if !Manifest::path(&workspace::dist_dir(&root)).exists() {
-            flags::Dist { components: Vec::new() }.run(sh)?;
+            flags::Dist { components: Vec::new(), debug: false }.run(sh)?;
         }
         if let Some(name) = &self.explain {
             let artifact = workspace::dist_dir(&root).join(format!("{name}.wasm"));
@@ -216,6 +216,15 @@ impl flags::Size {
             match &self.diff {
                 Some(old) => print!("{}", explain::render_diff(name, &explain::load(old)?, &new, self.top)),
                 None => print!("{}", explain::render(name, &new, self.top)),
+            }
+            if let Some(file) = &self.svg {
+                let svg = picture::svg(&picture::tree(name, &new));
+                if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+                write_atomic(file, svg.as_bytes())
+                    .with_context(|| format!("cannot write the picture of {name}: check that --svg names a file"))?;
+                eprintln!("drew {name} into {}: open it in a browser", file.display());
             }
             return Ok(());
         }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::flags;
-use crate::guard::{explain, size, tidy, witbump};
+use crate::guard::{explain, picture, size, tidy, witbump};
 use crate::pipeline::{compose, drift, roundtrip};
 use crate::testing::*;
 use crate::wit::Wit;
@@ -171,6 +171,50 @@ fn explain_names_the_functions_of_the_shipped_artifact() {
     assert!(report.contains("largest functions") && report.contains("component types"), "{report}");
 }
 
+/// Checks that `svg` is well-formed as XML goes: every tag closed in order,
+/// no `<` or `&` left unescaped in text. Returns the text of the labels and
+/// titles, unescaped.
+fn svg_text(svg: &str) -> String {
+    let mut open: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let mut rest = svg;
+    while let Some(start) = rest.find('<') {
+        let content = &rest[..start];
+        assert!(!content.contains('>'), "a stray `>` in {content:?}");
+        for (i, _) in content.match_indices('&') {
+            let entity = &content[i..content[i..].find(';').map_or(content.len(), |end| i + end + 1)];
+            assert!(["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].contains(&entity), "bad entity {entity:?}");
+        }
+        text.push_str(content);
+        text.push('\n');
+        let end = start + rest[start..].find('>').expect("an unclosed tag");
+        let tag = &rest[start + 1..end];
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(open.pop().as_deref(), Some(name), "</{name}> closes the wrong tag");
+        } else if !tag.ends_with('/') {
+            open.push(tag.split_whitespace().next().unwrap().to_string());
+        }
+        rest = &rest[end + 1..];
+    }
+    assert!(open.is_empty(), "tags left open: {open:?}");
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
+}
+
+#[test]
+fn explain_svg_draws_the_largest_crate_and_function() {
+    let (path, _) = dist_artifact("edge-fn");
+    let b = explain::load(&path).unwrap();
+    let svg = picture::svg(&picture::tree("edge-fn", &b));
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
+    let text = svg_text(&svg);
+    let main = b.modules.iter().max_by_key(|m| m.bytes).unwrap();
+    let (largest_crate, largest_function) = (&main.crates[0].what, &main.functions[0].what);
+    for name in [largest_crate, largest_function, &"component: component types".to_string()] {
+        assert!(text.contains(&format!("{name} \u{2014} ")), "no box titled {name}:\n{text}");
+    }
+    assert!(svg.matches("<rect").count() > main.crates.len() + b.sections.len(), "{svg}");
+}
+
 #[test]
 fn explain_diff_shows_what_grew() {
     let (_, bytes) = dist_artifact("greeter");
@@ -281,4 +325,28 @@ fn binaryen_builds_once_for_cargo_xtask_and_cargo_test() {
         "binaryen would compile twice; pin these features in xtask/Cargo.toml [build-dependencies]:\n  {}",
         differ.join("\n  ")
     );
+}
+
+/// `--explain` on a composition names the functions of both parts, each
+/// on the core module its names file's exports and imports pick out.
+#[test]
+fn explain_names_both_parts_of_a_composition() {
+    let (path, _) = dist_artifact("middleware+http-api");
+    let b = explain::load(&path).unwrap();
+    let parts: Vec<&str> = b.modules.iter().filter_map(|m| m.part.as_deref()).collect();
+    assert_eq!(parts, ["middleware", "http-api"]);
+    // The middleware's own code is all inlined into its export; the guest
+    // library's functions keep their names.
+    for (part, krate) in [("middleware", "edgekit (the guest library)"), ("http-api", "http_api")] {
+        let module = b.modules.iter().find(|m| m.part.as_deref() == Some(part)).unwrap();
+        assert!(module.crates.iter().any(|c| c.what == krate), "{part}: no {krate} code among {:?}", module.crates);
+        assert!(!module.functions[0].what.starts_with("func["), "{part}: its largest function is unnamed");
+    }
+    // The parts' bytes are counted once: as their sections and modules, not
+    // also as the nested components holding them.
+    let counted: usize =
+        b.sections.iter().map(|r| r.bytes).sum::<usize>() + b.modules.iter().map(|m| m.bytes).sum::<usize>();
+    assert!(counted <= b.total && counted * 100 >= b.total * 95, "{counted} of {} bytes counted", b.total);
+    let report = explain::render("middleware+http-api", &b, 5);
+    assert!(report.contains("(middleware): ") && report.contains("(http-api): "), "{report}");
 }

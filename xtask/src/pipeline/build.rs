@@ -33,8 +33,6 @@ pub fn ensure_target(sh: &Shell) -> Result<()> {
 /// `/cargo`) so no absolute path of this machine reaches an artifact: two
 /// checkouts in different places build byte-identical components.
 pub fn build(sh: &Shell, root: &Path, component: &Component) -> Result<PathBuf> {
-    let _dir = sh.push_dir(root);
-    let target_dir = crate::workspace::target_dir(root);
     let cargo_home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
@@ -43,14 +41,23 @@ pub fn build(sh: &Shell, root: &Path, component: &Component) -> Result<PathBuf> 
         root.display(),
         cargo_home.display()
     );
+    build_with(sh, root, component, WASM_PROFILE, &[remap])
+}
+
+/// Builds one component with the cargo profile `profile` and the extra
+/// `--config` values `config`, and returns the path of its core module.
+pub fn build_with(sh: &Shell, root: &Path, component: &Component, profile: &str, config: &[String]) -> Result<PathBuf> {
+    let _dir = sh.push_dir(root);
+    let target_dir = crate::workspace::target_dir(root);
     let manifest = &component.manifest;
+    let config = config.iter().flat_map(|value| ["--config", value.as_str()]);
     crate::workspace::from_shell(cmd!(
         sh,
-        "cargo build --quiet --manifest-path {manifest} --target-dir {target_dir} --config {remap} --profile {WASM_PROFILE} --target {WASM_TARGET}"
+        "cargo build --quiet --manifest-path {manifest} --target-dir {target_dir} {config...} --profile {profile} --target {WASM_TARGET}"
     ))
     .run()
     .with_context(|| format!("cargo could not build {}: fix the compile errors above", manifest.display()))?;
-    let path = target_dir.join(WASM_TARGET).join(WASM_PROFILE).join(component.core_file_name());
+    let path = target_dir.join(WASM_TARGET).join(profile).join(component.core_file_name());
     if !path.exists() {
         bail!(
             "cargo built no {}: {} must declare `crate-type = [\"cdylib\"]` under [lib]",

@@ -181,6 +181,7 @@ pub fn compose(
         bytes,
         surface,
         names: BTreeMap::new(),
+        part_names: Vec::new(),
         built_with,
     })
 }

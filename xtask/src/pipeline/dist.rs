@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use xshell::Shell;
 
-use crate::artifact::{Artifact, Manifest};
+use crate::artifact::{Artifact, Manifest, PartNames};
 use crate::flags;
 use crate::pipeline::{build, componentize, compose, drift, optimize, roundtrip, strip};
 use crate::report::{Table, group};
@@ -33,6 +33,12 @@ fn provenance(wasm: &[u8]) -> Result<BTreeMap<String, String>> {
 impl flags::Dist {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let root = workspace::root();
+        if self.debug {
+            for path in crate::pipeline::debug::dist_debug(sh, &root, &self.components)? {
+                println!("{}", path.display());
+            }
+            return Ok(());
+        }
         let (pins, artifacts) = produce(sh, &root, &self.components)?;
         write(&root, &pins, &artifacts)?;
         print!("{}", table(&artifacts));
@@ -87,7 +93,7 @@ pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Bu
     // The compositions whose parts were built in this run.
     for composition in compose::compositions(root)? {
         let name = composition.name();
-        let find = |part: &str| artifacts.iter().find(|(a, _)| a.name == part).map(|(a, _)| a.bytes.clone());
+        let find = |part: &str| artifacts.iter().find(|(a, _)| a.name == part).map(|(a, _)| a);
         let (Some(middleware), Some(handler)) = (find(&composition.middleware), find(&composition.handler)) else {
             if only.is_empty() {
                 anyhow::bail!(
@@ -98,7 +104,13 @@ pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Bu
             }
             continue;
         };
-        let artifact = compose::compose(&pins, &composition, &middleware, &handler, &work.join(&name), &dist)?;
+        let mut artifact =
+            compose::compose(&pins, &composition, &middleware.bytes, &handler.bytes, &work.join(&name), &dist)?;
+        // Traps and profiles of the composition are named part by part.
+        artifact.part_names = vec![
+            PartNames::of(&middleware.name, &middleware.bytes, &middleware.names)?,
+            PartNames::of(&handler.name, &handler.bytes, &handler.names)?,
+        ];
         eprintln!("    {name:<12} composed     {:>9} B", group(artifact.bytes.len()));
         artifacts.push((artifact, composition.sources()));
     }
@@ -146,6 +158,7 @@ pub fn pipeline(
         bytes,
         surface,
         names,
+        part_names: Vec::new(),
         built_with,
     })
 }

@@ -3,11 +3,13 @@
 //!
 //! build -> strip -> optimize -> componentize -> drift -> roundtrip, then
 //! compose for the compositions of `compose.toml`; `dist` runs them all and
-//! writes `target/dist/` only when every component passed.
+//! writes `target/dist/` only when every component passed. `debug` is
+//! `dist --debug`: build with DWARF and componentize, nothing else.
 
 pub mod build;
 pub mod componentize;
 pub mod compose;
+pub mod debug;
 pub mod dist;
 pub mod drift;
 pub mod optimize;

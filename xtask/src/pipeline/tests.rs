@@ -319,6 +319,7 @@ fn artifact(name: &str, bytes: Vec<u8>) -> (Artifact, Vec<String>) {
         bytes,
         surface: Surface::default(),
         names: BTreeMap::new(),
+        part_names: Vec::new(),
         built_with: BTreeMap::new(),
     };
     (artifact, vec![format!("components/{name}")])
@@ -386,4 +387,39 @@ fn cargo_started_by_xtask_sees_no_package_variables() {
         .collect();
     assert!(leaked.is_empty(), "passed on to cargo: {leaked:?}");
     assert!(seen.lines().any(|l| l.starts_with("PATH=")), "the rest of the environment goes through");
+}
+
+/// A composition's names file names each part: the names of the part's
+/// main core module, with an export and import signature that picks out
+/// exactly one core module of the composition (composing leaves modules as
+/// they were), which is how the host finds a frame's part.
+#[test]
+fn a_composition_names_file_names_each_part_by_a_module_of_its_own() {
+    for (composition, parts) in [
+        ("middleware+http-api", ["middleware", "http-api"]),
+        ("middleware-p3+http-api-p3", ["middleware-p3", "http-api-p3"]),
+    ] {
+        let (path, bytes) = dist_artifact(composition);
+        let text = std::fs::read_to_string(crate::artifact::Names::path(&path)).unwrap();
+        let names: crate::artifact::Names = serde_json::from_str(&text).unwrap();
+        assert_eq!(names.artifact_sha256, sha256_hex(&bytes));
+        let components: Vec<&str> = names.parts.iter().map(|p| p.component.as_str()).collect();
+        assert_eq!(components, parts, "{composition}");
+        let modules = crate::artifact::module_signatures(&bytes).unwrap();
+        for part in &names.parts {
+            let (_, own) = dist_artifact(&part.component);
+            let own_names = crate::artifact::Names::load(
+                &crate::workspace::dist_dir(&workspace::root()).join(format!("{}.wasm", part.component)),
+                &own,
+            );
+            assert_eq!(
+                Some(&part.functions),
+                own_names.as_ref(),
+                "{composition}: {} keeps its own names",
+                part.component
+            );
+            let matching = modules.iter().filter(|(_, e, i)| *e == part.exports && *i == part.imports).count();
+            assert_eq!(matching, 1, "{composition}: {} matches {matching} core modules", part.component);
+        }
+    }
 }

@@ -81,5 +81,11 @@ pub fn remove(root: &Path, name: &str) -> Result<Vec<String>> {
         Manifest::update(&dist, &pins.versions()?, &[], exists)?;
         done.push(format!("its artifacts from {}", dist.display()));
     }
+    // Its debug build (`dist --debug`), which no manifest lists.
+    let debug = crate::pipeline::debug::debug_dir(root).join(format!("{name}.wasm"));
+    if debug.exists() {
+        std::fs::remove_file(&debug).with_context(|| format!("cannot remove {}", debug.display()))?;
+        done.push(format!("its debug build {}", debug.display()));
+    }
     Ok(done)
 }

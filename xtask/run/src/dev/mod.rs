@@ -58,8 +58,13 @@ pub fn run(flags: flags::Dev) -> Result<()> {
         let _ = from_watcher.send(Event::Paths(batch));
     })?;
 
-    let host =
-        Host { engine: &engine, limits: &options.limits, grants: &options.grants, guest_log: &options.guest_log };
+    let host = Host {
+        engine: &engine,
+        limits: &options.limits,
+        grants: &options.grants,
+        guest_log: &options.guest_log,
+        profile: options.profile.is_some(),
+    };
     let sh = xshell::Shell::new()?;
     sh.change_dir(&root);
     // A fresh dist artifact is served as it is; otherwise the first build
@@ -67,7 +72,7 @@ pub fn run(flags: flags::Dev) -> Result<()> {
     let first = match edgekit_host::artifact(&target.name) {
         Ok(path) => {
             let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            host.handler(&target.name, &bytes)?
+            host.handler(&target.name, &bytes, rebuild::NamesFrom::File(&path))?
         }
         Err(_) => {
             eprintln!("dev: building {} before serving it", target.name);
@@ -81,6 +86,8 @@ pub fn run(flags: flags::Dev) -> Result<()> {
     };
     let line = first.line();
     let (latest, handlers) = tokio::sync::watch::channel(first);
+    // What is serving when the server stops: its profile is written then.
+    let serving = handlers.clone();
 
     let stopping = Arc::new(AtomicBool::new(false));
     std::thread::scope(|scope| {
@@ -150,7 +157,9 @@ pub fn run(flags: flags::Dev) -> Result<()> {
             Ok(result) => result.context("the rebuild loop failed")?,
             Err(_) => anyhow::bail!("the rebuild loop panicked"),
         }
-        served
+        served?;
+        let last = serving.borrow().clone();
+        crate::serve::write_profile(last.profile(), options.profile.as_deref())
     })
 }
 

@@ -7,11 +7,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use edgekit_host::http::{Grants, Handler, Limits};
+use edgekit_host::http::{Grants, Handler, Limits, TICK};
+use edgekit_host::profile::Profile;
 use edgekit_host::serve::Log;
+use edgekit_host::trap::Names;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 use xshell::Shell;
+use xtask::artifact::{self, Artifact};
 use xtask::guard::size::{BUDGETS_FILE, Budgets, Outcome, evaluate};
 use xtask::pipeline::{compose, dist};
 use xtask::report::group;
@@ -55,20 +58,46 @@ pub struct Host<'a> {
     pub grants: &'a Grants,
     /// Where the component's stdout and stderr lines go.
     pub guest_log: &'a Log,
+    /// Whether each version is profiled (`--profile`).
+    pub profile: bool,
 }
 
 impl Host<'_> {
-    /// A handler for the component `bytes`, named `name` in errors.
-    pub fn handler(&self, name: &str, bytes: &[u8]) -> Result<Handler> {
+    /// A handler for the component `bytes`, named `name` in errors, whose
+    /// traps are named with `names`.
+    pub fn handler(&self, name: &str, bytes: &[u8], names: NamesFrom) -> Result<Handler> {
         let component = Component::new(self.engine, bytes)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("wasmtime cannot compile {name}"))?;
+        let names = match names {
+            NamesFrom::File(artifact) => Names::beside(&component, artifact, bytes),
+            NamesFrom::Pipeline(artifact) => Names::from_text(
+                &component,
+                bytes,
+                &artifact::Names::of(artifact).to_json(),
+                &format!("the rebuild that made it (also written to target/dist/{name}.names.json)"),
+            ),
+        };
         let handler =
             Handler::with(self.engine, &component, self.limits.clone(), self.grants.clone()).with_context(|| {
                 format!("cannot serve `{name}`: dev serves wasi:http components and compositions of compose.toml")
             })?;
-        Ok(handler.named(name).guest_log(self.guest_log.clone()))
+        let handler = handler.named(name).guest_log(self.guest_log.clone()).with_names(names.clone());
+        // Each version gets a profile of its own (wasmtime's profiler is
+        // made for one component); the one serving at the stop is written.
+        Ok(match self.profile {
+            true => handler.profiled(Profile::new(name, &names, TICK)),
+            false => handler,
+        })
     }
+}
+
+/// Where the names of a served component's functions come from, for its
+/// traps: the names file beside a dist artifact (used only if it matches the
+/// bytes), or the pipeline run that just built the bytes.
+pub enum NamesFrom<'a> {
+    File(&'a Path),
+    Pipeline(&'a Artifact),
 }
 
 /// A rebuild that passed: the handler to swap in, and its line.
@@ -97,7 +126,7 @@ pub fn rebuild(sh: &Shell, root: &Path, target: &Target, host: &Host, stopping: 
     if let Some(over) = outcomes.iter().find(|o| o.now.zip(o.budget).is_some_and(|(now, budget)| now > budget)) {
         bail!("size check failed: {}", over.message);
     }
-    let handler = host.handler(&target.name, &served.bytes)?;
+    let handler = host.handler(&target.name, &served.bytes, NamesFrom::Pipeline(served))?;
     if stopping() {
         bail!("stopped before writing target/dist");
     }

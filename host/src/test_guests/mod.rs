@@ -339,3 +339,9 @@ pub mod p3 {
         handler(&format!("(drop (memory.grow (i32.const {pages})))", pages = mib * 16))
     }
 }
+
+/// Guests that trap inside named functions, shipped as `dist` ships a
+/// component: the core module's name section set aside (as a names file
+/// holds it) and stripped before componentizing. For the tests of
+/// [`crate::trap`] and [`crate::profile`].
+pub mod named;

@@ -48,6 +48,28 @@ pub struct Manifest {
     pub components: Vec<Entry>,
 }
 
+/// Interfaces the `wasi:http/proxy` world (0.2) and the `wasi:http/service`
+/// world (0.3) offer: the whole of what `wasmtime serve`, `jco serve` and
+/// wasmCloud's built-in HTTP server give a component without extra flags.
+pub const WORLD_IMPORTS: [&str; 16] = [
+    "wasi:http/types@",
+    "wasi:http/outgoing-handler@",
+    "wasi:http/client@",
+    "wasi:io/",
+    "wasi:clocks/monotonic-clock@",
+    "wasi:clocks/wall-clock@",
+    "wasi:clocks/types@",
+    "wasi:clocks/system-clock@",
+    "wasi:clocks/timezone@",
+    "wasi:random/random@",
+    "wasi:random/insecure@",
+    "wasi:random/insecure-seed@",
+    "wasi:cli/stdout@",
+    "wasi:cli/stderr@",
+    "wasi:cli/stdin@",
+    "wasi:cli/types@",
+];
+
 /// What one artifact is, for CI, deploy tooling and people.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Entry {
@@ -123,6 +145,13 @@ impl Entry {
     /// (WASI 0.2) or `wasi:http/handler` (0.3).
     pub fn is_http(&self) -> bool {
         self.exports.iter().any(|e| e.starts_with("wasi:http/incoming-handler") || e.starts_with("wasi:http/handler"))
+    }
+
+    /// Its imports beyond [`WORLD_IMPORTS`]: what a host serving the plain
+    /// http world must also offer (`wasi:keyvalue`, `wasi:config`, the next
+    /// handler of a middleware).
+    pub fn beyond_world(&self) -> Vec<&String> {
+        self.imports.iter().filter(|i| !WORLD_IMPORTS.iter().any(|p| i.starts_with(p))).collect()
     }
 }
 

@@ -33,6 +33,7 @@ pub enum Command {
     Oci(Oci),
     Publish(Publish),
     Pull(Pull),
+    Deploy(Deploy),
 }
 
 impl Command {
@@ -45,7 +46,7 @@ impl Command {
             Command::Serve(_) | Command::Dev(_) | Command::Call(_) | Command::Portability(_) | Command::Bench(_) => {
                 Some("xtask-run")
             }
-            Command::Oci(_) | Command::Publish(_) | Command::Pull(_) => Some("xtask-deploy"),
+            Command::Oci(_) | Command::Publish(_) | Command::Pull(_) | Command::Deploy(_) => Some("xtask-deploy"),
             _ => None,
         }
     }
@@ -294,4 +295,49 @@ pub struct Pull {
     /// <registry>/<repo>:<tag>
     pub reference: String,
     pub out: String,
+}
+
+/// Deploy dist artifacts to an engine that spans machines.
+#[derive(clap::Args, Debug)]
+pub struct Deploy {
+    #[command(subcommand)]
+    pub engine: Engine,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Engine {
+    Wasmcloud(Wasmcloud),
+}
+
+/// Write a wadm manifest for each WASI 0.2 http artifact to
+/// target/dist/deploy/<name>.wadm.yaml, to apply to a wasmCloud 1.x lattice
+/// with `wash app deploy`. With --local, also start a lattice on this
+/// machine (NATS with JetStream, wadm, --hosts wasmCloud hosts and a
+/// registry, all on 127.0.0.1; built and installed into
+/// ~/.cache/edgekit/tools on first use), publish the artifacts, deploy
+/// them, print their URLs, and stop everything on Ctrl-C.
+#[derive(clap::Args, Debug)]
+pub struct Wasmcloud {
+    /// Components to deploy; every self-contained WASI 0.2 http artifact
+    /// when none is named.
+    pub components: Vec<String>,
+    /// Start a lattice on this machine and deploy to it.
+    #[arg(long)]
+    pub local: bool,
+    /// How many hosts the replicas are spread over (labelled
+    /// edgekit-host=1..N).
+    #[arg(long, default_value_t = 2)]
+    pub hosts: usize,
+    /// Replicas of each component, spread evenly over the hosts.
+    #[arg(long, default_value_t = 2)]
+    pub replicas: usize,
+    /// Where the images are, <registry>/<path> (e.g. ghcr.io/<org>/edgekit);
+    /// the manifests name <registry>/<path>/<name>:<version>. Needed
+    /// without --local; with it, the local registry is used.
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// The address the first application listens on; each next one takes
+    /// the next port (with --local, each host its own port too).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
 }

@@ -10,6 +10,7 @@ pub mod artifact;
 pub mod flags;
 pub mod guard;
 pub mod pipeline;
+pub mod process;
 pub mod report;
 pub mod scaffold;
 pub mod wit;

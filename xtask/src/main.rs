@@ -43,7 +43,8 @@ fn run() -> Result<()> {
         | Command::Bench(_)
         | Command::Oci(_)
         | Command::Publish(_)
-        | Command::Pull(_) => unreachable!("handed over above"),
+        | Command::Pull(_)
+        | Command::Deploy(_) => unreachable!("handed over above"),
     }
 }
 

@@ -8,7 +8,9 @@
 //! `cargo run --package xtask-deploy`, which builds this crate the first
 //! time. A library too, so the registry tests in `tests/` reach its parts.
 
+pub mod apt;
 pub mod oci;
 pub mod publish;
 pub mod pull;
 pub mod registry;
+pub mod wasmcloud;

@@ -113,3 +113,44 @@ pub fn explain(error: anyhow::Error, what: &str, reference: &Reference) -> anyho
     };
     error.context(format!("cannot {what}: {hint}"))
 }
+
+/// The Debian packages that provide [`LocalRegistry`]'s server and the
+/// registry tests' independent client.
+pub const PACKAGES: [&str; 2] = ["docker-registry", "skopeo"];
+
+/// A CNCF distribution registry (Debian's `docker-registry`) on a free port
+/// of 127.0.0.1, its storage and log under `dir`; killed when dropped.
+pub struct LocalRegistry {
+    server: xtask::process::Killed,
+    /// `127.0.0.1:<port>`
+    pub addr: String,
+}
+
+impl LocalRegistry {
+    /// Starts the registry, installing it first where it is missing (see
+    /// [`crate::apt`]); `read_only` refuses every push.
+    pub fn start(dir: &std::path::Path, read_only: bool) -> Result<LocalRegistry> {
+        crate::apt::require("docker-registry", &PACKAGES)?;
+        let addr = xtask::process::free_addr()?;
+        let config = dir.join("registry.yml");
+        let read_only = if read_only { "\n  maintenance:\n    readonly:\n      enabled: true" } else { "" };
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}{read_only}\nhttp:\n  addr: {addr}\n",
+                dir.join("registry").display()
+            ),
+        )
+        .with_context(|| format!("cannot write {}", config.display()))?;
+        let mut command = std::process::Command::new("docker-registry");
+        command.arg("serve").arg(&config);
+        let log = dir.join("registry.log");
+        let server = xtask::process::start_server(command, "docker-registry", &log, addr, Duration::from_secs(20))?;
+        Ok(LocalRegistry { server, addr: addr.to_string() })
+    }
+
+    /// The registry's process id.
+    pub fn pid(&self) -> u32 {
+        self.server.0.id()
+    }
+}

@@ -7,12 +7,7 @@
 //! machine's), and otherwise fail with one line saying what to install; they
 //! never skip.
 
-use std::io::Read as _;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use chrono::DateTime;
 use oci_client::manifest::{OciImageIndex, OciImageManifest};
@@ -22,7 +17,7 @@ use xshell::{Shell, cmd};
 use xtask::artifact::{Entry, sha256_hex};
 use xtask::{flags, workspace};
 use xtask_deploy::oci::{Image, Stamp, check_artifact, crate_version, dist_entries, git_revision};
-use xtask_deploy::{publish, pull, registry};
+use xtask_deploy::{apt, publish, pull, registry};
 
 const REVISION: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -210,110 +205,26 @@ fn references_must_name_a_registry_and_only_loopback_is_plain_http() {
     }
 }
 
-/// The Debian packages the registry tests run: the CNCF distribution
-/// registry and skopeo, the independent OCI client.
-const PACKAGES: [&str; 2] = ["docker-registry", "skopeo"];
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-}
-
-/// Makes sure `program` is installed: installs [`PACKAGES`] with apt-get
-/// once per test run where it can, and fails the test with one line saying
-/// what to do where it cannot.
+/// Makes sure `program` is installed (see `xtask_deploy::apt`), failing
+/// the test with one line saying what to do where it cannot be.
 fn require(program: &str) {
-    static INSTALL: OnceLock<Result<(), String>> = OnceLock::new();
-    if on_path(program) {
-        return;
+    if let Err(why) = apt::require(program, &registry::PACKAGES) {
+        panic!("the registry tests need `{program}`: {why:#}");
     }
-    if let Err(why) = INSTALL.get_or_init(install) {
-        panic!("`{program}` is not installed, and the registry tests need it: {why}");
-    }
-    assert!(on_path(program), "apt-get installed {PACKAGES:?}, but `{program}` is still not on PATH");
 }
 
-fn install() -> Result<(), String> {
-    let wanted = PACKAGES.join(" ");
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    if !root {
-        return Err(format!("run `sudo apt-get install {wanted}` (Debian/Ubuntu), or install them another way"));
-    }
-    if !on_path("apt-get") {
-        return Err(format!("no apt-get here: install {wanted} (CNCF distribution 2.x and skopeo) by hand"));
-    }
-    eprintln!("installing {wanted} with apt-get (the registry tests need them; once per machine)");
-    for args in [&["update", "-qq"][..], &["install", "-y", "-qq", "--no-install-recommends", PACKAGES[0], PACKAGES[1]]]
-    {
-        let status = Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null())
-            .status()
-            .map_err(|e| format!("cannot run apt-get: {e}"))?;
-        if !status.success() {
-            return Err(format!("`apt-get {}` failed ({status}): run it by hand to see why", args.join(" ")));
-        }
-    }
-    Ok(())
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A CNCF distribution registry on 127.0.0.1 with storage in a temp dir,
-/// killed when dropped.
+/// A local registry with storage in a temp dir, both gone when dropped.
 struct Registry {
-    child: Child,
     addr: String,
-    dir: TempDir,
+    _server: registry::LocalRegistry,
+    _dir: TempDir,
 }
 
 impl Registry {
     fn start(read_only: bool) -> Registry {
-        require("docker-registry");
         let dir = TempDir::new("registry");
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let config = dir.0.join("config.yml");
-        let read_only = if read_only { "\n  maintenance:\n    readonly:\n      enabled: true" } else { "" };
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}{read_only}\nhttp:\n  addr: {addr}\n",
-                dir.0.join("data").display()
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.0.join("registry.log")).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut registry = Registry { child, addr, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(&registry.addr).is_err() {
-            if registry.child.try_wait().unwrap().is_some() || Instant::now() > deadline {
-                let mut log = String::new();
-                let _ =
-                    std::fs::File::open(registry.dir.0.join("registry.log")).map(|mut f| f.read_to_string(&mut log));
-                panic!("docker-registry did not start on {}:\n{log}", registry.addr);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        registry
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let server = registry::LocalRegistry::start(&dir.0, read_only).unwrap_or_else(|e| panic!("{e:#}"));
+        Registry { addr: server.addr.clone(), _server: server, _dir: dir }
     }
 }
 
@@ -390,7 +301,7 @@ fn every_dist_component_round_trips_through_a_registry() {
 #[test]
 fn publishing_where_no_registry_listens_fails_clearly() {
     let (_, entries) = dist();
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = xtask::process::free_addr().unwrap().to_string();
     let reference = registry::reference(&format!("{addr}/edgekit/{}:down", entries[0].name)).unwrap();
     let e = format!("{:#}", publish::publish(&publish::image(&entries[0].name).unwrap(), &reference).unwrap_err());
     assert!(e.contains(&format!("no registry answers at {addr}: start one there or fix the address")), "{e}");

@@ -23,7 +23,7 @@ use xshell::{Shell, cmd};
 use xtask::flags;
 
 use crate::outside::{
-    Build, Killed, OutsideHost, free_addr, http_components, on_interrupt_kill_hosts, wait_for_answer,
+    Build, Killed, OutsideHost, free_addr, http_components, on_interrupt_kill_children, wait_for_answer,
 };
 
 /// Throughput runs per server, alternating between the servers.
@@ -51,7 +51,7 @@ pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
             .run()
             .context("the release build of xtask failed: fix the errors above");
     }
-    on_interrupt_kill_hosts();
+    on_interrupt_kill_children();
     let root = xtask::workspace::root();
     let limits = Limits::default();
     let engine = serve::engine(&limits)?;

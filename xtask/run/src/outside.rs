@@ -9,19 +9,18 @@
 //! Nothing outlives the command that started it: each host runs in a process
 //! group of its own, and the whole group (jco starts a second node process)
 //! is killed when its [`Killed`] guard drops, or when the command is
-//! interrupted (SIGINT, SIGTERM, SIGHUP; see [`on_interrupt_kill_hosts`]).
+//! interrupted (SIGINT, SIGTERM, SIGHUP; see [`on_interrupt_kill_children`]).
 
-use std::net::{SocketAddr, TcpListener};
-use std::os::unix::process::CommandExt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use edgekit_host::client::get_blocking;
 use xshell::{Shell, cmd};
 use xtask::artifact::Manifest;
+pub use xtask::process::{Killed, free_addr, on_interrupt_kill_children, spawn_in_group, tools_dir};
 
 pub const WASMTIME_VERSION: &str = "48.0.8";
 /// The wasmtime-cli features `portability` and `bench` use: `run` and
@@ -40,28 +39,6 @@ pub const JCO_VERSION: &str = "1.35.0";
 /// How long a host may take from start to its first answer (jco transpiles
 /// the component first).
 const STARTUP: Duration = Duration::from_secs(60);
-
-/// Interfaces the `wasi:http/proxy` world (0.2) and the `wasi:http/service`
-/// world (0.3) offer, the whole of what the outside hosts give a component
-/// started without extra flags.
-const WORLD_IMPORTS: [&str; 16] = [
-    "wasi:http/types@",
-    "wasi:http/outgoing-handler@",
-    "wasi:http/client@",
-    "wasi:io/",
-    "wasi:clocks/monotonic-clock@",
-    "wasi:clocks/wall-clock@",
-    "wasi:clocks/types@",
-    "wasi:clocks/system-clock@",
-    "wasi:clocks/timezone@",
-    "wasi:random/random@",
-    "wasi:random/insecure@",
-    "wasi:random/insecure-seed@",
-    "wasi:cli/stdout@",
-    "wasi:cli/stderr@",
-    "wasi:cli/stdin@",
-    "wasi:cli/types@",
-];
 
 /// A self-contained wasi:http dist artifact and the WASI line it targets.
 pub struct HttpArtifact {
@@ -86,14 +63,15 @@ pub fn http_components(root: &Path) -> Result<Vec<HttpArtifact>> {
         if !entry.is_http() {
             continue;
         }
-        let beyond: Vec<&String> =
-            entry.imports.iter().filter(|i| !WORLD_IMPORTS.iter().any(|p| i.starts_with(p))).collect();
+        let beyond = entry.beyond_world();
         let keyvalue = !beyond.is_empty() && beyond.iter().all(|i| i.starts_with("wasi:keyvalue/"));
-        let name = entry.name;
         if beyond.is_empty() || keyvalue {
-            found.push(HttpArtifact { name, wasi: entry.wasi, keyvalue });
+            found.push(HttpArtifact { name: entry.name.clone(), wasi: entry.wasi.clone(), keyvalue });
         } else {
-            eprintln!("    {name:<12} skipped: imports {beyond:?}, beyond the world of its line these hosts give");
+            eprintln!(
+                "    {:<12} skipped: imports {beyond:?}, beyond the world of its line these hosts give",
+                entry.name
+            );
         }
     }
     Ok(found)
@@ -274,77 +252,6 @@ fn log_line_shown(log: &Path) -> Result<()> {
     bail!("answered, but the component's log line `INFO GET /` is not on its stderr (see {})", log.display())
 }
 
-/// Starts `command` as the leader of a process group of its own (so
-/// [`Killed`] and the signal handler can kill the children it starts too:
-/// `jco serve` runs the server in a `node` child) and remembers the group
-/// for the signal handler.
-pub fn spawn_in_group(mut command: Command) -> std::io::Result<Child> {
-    command.process_group(0);
-    let child = command.spawn()?;
-    remember(child.id() as i32);
-    Ok(child)
-}
-
-/// Kills the child's whole process group when dropped, and reaps the child.
-pub struct Killed(pub Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let pid = self.0.id() as i32;
-        kill_group(pid);
-        forget(pid);
-        let _ = self.0.wait();
-    }
-}
-
-/// The process groups of the hosts running now, for the signal handler: a
-/// fixed array of atomics, since a handler may not lock or allocate.
-static GROUPS: [AtomicI32; 16] = [const { AtomicI32::new(0) }; 16];
-
-fn remember(pid: i32) {
-    for slot in &GROUPS {
-        if slot.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
-            return;
-        }
-    }
-}
-
-fn forget(pid: i32) {
-    for slot in &GROUPS {
-        let _ = slot.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
-    }
-}
-
-fn kill_group(pid: i32) {
-    // SAFETY: kill(2) with a negative pid signals that process group; the
-    // group was made for this child by `process_group(0)`.
-    unsafe {
-        libc::kill(-pid, libc::SIGKILL);
-    }
-}
-
-extern "C" fn interrupted(signal: libc::c_int) {
-    for slot in &GROUPS {
-        let pid = slot.load(Ordering::SeqCst);
-        if pid != 0 {
-            kill_group(pid);
-        }
-    }
-    // SAFETY: _exit is async-signal-safe; 128 + signal is the shell's convention.
-    unsafe { libc::_exit(128 + signal) }
-}
-
-/// On SIGINT, SIGTERM or SIGHUP, kills every host started so far (their
-/// groups do not get the terminal's Ctrl-C) and exits.
-pub fn on_interrupt_kill_hosts() {
-    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: the handler only reads atomics and calls kill and _exit.
-        unsafe {
-            libc::signal(signal, interrupted as *const () as libc::sighandler_t);
-        }
-    }
-}
-
 /// Polls `GET /` until the host answers, it exits, or [`STARTUP`] passes.
 pub fn wait_for_answer(child: &mut Child, addr: SocketAddr, log: &Path) -> Result<(u16, Vec<u8>)> {
     let start = Instant::now();
@@ -377,20 +284,6 @@ fn tail(log: &Path) -> String {
     }
 }
 
-/// A free port on 127.0.0.1.
-pub fn free_addr() -> Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0").context("cannot bind 127.0.0.1")?.local_addr()?)
-}
-
-/// Where outside hosts are installed.
-pub fn tools_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("EDGEKIT_TOOLS") {
-        return Ok(PathBuf::from(dir));
-    }
-    let home = std::env::var_os("HOME").context("HOME is not set: set EDGEKIT_TOOLS to a directory for the hosts")?;
-    Ok(PathBuf::from(home).join(".cache").join("edgekit").join("tools"))
-}
-
 /// The release build where every earlier edgekit put its one build of
 /// wasmtime-cli (`<tools>/bin`), the debug build beside it.
 fn wasmtime_bin(tools: &Path, build: Build) -> PathBuf {
@@ -402,46 +295,4 @@ fn wasmtime_bin(tools: &Path, build: Build) -> PathBuf {
 
 fn jco_bin(tools: &Path) -> PathBuf {
     tools.join("jco").join("node_modules").join(".bin").join("jco")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Whether `pid` is a live process (not gone, not a zombie).
-    fn alive(pid: i32) -> bool {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
-            Err(_) => false,
-        }
-    }
-
-    /// A host's own children go with it: the grandchild a shell starts in
-    /// the background (as `jco serve` starts node) is killed with the group.
-    #[test]
-    fn killed_takes_the_hosts_children_with_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let pid_file = dir.path().join("grandchild.pid");
-        let mut command = Command::new("sh");
-        command.arg("-c").arg(format!("sleep 300 & echo $! > {}; wait", pid_file.display()));
-        let host = Killed(spawn_in_group(command).unwrap());
-        let child = host.0.id() as i32;
-        let started = std::time::Instant::now();
-        let grandchild = loop {
-            if let Some(pid) = std::fs::read_to_string(&pid_file).ok().and_then(|t| t.trim().parse::<i32>().ok()) {
-                break pid;
-            }
-            assert!(started.elapsed() < Duration::from_secs(10), "the shell never started its child");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(alive(child) && alive(grandchild));
-        drop(host);
-        let stopped = std::time::Instant::now();
-        while alive(grandchild) && stopped.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(!alive(child), "the host outlived its guard");
-        assert!(!alive(grandchild), "the host's child {grandchild} outlived the guard");
-        assert!(GROUPS.iter().all(|slot| slot.load(Ordering::SeqCst) != child), "the group is still remembered");
-    }
 }

@@ -8,21 +8,32 @@
 //! `wasmtime serve` and an empty in-memory store on edgekit's host.
 //! Prints a component x host matrix and fails if any cell is not a pass.
 //!
+//! A third column deploys every artifact to a wasmCloud 1.x lattice on this
+//! machine (one host; `cargo xtask deploy wasmcloud --local`'s parts, pulled
+//! from its registry) and asks each the same; a WASI 0.3 artifact, or one
+//! importing more than the http world, is said not to run there, with why.
+//!
 //! The hosts are installed on first use into `~/.cache/edgekit/tools`
 //! (`EDGEKIT_TOOLS` overrides it) with their own package managers: cargo for
 //! wasmtime-cli, npm for jco. Each host runs as a child process on a free
 //! 127.0.0.1 port, is polled until it answers (bounded), asked once, and
 //! killed.
 
+use std::collections::HashMap;
+use std::time::Duration;
+
 use anyhow::{Context, Result, bail};
+use edgekit_host::client::get_blocking;
 use xshell::Shell;
+use xtask::artifact::Manifest;
 use xtask::flags;
 use xtask::report::Table;
+use xtask_deploy::wasmcloud::{self, Local};
 
-use crate::outside::{Build, OutsideHost, http_components, on_interrupt_kill_hosts};
+use crate::outside::{Build, OutsideHost, http_components, on_interrupt_kill_children};
 
 pub fn run(_flags: flags::Portability, sh: &Shell) -> Result<()> {
-    on_interrupt_kill_hosts();
+    on_interrupt_kill_children();
     let root = xtask::workspace::root();
     let components = http_components(&root)?;
     let hosts = [OutsideHost::WasmtimeServe(Build::Debug), OutsideHost::JcoServe];
@@ -31,6 +42,7 @@ pub fn run(_flags: flags::Portability, sh: &Shell) -> Result<()> {
     }
     let logs = root.join("target").join("xtask").join("portability");
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+    let wasmcloud = WasmCloud::start(sh, &root)?;
     let mut rows = Vec::new();
     for artifact in &components {
         let name = &artifact.name;
@@ -49,9 +61,13 @@ pub fn run(_flags: flags::Portability, sh: &Shell) -> Result<()> {
             };
             cells.push(cell);
         }
+        eprintln!("==> {name} (WASI {}) on {WASMCLOUD}", artifact.wasi);
+        cells.push(wasmcloud.check(name, &expected));
         rows.push((format!("{name} ({})", artifact.wasi), cells));
     }
-    print!("{}", matrix(&hosts, &rows));
+    drop(wasmcloud);
+    let names: Vec<&str> = hosts.iter().map(|h| h.name()).chain([WASMCLOUD]).collect();
+    print!("{}", matrix(&names, &rows));
     let failures = rows.iter().flat_map(|(_, cells)| cells).filter(|c| c.starts_with("FAIL")).count();
     if failures > 0 {
         bail!("{failures} component/host pair(s) failed: the hosts' logs are in {}", logs.display());
@@ -67,11 +83,67 @@ fn first_line(error: &anyhow::Error) -> String {
     cause[at..].lines().next().unwrap_or("").trim().chars().take(90).collect()
 }
 
-fn matrix(hosts: &[OutsideHost], rows: &[(String, Vec<String>)]) -> String {
-    let mut table = Table::new(std::iter::once("component").chain(hosts.iter().map(|h| h.name())))
+fn matrix(hosts: &[&str], rows: &[(String, Vec<String>)]) -> String {
+    let mut table = Table::new(std::iter::once("component").chain(hosts.iter().copied()))
         .left(&(1..=hosts.len()).collect::<Vec<_>>());
     for (name, cells) in rows {
         table.row(std::iter::once(name.clone()).chain(cells.iter().cloned()));
     }
     format!("\n{}", table.text())
+}
+
+const WASMCLOUD: &str = "wasmCloud 1.x";
+
+/// The wasmCloud column: one local lattice with every artifact that can run
+/// there deployed, or why it could not start.
+struct WasmCloud {
+    /// Why each artifact that is not deployed cannot run on wasmCloud 1.x.
+    refused: HashMap<String, String>,
+    /// The deployed artifacts' URLs, or the error that kept the lattice from
+    /// serving them.
+    lattice: Result<(Local, HashMap<String, String>), String>,
+}
+
+impl WasmCloud {
+    fn start(sh: &Shell, root: &std::path::Path) -> Result<WasmCloud> {
+        let mut refused = HashMap::new();
+        let mut deployable = Vec::new();
+        for entry in Manifest::read(&xtask::workspace::dist_dir(root))?.components {
+            match wasmcloud::why_not(&entry) {
+                Some(why) => drop(refused.insert(entry.name, why)),
+                None => deployable.push(entry.name),
+            }
+        }
+        eprintln!("==> a wasmCloud lattice with {} deployed", deployable.join(", "));
+        let listen = xtask::process::free_addr()?;
+        let lattice = Local::up(sh, root, &deployable, 1, 1, listen)
+            .map(|local| {
+                let urls = deployable.iter().zip(&local.apps).map(|(name, app)| (name.clone(), app.urls[0].1.clone()));
+                let urls = urls.collect();
+                (local, urls)
+            })
+            .map_err(|e| format!("{e:#}"));
+        Ok(WasmCloud { refused, lattice })
+    }
+
+    fn check(&self, name: &str, expected: &(u16, Vec<u8>)) -> String {
+        if let Some(why) = self.refused.get(name) {
+            return why.clone();
+        }
+        let urls = match &self.lattice {
+            Ok((_, urls)) => urls,
+            Err(e) => return format!("FAIL: {}", e.lines().next().unwrap_or_default()),
+        };
+        let addr = urls[name].trim_start_matches("http://").parse().expect("a URL the lattice made");
+        match get_blocking(addr, "/", Duration::from_secs(10)) {
+            Ok((status, body)) if (status, body.to_vec()) == *expected => "pass".to_string(),
+            Ok((status, body)) => format!(
+                "FAIL: answered {status} {:?}, edgekit's host answered {} {:?}",
+                String::from_utf8_lossy(&body),
+                expected.0,
+                String::from_utf8_lossy(&expected.1)
+            ),
+            Err(e) => format!("FAIL: {}", first_line(&e)),
+        }
+    }
 }

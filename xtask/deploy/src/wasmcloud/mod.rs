@@ -1,0 +1,248 @@
+//! `cargo xtask deploy wasmcloud`: dist artifacts onto a wasmCloud 1.x
+//! lattice. It writes one wadm manifest per WASI 0.2 http artifact
+//! (`manifest.rs`) for a team to apply to its own lattice; with `--local` it
+//! starts a lattice here (`lattice.rs`, with the parts `tools.rs` installs),
+//! publishes the artifacts to its registry, deploys them and serves until
+//! Ctrl-C.
+//!
+//! WASI 0.3 artifacts are refused: wasmCloud 1.x embeds wasmtime 38, whose
+//! `wasi:http` is 0.2 (0.2.6; wasmtime's linker takes our 0.2.12 imports
+//! as semver-compatible with it).
+
+pub mod lattice;
+pub mod manifest;
+pub mod tools;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use xshell::Shell;
+use xtask::artifact::{Entry, write_atomic};
+use xtask::flags::{self, Engine};
+use xtask::report::Table;
+use xtask::workspace;
+
+use crate::oci::{Image, dist_entries};
+use crate::{publish, registry};
+use lattice::Lattice;
+use manifest::{App, Listener, app_name};
+
+pub fn run(args: flags::Deploy) -> Result<()> {
+    match args.engine {
+        Engine::Wasmcloud(args) => wasmcloud(args),
+    }
+}
+
+fn wasmcloud(args: flags::Wasmcloud) -> Result<()> {
+    let sh = Shell::new()?;
+    let root = workspace::root();
+    if !args.local {
+        let registry = args.registry.clone().context(
+            "name the registry the images are in: --registry ghcr.io/<org>/edgekit (push them there with \
+             `cargo xtask publish <component> ghcr.io/<org>/edgekit/<component>:<version>`), or deploy to a \
+             lattice on this machine with --local",
+        )?;
+        let plan = Plan::new(&root, &args.components, args.hosts, args.replicas)?;
+        let apps = plan.apps(&registry, args.listen, None)?;
+        let written = write_manifests(&deploy_dir(&root), &apps)?;
+        let mut table = Table::new(["component", "image", "listens on", "manifest"]).left(&[1, 2, 3]);
+        for (app, path) in apps.iter().zip(&written) {
+            table.row([app.name.clone(), app.image.clone(), app.listeners[0].address.to_string(), shown(&root, path)]);
+        }
+        println!("\n{}", table.text());
+        println!("apply each to a lattice with `wash app deploy <manifest>` (docs/deploy.md)");
+        return Ok(());
+    }
+    xtask::process::on_interrupt_kill_children();
+    let started = Instant::now();
+    let local = Local::up(&sh, &root, &args.components, args.hosts, args.replicas, args.listen)?;
+    let mut table = Table::new(["component", "host", "url"]).left(&[1, 2]);
+    for app in &local.apps {
+        for (host, url) in &app.urls {
+            table.row([app.name.clone(), host.to_string(), url.clone()]);
+        }
+    }
+    println!("\n{}", table.text());
+    println!(
+        "lattice up and every application answering {:.1} s after the start; logs in {}; Ctrl-C stops it all",
+        started.elapsed().as_secs_f64(),
+        local.lattice.logs().display()
+    );
+    xtask::process::until_interrupted();
+    eprintln!("==> stopping the lattice");
+    drop(local);
+    Ok(())
+}
+
+/// target/dist/deploy/
+pub fn deploy_dir(root: &Path) -> PathBuf {
+    workspace::dist_dir(root).join("deploy")
+}
+
+fn shown(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
+}
+
+/// The artifacts to deploy and how.
+struct Plan {
+    entries: Vec<Entry>,
+    hosts: usize,
+    replicas: usize,
+}
+
+impl Plan {
+    /// Every self-contained WASI 0.2 http artifact, or the ones named, which
+    /// must be such.
+    fn new(root: &Path, names: &[String], hosts: usize, replicas: usize) -> Result<Plan> {
+        if hosts == 0 || replicas == 0 {
+            bail!("--hosts and --replicas must be at least 1");
+        }
+        let dist = workspace::dist_dir(root);
+        let mut entries = Vec::new();
+        for entry in dist_entries(&dist, names)? {
+            match why_not(&entry) {
+                None => entries.push(entry),
+                Some(why) if !names.is_empty() => bail!("{} cannot be deployed to wasmCloud 1.x: {why}", entry.name),
+                Some(why) => eprintln!("    {:<20} skipped: {why}", entry.name),
+            }
+        }
+        if entries.is_empty() {
+            bail!("no artifact in {} can be deployed to wasmCloud 1.x: run `cargo xtask dist`", dist.display());
+        }
+        Ok(Plan { entries, hosts, replicas })
+    }
+
+    /// An application per artifact, each listening on the next port from
+    /// `listen`'s; on a local lattice (`local_hosts`), one server per host,
+    /// each on its own port.
+    fn apps(&self, registry: &str, listen: SocketAddr, local_hosts: Option<usize>) -> Result<Vec<App>> {
+        let registry = registry.trim_end_matches('/');
+        let mut port = listen.port();
+        let mut next = || -> Result<SocketAddr> {
+            let addr = SocketAddr::new(listen.ip(), port);
+            port = port.checked_add(1).context("ran out of ports above --listen: give a lower one")?;
+            Ok(addr)
+        };
+        let mut apps = Vec::new();
+        for entry in &self.entries {
+            let name = app_name(&entry.name);
+            let version = crate::oci::crate_version(&workspace::root(), &entry.name)?;
+            let listeners = match local_hosts {
+                None => vec![Listener { host: None, address: next()? }],
+                Some(hosts) => {
+                    (1..=hosts).map(|h| Ok(Listener { host: Some(h), address: next()? })).collect::<Result<_>>()?
+                }
+            };
+            apps.push(App {
+                description: format!(
+                    "{}: edgekit component, WASI {}, {} bytes, sha256 {}",
+                    entry.name, entry.wasi, entry.bytes, entry.sha256
+                ),
+                image: format!("{registry}/{name}:{version}"),
+                name,
+                replicas: self.replicas,
+                hosts: self.hosts,
+                listeners,
+            });
+        }
+        Ok(apps)
+    }
+}
+
+/// Why an artifact cannot run on wasmCloud 1.x's built-in HTTP server, if
+/// it cannot.
+pub fn why_not(entry: &Entry) -> Option<String> {
+    if !entry.is_http() {
+        return Some("it exports no wasi:http handler".into());
+    }
+    if !entry.wasi.starts_with("0.2") {
+        return Some(format!("WASI {} not supported by wasmCloud 1.x (wasmtime 38, WASI 0.2)", entry.wasi));
+    }
+    let beyond = entry.beyond_world();
+    if !beyond.is_empty() {
+        return Some(format!("imports {beyond:?}, which the manifest links to nothing"));
+    }
+    None
+}
+
+fn write_manifests(dir: &Path, apps: &[App]) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut written = Vec::new();
+    for app in apps {
+        let path = dir.join(format!("{}.wadm.yaml", app.name));
+        write_atomic(&path, app.manifest().as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// A lattice on this machine with the artifacts deployed and answering.
+pub struct Local {
+    pub lattice: Lattice,
+    pub apps: Vec<Deployed>,
+}
+
+/// One deployed application and its URL on each host.
+pub struct Deployed {
+    pub name: String,
+    /// (host number, `http://127.0.0.1:<port>`)
+    pub urls: Vec<(usize, String)>,
+}
+
+impl Local {
+    /// Starts a lattice of `hosts` hosts, publishes the artifacts to its
+    /// registry, deploys them (manifests in target/dist/deploy/local/) and
+    /// waits until every URL answers.
+    pub fn up(
+        sh: &Shell,
+        root: &Path,
+        names: &[String],
+        hosts: usize,
+        replicas: usize,
+        listen: SocketAddr,
+    ) -> Result<Local> {
+        let plan = Plan::new(root, names, hosts, replicas)?;
+        let lattice = Lattice::start(sh, root, hosts)?;
+        let registry_path = format!("{}/edgekit", lattice.registry.addr);
+        let apps = plan.apps(&registry_path, listen, Some(hosts))?;
+        for (entry, app) in plan.entries.iter().zip(&apps) {
+            let image: Image = publish::image(&entry.name)?;
+            let reference = registry::reference(&app.image)?;
+            eprintln!("==> publish    {} to {}", entry.name, app.image);
+            publish::publish(&image, &reference)?;
+        }
+        let manifests = write_manifests(&deploy_dir(root).join("local"), &apps)?;
+        eprintln!("==> deploy     {} application(s) through wadm onto {hosts} host(s)", apps.len());
+        lattice.apply(sh, &manifests)?;
+        let deployed: Vec<Deployed> = apps
+            .iter()
+            .map(|app| Deployed {
+                name: app.name.clone(),
+                urls: app.listeners.iter().map(|l| (l.host.unwrap_or(0), format!("http://{}", l.address))).collect(),
+            })
+            .collect();
+        let local = Local { lattice, apps: deployed };
+        for app in &local.apps {
+            for (host, url) in &app.urls {
+                local.wait_answering(url).with_context(|| format!("{} on host {host}", app.name))?;
+            }
+        }
+        Ok(local)
+    }
+
+    /// Waits until `url` answers at all (wadm reports an application
+    /// deployed when its parts are placed; the server binds just after).
+    fn wait_answering(&self, url: &str) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let addr: SocketAddr = url.trim_start_matches("http://").parse()?;
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
+            if Instant::now() > deadline {
+                bail!("{url} did not answer within 60 s of wadm's deploy (logs: {})", self.lattice.logs().display());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,185 @@
+//! `deploy wasmcloud`: the manifests it writes, and a real local lattice
+//! (NATS, wadm, two wasmCloud hosts, a registry) serving dist artifacts
+//! pulled from the registry, through the loss of a host. They read
+//! `target/dist` (run `cargo xtask dist` first).
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use xshell::Shell;
+use xtask::flags::{Deploy, Engine, Wasmcloud};
+use xtask::process::alive;
+use xtask::workspace;
+use xtask_deploy::wasmcloud::{self, Local};
+
+const TOKEN: &str = "edgekit-example-token";
+
+fn args(components: &[&str]) -> Wasmcloud {
+    Wasmcloud {
+        components: components.iter().map(|c| c.to_string()).collect(),
+        local: false,
+        hosts: 3,
+        replicas: 3,
+        registry: Some("ghcr.io/acme/edgekit".into()),
+        listen: "127.0.0.1:9000".parse().unwrap(),
+    }
+}
+
+#[test]
+fn manifests_name_the_image_and_spread_the_replicas() {
+    let run = |a| wasmcloud::run(Deploy { engine: Engine::Wasmcloud(a) });
+    run(args(&["edge-fn", "middleware+http-api"])).unwrap();
+    let dir = wasmcloud::deploy_dir(&workspace::root());
+    let yaml = std::fs::read_to_string(dir.join("middleware-http-api.wadm.yaml")).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(yaml.contains(&format!("image: ghcr.io/acme/edgekit/middleware-http-api:{version}\n")), "{yaml}");
+    assert!(yaml.contains("instances: 3\n"), "{yaml}");
+    assert_eq!(yaml.matches("edgekit-host: ").count(), 3, "one spread per host, one server on all:\n{yaml}");
+    assert!(yaml.contains("address: 127.0.0.1:9001\n"), "the second application takes the next port:\n{yaml}");
+
+    let e = run(args(&["edge-fn-p3"])).unwrap_err().to_string();
+    assert!(e.contains("WASI 0.3.0 not supported by wasmCloud 1.x"), "{e}");
+    let e = run(args(&["proxy"])).unwrap_err().to_string();
+    assert!(e.contains("wasi:config"), "{e}");
+    let e = run(Wasmcloud { registry: None, ..args(&["edge-fn"]) }).unwrap_err().to_string();
+    assert!(e.contains("--registry ghcr.io/<org>/edgekit"), "{e}");
+}
+
+/// `GET path` with an optional bearer token: the status and the body.
+fn get(url: &str, path: &str, token: Option<&str>) -> std::io::Result<(u16, String)> {
+    let addr: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let auth = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.1\r\nhost: {addr}\r\n{auth}connection: close\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let status = answer.get(9..12).and_then(|s| s.parse().ok()).ok_or(std::io::ErrorKind::InvalidData)?;
+    Ok((status, answer))
+}
+
+/// The first of `count` consecutive free ports on 127.0.0.1.
+fn free_ports(count: u16) -> SocketAddr {
+    loop {
+        let first = xtask::process::free_addr().unwrap();
+        let all_free = (1..count)
+            .all(|i| first.port().checked_add(i).is_some_and(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()));
+        if all_free {
+            return first;
+        }
+    }
+}
+
+/// The API behind the middleware: 401 without a token, the item, a 404.
+fn check_api(url: &str) {
+    let (status, answer) = get(url, "/items/2", None).unwrap();
+    assert_eq!(status, 401, "{url}: {answer}");
+    let (status, answer) = get(url, "/items/2", Some(TOKEN)).unwrap();
+    assert_eq!(status, 200, "{url}: {answer}");
+    assert!(answer.contains("\"teapot\""), "{url}: {answer}");
+    let (status, answer) = get(url, "/nope", Some(TOKEN)).unwrap();
+    assert_eq!(status, 404, "{url}: {answer}");
+}
+
+fn check_edge_fn(url: &str) {
+    let (status, answer) = get(url, "/", None).unwrap();
+    assert_eq!(status, 200, "{url}: {answer}");
+    assert!(answer.ends_with("\r\n\r\nhello from the edge\n") || answer.contains("hello from the edge\n"), "{answer}");
+}
+
+#[test]
+#[ignore = "builds wasmcloud-host and wadm on first use (minutes) and starts a lattice; .ci/run runs it"]
+fn a_two_host_lattice_serves_the_templates_and_survives_losing_a_host() {
+    let sh = Shell::new().unwrap();
+    let root = workspace::root();
+    let names = ["edge-fn".to_string(), "middleware+http-api".to_string()];
+    let started = Instant::now();
+    let mut local = Local::up(&sh, &root, &names, 2, 2, free_ports(4)).unwrap_or_else(|e| panic!("{e:#}"));
+    eprintln!("lattice up, both applications answering: {:.1} s", started.elapsed().as_secs_f64());
+
+    let processes = local.lattice.processes();
+    for (name, pid) in &processes {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if name.starts_with("host ") || name == "wadm" {
+            assert!(cmdline.contains("wasmcloud"), "{name} ({pid}) runs `{cmdline}`");
+        }
+    }
+    let [edge_fn, api] = &local.apps[..] else { panic!("two applications") };
+    assert_eq!(edge_fn.urls.len(), 2, "a server on each host");
+    for (_, url) in &edge_fn.urls {
+        check_edge_fn(url);
+    }
+    for (_, url) in &api.urls {
+        check_api(url);
+    }
+
+    // A client that, like a load balancer, sends each request to the next
+    // host's server and fails over to the other; the gap is the longest
+    // time between two answered requests, across the loss of host 1.
+    let urls: Vec<String> = edge_fn.urls.iter().map(|(_, url)| url.clone()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let prober = std::thread::spawn({
+        let stop = Arc::clone(&stop);
+        move || {
+            let (mut last, mut gap, mut answered, mut turn) = (Instant::now(), Duration::ZERO, 0u32, 0usize);
+            while !stop.load(Ordering::SeqCst) {
+                let ok = (0..urls.len()).any(|i| {
+                    let url = &urls[(turn + i) % urls.len()];
+                    matches!(get(url, "/", None), Ok((200, _)))
+                });
+                turn += 1;
+                if ok {
+                    gap = gap.max(last.elapsed());
+                    last = Instant::now();
+                    answered += 1;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            (gap.max(last.elapsed()), answered)
+        }
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let host_1 = processes.iter().find(|(name, _)| name == "host 1").unwrap().1;
+    local.lattice.kill_host(1);
+    assert!(!alive(host_1), "host 1 ({host_1}) still runs");
+    let killed = Instant::now();
+    std::thread::sleep(Duration::from_secs(5));
+    // Host 2 still serves both applications, whole.
+    check_edge_fn(&edge_fn.urls[1].1);
+    check_api(&api.urls[1].1);
+    stop.store(true, Ordering::SeqCst);
+    let (gap, answered) = prober.join().unwrap();
+    eprintln!(
+        "host 1 killed: the longest gap between answers was {} ms ({answered} answered over {:.1} s after the kill)",
+        gap.as_millis(),
+        killed.elapsed().as_secs_f64()
+    );
+    assert!(answered > 0);
+    assert!(get(&edge_fn.urls[0].1, "/", None).is_err(), "host 1's server went with it");
+
+    let addresses: Vec<SocketAddr> = local
+        .lattice
+        .addresses()
+        .into_iter()
+        .chain(
+            local
+                .apps
+                .iter()
+                .flat_map(|a| a.urls.iter().map(|(_, u)| u.trim_start_matches("http://").parse().unwrap())),
+        )
+        .collect();
+    let pids: Vec<(String, u32)> = local.lattice.processes();
+    let logs = local.lattice.logs().to_path_buf();
+    drop(local);
+    for (name, pid) in pids {
+        assert!(!alive(pid), "{name} ({pid}) outlived the lattice");
+    }
+    for addr in addresses {
+        assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(), "{addr} still listens");
+    }
+    assert!(!logs.exists(), "{} was left behind", logs.display());
+}

@@ -130,13 +130,15 @@ impl WasmCloud {
         if let Some(why) = self.refused.get(name) {
             return why.clone();
         }
-        let urls = match &self.lattice {
-            Ok((_, urls)) => urls,
+        let (local, urls) = match &self.lattice {
+            Ok(lattice) => lattice,
             Err(e) => return format!("FAIL: {}", e.lines().next().unwrap_or_default()),
         };
         let addr = urls[name].trim_start_matches("http://").parse().expect("a URL the lattice made");
-        match get_blocking(addr, "/", Duration::from_secs(10)) {
-            Ok((status, body)) if (status, body.to_vec()) == *expected => "pass".to_string(),
+        let log = local.lattice.host_log(1);
+        let logged_before = std::fs::metadata(&log).map_or(0, |m| m.len());
+        let fail = match get_blocking(addr, "/", Duration::from_secs(10)) {
+            Ok((status, body)) if (status, body.to_vec()) == *expected => return "pass".to_string(),
             Ok((status, body)) => format!(
                 "FAIL: answered {status} {:?}, edgekit's host answered {} {:?}",
                 String::from_utf8_lossy(&body),
@@ -144,6 +146,13 @@ impl WasmCloud {
                 String::from_utf8_lossy(&expected.1)
             ),
             Err(e) => format!("FAIL: {}", first_line(&e)),
+        };
+        // The host's own first error line while it was asked, if it wrote one.
+        let logged = std::fs::read(&log).unwrap_or_default();
+        let since = String::from_utf8_lossy(logged.get(logged_before as usize..).unwrap_or_default());
+        match since.lines().find(|l| l.contains(" ERROR ")) {
+            Some(error) => format!("{fail}; the host logged: {}", error.trim().chars().take(160).collect::<String>()),
+            None => fail,
         }
     }
 }

@@ -113,6 +113,11 @@ impl Lattice {
         }
     }
 
+    /// Host `n`'s log (from 1): what it and its guests wrote.
+    pub fn host_log(&self, n: usize) -> PathBuf {
+        host_log(self.dir.path(), n)
+    }
+
     /// Kills host `n` (from 1) outright, as a machine that fails would.
     pub fn kill_host(&mut self, n: usize) {
         self.hosts[n - 1] = None;

@@ -158,7 +158,8 @@ pub fn why_not(entry: &Entry) -> Option<String> {
         return Some("it exports no wasi:http handler".into());
     }
     if !entry.wasi.starts_with("0.2") {
-        return Some(format!("WASI {} not supported by wasmCloud 1.x (wasmtime 38, WASI 0.2)", entry.wasi));
+        let line = entry.wasi.rsplit_once('.').map_or(entry.wasi.as_str(), |(line, _)| line);
+        return Some(format!("WASI {line} not supported by wasmCloud 1.x (its wasmtime 38 serves WASI 0.2)"));
     }
     let beyond = entry.beyond_world();
     if !beyond.is_empty() {

@@ -46,7 +46,7 @@ pub fn lattice_bin(sh: &Shell, root: &Path) -> Result<PathBuf> {
     let quiet = bin.is_file().then_some("--quiet");
     if quiet.is_none() {
         eprintln!(
-            "==> building edgekit-wasmcloud (wasmcloud-host 0.27, wadm 0.21) into {} (once; about 12 CPU-minutes)",
+            "==> building edgekit-wasmcloud (wasmcloud-host 0.27, wadm 0.21) into {} (once; 4 to 10 minutes on 2 cores)",
             target.display()
         );
     }

@@ -350,6 +350,10 @@ fn render(backtrace: &WasmBacktrace, names: Option<&Names>) -> Option<String> {
         Some((Ok(_), origin)) => {
             let _ = writeln!(out, "guest backtrace, innermost first (names from {origin}):");
         }
+        Some((Err(why), _)) if frames.iter().any(|f| f.func_name().is_some()) => {
+            let _ =
+                writeln!(out, "guest backtrace, innermost first (no names: {why}; named by the artifact's own names):");
+        }
         Some((Err(why), _)) => {
             let _ = writeln!(out, "guest backtrace, innermost first (no names: {why}):");
         }
@@ -361,15 +365,19 @@ fn render(backtrace: &WasmBacktrace, names: Option<&Names>) -> Option<String> {
             );
         }
     }
+    // Without names that loaded, a frame's module cannot be told from a
+    // shim; a name wasmtime knows is then the artifact's own (an export, or
+    // the name section a `dist --debug` build keeps).
+    let loaded = names.is_some_and(|n| n.0.functions.is_ok() || !n.0.parts.is_empty());
     for (i, frame) in frames.iter().enumerate() {
         let index = frame.func_index();
         let covered = names.is_some_and(|n| n.module_names(frame.module()).is_some());
         let named = names.and_then(|n| n.named(frame));
-        let place = if covered || names.is_none() { "" } else { " in a wit-component shim" };
+        let place = if covered || !loaded { "" } else { " in a wit-component shim" };
         let _ = match (named, frame.func_name()) {
             (Some((name, None)), _) => write!(out, "  {i:>3}: {name}  (func {index})"),
             (Some((name, Some(part))), _) => write!(out, "  {i:>3}: {name}  (func {index} of {part})"),
-            (None, Some(export)) => write!(out, "  {i:>3}: func {index}{place} `{export}`"),
+            (None, Some(own)) => write!(out, "  {i:>3}: {:#}  (func {index}{place})", rustc_demangle::demangle(own)),
             (None, None) => write!(out, "  {i:>3}: func {index}{place}"),
         };
         if i + 1 < frames.len() {

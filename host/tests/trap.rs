@@ -83,6 +83,25 @@ fn a_missing_names_file_says_so() {
     assert!(!message.contains(CHECK), "{message}");
 }
 
+/// A `dist --debug` artifact keeps its name section and has no names
+/// file: the frames are named from the artifact itself, demangled.
+#[test]
+fn a_debug_build_is_named_by_its_own_name_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let guest = named::http_trap_with_names_inside().unwrap();
+    let artifact = dir.path().join("named.wasm");
+    std::fs::write(&artifact, &guest.bytes).unwrap();
+    let message = failure(&artifact);
+    println!("{message}");
+    assert!(message.contains("does not exist") && message.contains("named by the artifact's own names"), "{message}");
+    let (check, parse) = (
+        message.find(&format!("  0: {CHECK}  (func ")).unwrap_or_else(|| panic!("{message}")),
+        message.find(&format!("  1: {PARSE}  (func ")).unwrap_or_else(|| panic!("{message}")),
+    );
+    assert!(check < parse, "{message}");
+    assert!(!message.contains("shim"), "the artifact's own names are not a shim's: {message}");
+}
+
 #[test]
 fn serve_logs_the_named_backtrace() {
     serve_logs_the_named_backtrace_of(named::http_trap().unwrap());

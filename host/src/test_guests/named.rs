@@ -48,6 +48,16 @@ impl Guest {
 /// `check_header`, which traps (`unreachable`, as a Rust panic does in a
 /// `panic = "abort"` guest).
 pub fn http_trap() -> Result<Guest> {
+    http_trap_kept(false)
+}
+
+/// [`http_trap`] as `dist --debug` leaves it: the name section kept in the
+/// component's bytes (`names` still lists it, for the test to compare).
+pub fn http_trap_with_names_inside() -> Result<Guest> {
+    http_trap_kept(true)
+}
+
+fn http_trap_kept(keep_names: bool) -> Result<Guest> {
     let module = format!(
         r#"(module
   (memory (export "memory") 1)
@@ -59,7 +69,8 @@ pub fn http_trap() -> Result<Guest> {
 unreachable))"#
     );
     let world = "package edgekit:test-guests;\nworld named { export wasi:http/incoming-handler@0.2.12; }\n";
-    shipped(&module, "wit/deps", &["io", "clocks", "random", "filesystem", "sockets", "cli", "http"], world)
+    let deps = ["io", "clocks", "random", "filesystem", "sockets", "cli", "http"];
+    componentize(&module, "wit/deps", &deps, world, keep_names)
 }
 
 /// The WASI 0.3 twin of [`http_trap`]: `handle`, lifted asynchronously
@@ -212,9 +223,15 @@ pub fn burner() -> Result<Guest> {
 /// componentizes it for `world` (over the packages `deps` of the
 /// vendored WIT in `wit_dir`, each before the ones using it).
 fn shipped(module: &str, wit_dir: &str, deps: &[&str], world: &str) -> Result<Guest> {
+    componentize(module, wit_dir, deps, world, false)
+}
+
+/// The component of `module` against `world`, its core module's name
+/// section stripped (as `dist` ships) or kept (as `dist --debug` does).
+fn componentize(module: &str, wit_dir: &str, deps: &[&str], world: &str, keep_names: bool) -> Result<Guest> {
     let named = wat::parse_str(module).with_context(|| format!("test guest WAT does not assemble:\n{module}"))?;
     let names = function_names(&named)?;
-    let mut stripped = strip_names(&named)?;
+    let mut stripped = if keep_names { named.clone() } else { strip_names(&named)? };
     let dir = crate::root().join(wit_dir);
     let mut resolve = Resolve::default();
     for package in deps {

@@ -2,9 +2,11 @@
 //!
 //! A 0.2 handler runs to its end before the instance serves anything else
 //! (and most 0.2 hosts make an instance per request), so the heap of a
-//! request can be an arena: blocks are cut one after the other from pages
-//! taken with `memory.grow`, and when the last live block is freed the
-//! whole arena is free again; a block freed at the top of the arena is
+//! request can be an arena: blocks are cut one after the other, first from
+//! the initial memory above `__heap_base`, then from pages taken with
+//! `memory.grow` (a fresh instance's first request that fits in the first
+//! region never grows memory, which is most of its cost), and when the last
+//! live block is freed the whole arena is free again; a block freed at the top of the arena is
 //! freed at once. The price: a block freed under live ones (a vector's old
 //! block, once it has grown into a new one) stays used until they are
 //! freed too, which a one-request heap hardly notices.
@@ -107,8 +109,19 @@ unsafe impl Sync for Global {}
 // twice while they are live; a block freed goes back only to the top.
 unsafe impl core::alloc::GlobalAlloc for Global {
     unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        unsafe extern "C" {
+            static __heap_base: u8;
+        }
+        let arena = self.arena();
+        // The first block: the arena starts with what the initial memory
+        // has free above the linker's heap base (stack and data are below).
+        if arena.end == 0 {
+            let base = core::ptr::addr_of!(__heap_base) as usize;
+            let end = core::arch::wasm32::memory_size(0) * PAGE;
+            *arena = Arena { base, next: base, end, live: 0 };
+        }
         let grow = |pages| core::arch::wasm32::memory_grow(0, pages);
-        match self.arena().alloc(layout.size(), layout.align(), grow) {
+        match arena.alloc(layout.size(), layout.align(), grow) {
             Some(at) => at as *mut u8,
             None => core::ptr::null_mut(),
         }

@@ -123,20 +123,19 @@ pub fn tools_dir() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".cache").join("edgekit").join("tools"))
 }
 
-/// Starts `command` (a server: `what` names it in errors) in a group of its
-/// own with its output in `log`, and waits until it accepts connections on
-/// `addr`. Fails with the log's last lines if it exits first or `within`
-/// passes.
-pub fn start_server(
-    mut command: Command,
-    what: &str,
-    log: &Path,
-    addr: SocketAddr,
-    within: Duration,
-) -> Result<Killed> {
+/// Starts `command` (`what` names it in errors) in a group of its own, with
+/// no input and its output in `log`.
+pub fn spawn_logged(mut command: Command, what: &str, log: &Path) -> Result<Killed> {
     let file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
     command.stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file);
-    let mut child = Killed(spawn_in_group(command).with_context(|| format!("cannot start {what}"))?);
+    Ok(Killed(spawn_in_group(command).with_context(|| format!("cannot start {what}"))?))
+}
+
+/// Starts `command` (a server) as [`spawn_logged`] does, and waits until it
+/// accepts connections on `addr`. Fails with the log's last lines if it
+/// exits first or `within` passes.
+pub fn start_server(command: Command, what: &str, log: &Path, addr: SocketAddr, within: Duration) -> Result<Killed> {
+    let mut child = spawn_logged(command, what, log)?;
     let deadline = Instant::now() + within;
     while TcpStream::connect(addr).is_err() {
         if let Some(status) = child.0.try_wait()? {

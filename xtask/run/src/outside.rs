@@ -269,18 +269,16 @@ pub fn wait_for_answer(child: &mut Child, addr: SocketAddr, log: &Path) -> Resul
     }
 }
 
-/// The last lines of a host's log, for an error message.
-/// The first line of `log` naming an error (`TypeError: ...`, `Error: ...`),
+/// For an error message: the first line of `log` naming an error (`TypeError: ...`, `Error: ...`),
 /// which a stack trace after it would push out of the tail, and its last
 /// lines.
 fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let first_error = text.lines().map(str::trim).find(|l| l.contains("Error:") || l.starts_with("error"));
-    let lines: Vec<&str> = text.lines().rev().take(5).collect();
-    let lines: Vec<&str> = lines.into_iter().rev().collect();
+    let last = xtask::process::last_lines(log, 5);
     match first_error {
-        Some(error) => format!("{error} | ... | {} (log: {})", lines.join(" | "), log.display()),
-        None => format!("{} (log: {})", lines.join(" | "), log.display()),
+        Some(error) => format!("{error} | ... | {last}"),
+        None => last,
     }
 }
 

@@ -20,6 +20,7 @@
 //! killed.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -99,9 +100,9 @@ const WASMCLOUD: &str = "wasmCloud 1.x";
 struct WasmCloud {
     /// Why each artifact that is not deployed cannot run on wasmCloud 1.x.
     refused: HashMap<String, String>,
-    /// The deployed artifacts' URLs, or the error that kept the lattice from
-    /// serving them.
-    lattice: Result<(Local, HashMap<String, String>), String>,
+    /// The deployed artifacts' addresses, or the error that kept the lattice
+    /// from serving them.
+    lattice: Result<(Local, HashMap<String, SocketAddr>), String>,
 }
 
 impl WasmCloud {
@@ -118,9 +119,9 @@ impl WasmCloud {
         let listen = xtask::process::free_addr()?;
         let lattice = Local::up(sh, root, &deployable, 1, 1, listen)
             .map(|local| {
-                let urls = deployable.iter().zip(&local.apps).map(|(name, app)| (name.clone(), app.urls[0].1.clone()));
-                let urls = urls.collect();
-                (local, urls)
+                let addrs = deployable.iter().zip(&local.apps).map(|(name, app)| (name.clone(), app.addrs[0].1));
+                let addrs = addrs.collect();
+                (local, addrs)
             })
             .map_err(|e| format!("{e:#}"));
         Ok(WasmCloud { refused, lattice })
@@ -130,11 +131,11 @@ impl WasmCloud {
         if let Some(why) = self.refused.get(name) {
             return why.clone();
         }
-        let (local, urls) = match &self.lattice {
+        let (local, addrs) = match &self.lattice {
             Ok(lattice) => lattice,
             Err(e) => return format!("FAIL: {}", e.lines().next().unwrap_or_default()),
         };
-        let addr = urls[name].trim_start_matches("http://").parse().expect("a URL the lattice made");
+        let addr = addrs[name];
         let log = local.lattice.host_log(1);
         let logged_before = std::fs::metadata(&log).map_or(0, |m| m.len());
         let fail = match get_blocking(addr, "/", Duration::from_secs(10)) {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use xshell::Shell;
-use xtask::process::{Killed, free_addr, last_lines, spawn_in_group, start_server};
+use xtask::process::{Killed, free_addr, last_lines, spawn_logged, start_server};
 
 use super::manifest::HOST_LABEL;
 use super::tools;
@@ -50,7 +50,7 @@ impl Lattice {
 
         let mut wadm = Command::new(&bin);
         wadm.args(["wadm", "--nats", &nats.to_string()]);
-        let wadm = spawn_logged(wadm, &logs.join("wadm.log"), "wadm")?;
+        let wadm = spawn_logged(wadm, "wadm", &logs.join("wadm.log"))?;
 
         let mut started = Vec::new();
         for n in 1..=hosts {
@@ -61,7 +61,7 @@ impl Lattice {
                 "--insecure-registry",
                 &registry.addr,
             ]);
-            started.push(Some(spawn_logged(host, &host_log(logs, n), &format!("wasmCloud host {n}"))?));
+            started.push(Some(spawn_logged(host, &format!("wasmCloud host {n}"), &host_log(logs, n))?));
         }
         let mut lattice = Lattice { bin, nats, registry, hosts: started, wadm, nats_server, dir };
         for n in 1..=hosts {
@@ -142,10 +142,4 @@ impl Lattice {
 
 fn host_log(logs: &Path, n: usize) -> PathBuf {
     logs.join(format!("host-{n}.log"))
-}
-
-fn spawn_logged(mut command: Command, log: &Path, what: &str) -> Result<Killed> {
-    let file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-    command.stdin(std::process::Stdio::null()).stdout(file.try_clone()?).stderr(file);
-    Ok(Killed(spawn_in_group(command).with_context(|| format!("cannot start {what}"))?))
 }

@@ -60,8 +60,8 @@ fn wasmcloud(args: flags::Wasmcloud) -> Result<()> {
     let local = Local::up(&sh, &root, &args.components, args.hosts, args.replicas, args.listen)?;
     let mut table = Table::new(["component", "host", "url"]).left(&[1, 2]);
     for app in &local.apps {
-        for (host, url) in &app.urls {
-            table.row([app.name.clone(), host.to_string(), url.clone()]);
+        for (host, addr) in &app.addrs {
+            table.row([app.name.clone(), host.to_string(), format!("http://{addr}")]);
         }
     }
     println!("\n{}", table.text());
@@ -185,11 +185,11 @@ pub struct Local {
     pub apps: Vec<Deployed>,
 }
 
-/// One deployed application and its URL on each host.
+/// One deployed application and where it answers on each host.
 pub struct Deployed {
     pub name: String,
-    /// (host number, `http://127.0.0.1:<port>`)
-    pub urls: Vec<(usize, String)>,
+    /// (host number, the address its HTTP server listens on there)
+    pub addrs: Vec<(usize, SocketAddr)>,
 }
 
 impl Local {
@@ -221,26 +221,25 @@ impl Local {
             .iter()
             .map(|app| Deployed {
                 name: app.name.clone(),
-                urls: app.listeners.iter().map(|l| (l.host.unwrap_or(0), format!("http://{}", l.address))).collect(),
+                addrs: app.listeners.iter().map(|l| (l.host.unwrap_or(0), l.address)).collect(),
             })
             .collect();
         let local = Local { lattice, apps: deployed };
         for app in &local.apps {
-            for (host, url) in &app.urls {
-                local.wait_answering(url).with_context(|| format!("{} on host {host}", app.name))?;
+            for (host, addr) in &app.addrs {
+                local.wait_answering(*addr).with_context(|| format!("{} on host {host}", app.name))?;
             }
         }
         Ok(local)
     }
 
-    /// Waits until `url` answers at all (wadm reports an application
+    /// Waits until `addr` accepts connections (wadm reports an application
     /// deployed when its parts are placed; the server binds just after).
-    fn wait_answering(&self, url: &str) -> Result<()> {
+    fn wait_answering(&self, addr: SocketAddr) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
-        let addr: SocketAddr = url.trim_start_matches("http://").parse()?;
         while std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
             if Instant::now() > deadline {
-                bail!("{url} did not answer within 60 s of wadm's deploy (logs: {})", self.lattice.logs().display());
+                bail!("{addr} did not answer within 60 s of wadm's deploy (logs: {})", self.lattice.logs().display());
             }
             std::thread::sleep(Duration::from_millis(100));
         }

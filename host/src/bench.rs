@@ -9,8 +9,8 @@
 //! fresh `Store`, as every request does on an edge host; the engine is the
 //! one `serve` uses (pooling allocator, epoch interruption).
 //!
-//! Throughput is measured by [`crate::client::load`], a bounded load
-//! generator, the same way against any server.
+//! Throughput is measured by [`crate::load`], a bounded load generator,
+//! the same way against any server.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -157,12 +157,10 @@ pub struct LoadShape {
     pub cap: Duration,
 }
 
-/// Requests per second of one load run of `ask` against `addr` on a
-/// single-threaded client runtime; fails if any answer was not the one
-/// `ask` expects.
-pub fn requests_per_second(addr: SocketAddr, shape: LoadShape, ask: &crate::client::Ask) -> Result<f64> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let load = runtime.block_on(crate::client::load(addr, shape.connections, shape.requests, shape.cap, ask))?;
+/// One load run of `ask` against `addr` (see [`crate::load`]); fails if
+/// any answer was not the one `ask` expects.
+pub fn load(addr: SocketAddr, shape: LoadShape, ask: &crate::load::Ask) -> Result<crate::load::Load> {
+    let load = crate::load::run(addr, shape.connections, shape.requests, shape.cap, ask)?;
     anyhow::ensure!(load.failed == 0, "{} of {} requests to {addr} failed", load.failed, load.ok + load.failed);
-    Ok(load.per_second())
+    Ok(load)
 }

@@ -1,10 +1,9 @@
-//! A small HTTP/1.1 client over hyper, for the tests, the portability check
-//! and the load generator of `bench`. Everything it does is bounded: each
-//! request has a timeout, and a load run stops at a request count or a time
-//! cap, whichever comes first.
+//! A small HTTP/1.1 client over hyper, for the tests and the portability
+//! check (`bench`'s load generator is `crate::load`). Each request it sends
+//! has a timeout.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
@@ -79,83 +78,4 @@ pub fn send_blocking(
         let ask = async { Connection::open(addr).await?.send(method, path, body).await };
         tokio::time::timeout(timeout, ask).await.with_context(|| format!("{method} {path} timed out"))?
     })
-}
-
-/// What a load run measured.
-#[derive(Debug, Clone, Copy)]
-pub struct Load {
-    /// Requests answered 200 with the expected body.
-    pub ok: u64,
-    /// Requests that failed or got another answer.
-    pub failed: u64,
-    pub elapsed: Duration,
-}
-
-impl Load {
-    pub fn per_second(&self) -> f64 {
-        self.ok as f64 / self.elapsed.as_secs_f64()
-    }
-}
-
-/// The request a load run sends over and over, and the answer it counts.
-#[derive(Debug, Clone)]
-pub struct Ask {
-    pub method: &'static str,
-    pub path: String,
-    pub body: Bytes,
-    /// The status and body an answer must have to count.
-    pub status: u16,
-    pub answer: Bytes,
-}
-
-impl Ask {
-    /// `GET path`, answered 200 with `answer`.
-    pub fn get(path: &str, answer: impl Into<Bytes>) -> Ask {
-        Ask { method: "GET", path: path.into(), body: Bytes::new(), status: 200, answer: answer.into() }
-    }
-
-    /// `method path` with `body`, answered 200 with the same body (a PUT
-    /// that replaces a record and answers it).
-    pub fn echo(method: &'static str, path: &str, body: impl Into<Bytes>) -> Ask {
-        let body = body.into();
-        Ask { method, path: path.into(), body: body.clone(), status: 200, answer: body }
-    }
-}
-
-/// `connections` keep-alive connections each sending `ask` back to back
-/// until `requests` were sent in all or `cap` elapsed; counts the answers
-/// `ask` expects.
-pub async fn load(addr: SocketAddr, connections: usize, requests: u64, cap: Duration, ask: &Ask) -> Result<Load> {
-    let mut opened = Vec::new();
-    for _ in 0..connections {
-        opened.push(tokio::time::timeout(cap, Connection::open(addr)).await.context("connecting timed out")??);
-    }
-    let start = Instant::now();
-    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for mut connection in opened {
-        let sent = sent.clone();
-        let ask = ask.clone();
-        tasks.push(tokio::spawn(async move {
-            let (mut ok, mut failed) = (0u64, 0u64);
-            while start.elapsed() < cap && sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < requests {
-                match tokio::time::timeout(cap, connection.send(ask.method, &ask.path, ask.body.clone())).await {
-                    Ok(Ok((status, body))) if status == ask.status && body == ask.answer => ok += 1,
-                    Ok(Ok(_)) => failed += 1,
-                    _ => {
-                        failed += 1;
-                        break;
-                    }
-                }
-            }
-            (ok, failed)
-        }));
-    }
-    let (mut ok, mut failed) = (0, 0);
-    for task in tasks {
-        let (o, f) = task.await?;
-        ok += o;
-        failed += f;
-    }
-    Ok(Load { ok, failed, elapsed: start.elapsed() })
 }

@@ -13,6 +13,7 @@ pub mod command;
 pub mod greeter;
 pub mod http;
 pub mod kv;
+pub mod load;
 pub mod profile;
 pub mod serve;
 pub mod test_guests;

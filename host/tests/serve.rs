@@ -389,6 +389,49 @@ fn p3_trap_gets_500() {
 
 /// A 0.3 instance serves many requests (here all of 40 sent one after the
 /// other, well within its reuse count and idle time); a 0.2 one serves one.
+/// Connections go to the serving thread with the fewest open, and each
+/// thread keeps 0.3 instances of its own: two keep-alive connections to a
+/// two-thread server land on both threads, and their requests are answered
+/// by two instances, each connection's always by the same one; on one
+/// thread, one instance answers both (it takes up to 16 requests at once).
+#[test]
+fn each_serving_thread_keeps_its_own_wasi_0_3_instances() {
+    for (threads, expected) in [(2, 2), (1, 1)] {
+        let (log, lines) = log_lines();
+        let server =
+            Setup { log, server: ServerLimits { threads, ..ServerLimits::default() }, ..Setup::dist("edge-fn-p3") }
+                .start();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let instances: Vec<Vec<String>> = runtime.block_on(async {
+            let mut connections = Vec::new();
+            for _ in 0..2 {
+                connections.push(Connection::open(server.addr).await.unwrap());
+            }
+            let mut seen = vec![Vec::new(); connections.len()];
+            for _ in 0..3 {
+                for (connection, seen) in connections.iter_mut().zip(&mut seen) {
+                    let (status, body) = connection.get("/").await.unwrap();
+                    assert_eq!((status, &body[..]), (200, &b"hello from the edge\n"[..]));
+                    // The access line is written when the response ends,
+                    // before the next request on the connection starts.
+                    let line = lines.recv_timeout(Duration::from_secs(10)).unwrap();
+                    seen.push(line.split(' ').nth(1).unwrap().to_string());
+                }
+            }
+            seen
+        });
+        for seen in &instances {
+            assert!(
+                seen.iter().all(|i| *i == seen[0]),
+                "{threads} threads: a connection moved instances: {instances:?}"
+            );
+        }
+        let distinct: std::collections::BTreeSet<_> = instances.iter().flatten().collect();
+        assert_eq!(distinct.len(), expected, "{threads} threads: {instances:?}");
+        server.shutdown().unwrap();
+    }
+}
+
 #[test]
 fn p3_instances_serve_many_requests_and_p2_instances_one() {
     let engine = engine(&limits()).unwrap();
@@ -468,6 +511,7 @@ fn idle_and_half_open_connections_cannot_starve_the_server() {
         header_read_timeout: Duration::from_secs(1),
         idle_timeout: Duration::from_secs(1),
         max_connections: 4,
+        ..ServerLimits::default()
     };
     let server = Setup { server: server_limits, ..Setup::dist("edge-fn") }.start();
     let held: Vec<TcpStream> = (0..8)

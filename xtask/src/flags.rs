@@ -206,6 +206,10 @@ pub struct ServeOptions {
     /// limit (raised to its hard limit) less 128.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
+    /// Serving threads, each with its own event loop, connections and 0.3
+    /// instances. Default: one per core.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: Option<u16>,
     /// A host the component may send outbound requests to (repeatable).
     #[arg(long = "allow-host", value_name = "HOST")]
     pub allow_hosts: Vec<String>,

@@ -44,6 +44,25 @@ use output::{Sink, Stream, Which};
 /// `serve::engine`); the deadline is counted in these ticks.
 pub const TICK: Duration = Duration::from_millis(5);
 
+/// The most serving threads a server runs (see `serve`); a 0.3 handler
+/// keeps a set of workers for each.
+pub const MOST_SERVING_THREADS: usize = 64;
+
+thread_local! {
+    static SERVING_THREAD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the calling thread as serving thread `index` (counted from 0): the
+/// 0.3 requests it hands over go to workers of its own, whose instances
+/// stay on it. Other threads count as thread 0.
+pub fn enter_serving_thread(index: usize) {
+    SERVING_THREAD.with(|thread| thread.set(index));
+}
+
+fn serving_thread() -> usize {
+    SERVING_THREAD.with(|thread| thread.get())
+}
+
 /// What one request's instance may use.
 #[derive(Clone, Debug)]
 pub struct Limits {

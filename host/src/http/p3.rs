@@ -5,6 +5,11 @@
 //! `ProxyHandler`, which starts a worker per instance and retires it when it
 //! has served its share, stayed idle for [`IDLE_INSTANCE`], or failed.
 //!
+//! Each serving thread has workers of its own ([`Handler::workers`]): a
+//! request goes to an instance kept on the thread that read it, so the
+//! instance's store, its memory and the request never cross threads (see
+//! `serve`'s threads).
+//!
 //! A guest's failure stays in its instance: a trap or the memory limit fails
 //! the requests that instance has in flight and discards it; the next request
 //! gets a fresh one. The deadline counts per request from the moment its
@@ -48,18 +53,26 @@ use super::{Failure, Grants, Limits, RequestState, TICK};
 pub const IDLE_INSTANCE: Duration = Duration::from_secs(1);
 
 /// A 0.3 http component, pre-instantiated against the `wasi:http/service`
-/// world, with the workers that serve it.
+/// world, with the workers that serve it: a set per serving thread.
 #[derive(Clone)]
 pub(super) struct Handler {
-    workers: ProxyHandler<Instances>,
+    instances: Arc<Instances>,
+    /// Workers per serving thread, indexed by [`super::serving_thread`],
+    /// each set started on the first request its thread hands over.
+    workers: Arc<[OnceLock<ProxyHandler<Shard>>]>,
     limits: Arc<Limits>,
 }
+
+/// How the workers of one serving thread get their instances: from the
+/// handler's one [`Instances`].
+struct Shard(Arc<Instances>);
 
 /// How a worker gets its instance.
 struct Instances {
     pre: ServicePre<RequestState>,
     limits: Arc<Limits>,
     grants: Arc<Grants>,
+    /// Counted across every thread's workers.
     made: AtomicUsize,
     output: GuestOutput,
 }
@@ -120,30 +133,41 @@ impl Handler {
             made: AtomicUsize::new(0),
             output: GuestOutput::default(),
         };
-        Ok(Handler { workers: ProxyHandler::new(instances), limits })
+        Ok(Handler::of(instances))
+    }
+
+    fn of(instances: Instances) -> Handler {
+        let workers = (0..super::MOST_SERVING_THREADS).map(|_| OnceLock::new()).collect();
+        Handler { limits: instances.limits.clone(), instances: Arc::new(instances), workers }
+    }
+
+    /// The workers of the thread calling: each serving thread's own, and
+    /// the first set for any other thread.
+    fn workers(&self) -> &ProxyHandler<Shard> {
+        let shard = &self.workers[super::serving_thread() % self.workers.len()];
+        shard.get_or_init(|| ProxyHandler::new(Shard(self.instances.clone())))
     }
 
     /// The same handler, its guests' output going to `output`: new workers
     /// (none has started before the handler serves).
     pub(super) fn with_output(self, output: GuestOutput) -> Handler {
-        let old = self.workers.state();
-        let instances = Instances {
+        let old = &self.instances;
+        Handler::of(Instances {
             pre: old.pre.clone(),
             limits: old.limits.clone(),
             grants: old.grants.clone(),
             made: AtomicUsize::new(old.made.load(Ordering::Relaxed)),
             output,
-        };
-        Handler { workers: ProxyHandler::new(instances), limits: self.limits }
+        })
     }
 
     /// Instances made so far to serve requests.
     pub(super) fn instances_made(&self) -> usize {
-        self.workers.state().made.load(Ordering::Relaxed)
+        self.instances.made.load(Ordering::Relaxed)
     }
 
     pub(super) async fn instantiate(&self) -> Result<()> {
-        let instances = self.workers.state();
+        let instances = &self.instances;
         let mut store = instances.store(None);
         instances.pre.instantiate_async(&mut store).await?;
         Ok(())
@@ -164,7 +188,7 @@ impl Handler {
         let start = Instant::now();
         let deadline = self.limits.deadline;
         let result =
-            match tokio::time::timeout(deadline + 4 * TICK, self.workers.handle(attempt.clone(), request)).await {
+            match tokio::time::timeout(deadline + 4 * TICK, self.workers().handle(attempt.clone(), request)).await {
                 Ok(Ok(response)) => Ok(response),
                 Ok(Err(error)) => {
                     let why = match error.downcast_ref::<TrapOrPanicError>() {
@@ -229,14 +253,9 @@ impl Instances {
         store.set_epoch_deadline(1);
         store
     }
-}
 
-impl HandlerState for Instances {
-    type StoreData = RequestState;
-    type WorkerExpiration = Expiry;
-    type WorkerState = Worker;
-
-    async fn instantiate(&self) -> wasmtime::Result<Instance<RequestState, Expiry, Worker>> {
+    /// A new instance for a worker, numbered.
+    async fn instance(&self) -> wasmtime::Result<Instance<RequestState, Expiry, Worker>> {
         let number = self.made.fetch_add(1, Ordering::Relaxed) + 1;
         let mut store = self.store(self.output.sink(&format!("i{number}")));
         let memory = store.data().memory.flag();
@@ -256,6 +275,16 @@ impl HandlerState for Instances {
                 failure: tokio::sync::watch::Sender::new(None),
             },
         })
+    }
+}
+
+impl HandlerState for Shard {
+    type StoreData = RequestState;
+    type WorkerExpiration = Expiry;
+    type WorkerState = Worker;
+
+    async fn instantiate(&self) -> wasmtime::Result<Instance<RequestState, Expiry, Worker>> {
+        self.0.instance().await
     }
 }
 

@@ -12,9 +12,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::Server;
 use super::connection::Connection;
+use super::log::Log;
 use super::slots::Slots;
+use super::threads::Threads;
+use super::{Handlers, Server};
+use crate::http::MOST_SERVING_THREADS;
 
 /// What one client may hold of the server: how long a connection may wait
 /// for a request head or sit idle, and how many connections may be open at
@@ -36,19 +39,31 @@ pub struct ServerLimits {
     /// every open connection is serving a request does the newcomer get a
     /// canned 503, without its request being read.
     pub max_connections: u32,
+    /// Serving threads, each with its own event loop, its own connections
+    /// and its own 0.3 instances (see `serve/threads.rs`); at most
+    /// [`MOST_SERVING_THREADS`].
+    pub threads: usize,
 }
 
 impl Default for ServerLimits {
     /// What an edge host would use: 10 s for a request head, 30 s idle, and
     /// as many connections as the process's file limit allows
-    /// ([`connections_for_file_limit`]).
+    /// ([`connections_for_file_limit`]), and a serving thread per core
+    /// ([`threads_for_cores`]).
     fn default() -> ServerLimits {
         ServerLimits {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             max_connections: connections_for_file_limit(),
+            threads: threads_for_cores(),
         }
     }
+}
+
+/// A serving thread per core the process may run on (1 where that cannot
+/// be read), at most [`MOST_SERVING_THREADS`].
+pub fn threads_for_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MOST_SERVING_THREADS)
 }
 
 /// File descriptors kept for what is not a client connection: the
@@ -119,6 +134,9 @@ impl ServerLimits {
         if self.max_connections == 0 {
             bail!("the connection cap must be at least 1");
         }
+        if !(1..=MOST_SERVING_THREADS).contains(&self.threads) {
+            bail!("the serving threads must number 1 to {MOST_SERVING_THREADS}, not {}", self.threads);
+        }
         Ok(())
     }
 }
@@ -164,16 +182,22 @@ impl Server {
     /// listener, so new connections are refused; closes idle connections and
     /// lets each busy one finish its request (the handler's deadline bounds
     /// it); and returns once every connection is closed, or after the
-    /// deadline and [`DRAIN_GRACE`], dropping what is left.
+    /// deadline and [`DRAIN_GRACE`], dropping what is left. Connections are
+    /// accepted here and served on threads of the server's own
+    /// ([`ServerLimits::threads`], `threads.rs`).
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<()> {
         let Server { listener, handlers, limits, log } = self;
         limits.check()?;
         let slots = Slots::new(limits.max_connections);
-        let limits = Arc::new(limits);
-        let (closing, _) = watch::channel(false);
-        // Numbers the requests from 1, across connections: the access log
-        // line and the 0.2 guest's log lines of a request carry its number.
-        let numbers = Arc::new(AtomicU64::new(0));
+        let shared = Arc::new(Shared {
+            limits: Arc::new(limits),
+            handlers,
+            log,
+            closing: watch::channel(false).0,
+            numbers: Arc::new(AtomicU64::new(0)),
+        });
+        let mut threads = Threads::start(shared.limits.threads, shared.clone())?;
+        let Shared { limits, log, .. } = &*shared;
         let mut backoff = ACCEPT_BACKOFF.0;
         let mut stop = std::pin::pin!(stop);
         loop {
@@ -198,16 +222,11 @@ impl Server {
                     continue;
                 }
             };
-            let connection = Connection {
-                handlers: handlers.clone(),
-                limits: limits.clone(),
-                log: log.clone(),
-                closing: closing.subscribe(),
-                numbers: numbers.clone(),
-            };
             // At the cap, a waiting connection is evicted to make room.
             if let Some(slot) = slots.admit() {
-                tokio::spawn(connection.serve(stream, slot));
+                if let Err(e) = threads.hand(stream, slot) {
+                    log.write(|| format!("dropped a connection: {e:#}"));
+                }
             } else {
                 log.write(|| {
                     format!("refused a connection: all {} open ones are serving requests", limits.max_connections)
@@ -216,9 +235,9 @@ impl Server {
             }
         }
         drop(listener);
-        closing.send_replace(true);
+        shared.closing.send_replace(true);
         let still_open = slots.open();
-        let drain = handlers.current().limits().deadline + DRAIN_GRACE;
+        let drain = shared.handlers.current().limits().deadline + DRAIN_GRACE;
         if still_open > 0 {
             log.write(|| format!("stopping: waiting up to {} ms for {still_open} open connections", drain.as_millis()));
         }
@@ -226,7 +245,34 @@ impl Server {
             let left = slots.open();
             log.write(|| format!("stopped with {left} connections still open after {} ms", drain.as_millis()));
         }
+        drop(threads);
         Ok(())
+    }
+}
+
+/// What every connection of a server shares, on whichever thread it is.
+pub(super) struct Shared {
+    limits: Arc<ServerLimits>,
+    handlers: Handlers,
+    pub(super) log: Log,
+    /// Tells the connections the server is stopping.
+    closing: watch::Sender<bool>,
+    /// Numbers the requests from 1, across connections and threads: the
+    /// access log line and the 0.2 guest's log lines of a request carry its
+    /// number.
+    numbers: Arc<AtomicU64>,
+}
+
+impl Shared {
+    /// A connection accepted now, to be served.
+    pub(super) fn connection(&self) -> Connection {
+        Connection {
+            handlers: self.handlers.clone(),
+            limits: self.limits.clone(),
+            log: self.log.clone(),
+            closing: self.closing.subscribe(),
+            numbers: self.numbers.clone(),
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! Serving a wasi:http component over real HTTP/1.1, as an edge host does:
-//! hyper on tokio, a fresh instance per request from an `InstancePre`, the
+//! hyper on tokio, a single-threaded runtime per core each accepting on the
+//! one listening socket (`threads.rs`), a fresh instance per 0.2 request
+//! from an `InstancePre` (0.3 instances serve many, see `http::p3`), the
 //! pooling allocator so instantiating is cheap, and the limits of
 //! [`Limits`]. One log line per request, when its response has ended: method,
 //! path, status, time, and what went wrong if anything did.
@@ -27,6 +29,7 @@ mod listener;
 mod log;
 mod request;
 mod slots;
+mod threads;
 
 use std::net::SocketAddr;
 
@@ -37,7 +40,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 
 use crate::http::{Handler, Limits, TICK};
 
-pub use listener::{FD_HEADROOM, ServerLimits, connections_for_file_limit, raise_file_limit};
+pub use listener::{FD_HEADROOM, ServerLimits, connections_for_file_limit, raise_file_limit, threads_for_cores};
 pub use log::{Log, flush};
 
 /// An engine for serving under `limits`: the pooling allocator sized to
@@ -123,17 +126,20 @@ pub fn serve_blocking(addr: &str, handler: impl Into<Handlers>, bound: impl FnOn
     serve_blocking_with(addr, handler, ServerLimits::default(), bound)
 }
 
-/// Serves `handler` on `addr` on a runtime of its own until Ctrl-C or
-/// SIGTERM, then stops gracefully (see [`Server::run_until`]); a second
-/// signal exits the process at once with status 130. `bound` hears the
-/// address once the port is open.
+/// Serves `handler` on `addr` until Ctrl-C or SIGTERM, then stops
+/// gracefully (see [`Server::run_until`]); a second signal exits the
+/// process at once with status 130. `bound` hears the address once the
+/// port is open.
 pub fn serve_blocking_with(
     addr: &str,
     handler: impl Into<Handlers>,
     limits: ServerLimits,
     bound: impl FnOnce(SocketAddr),
 ) -> Result<()> {
-    let runtime = tokio::runtime::Runtime::new().context("cannot start a tokio runtime")?;
+    // The serving threads have runtimes of their own; this one waits for
+    // the signals.
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start a tokio runtime")?;
     runtime.block_on(async {
         let mut signals = StopSignals::listen()?;
         let server = Server::bind(addr, handler).await?.with_limits(limits);
@@ -229,9 +235,8 @@ impl Server {
     }
 }
 
-/// Serves `handler` on `addr` on a thread of its own with its own runtime
-/// until the returned [`Running`] is shut down or dropped; for tests,
-/// benchmarks and checks. `log` turns the per-request log line on.
+/// Serves `handler` on `addr` on threads of its own until the returned
+/// [`Running`] is shut down or dropped; for tests, benchmarks and checks. `log` turns the per-request log line on.
 pub fn start(addr: &str, handler: impl Into<Handlers>, log: bool) -> Result<Running> {
     start_with(addr, handler, ServerLimits::default(), log.into())
 }
@@ -246,8 +251,8 @@ pub fn start_with(addr: &str, handler: impl Into<Handlers>, limits: ServerLimits
     let addr = listener.local_addr()?;
     let (stop, stopping) = watch::channel(Stop::Serving);
     let thread = std::thread::Builder::new().name("edgekit-serve".into()).spawn(move || -> Result<()> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("a tokio runtime")?;
-        let result = runtime.block_on(async move {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("a tokio runtime")?;
+        runtime.block_on(async move {
             let listener = TcpListener::from_std(listener).context("a non-blocking listener")?;
             let server = Server { listener, handlers, limits, log };
             let (mut graceful, mut now) = (stopping.clone(), stopping);
@@ -258,12 +263,11 @@ pub fn start_with(addr: &str, handler: impl Into<Handlers>, limits: ServerLimits
                 result = server.run_until(stop) => result,
                 _ = now.wait_for(|stop| *stop == Stop::Now) => Ok(()),
             }
-        });
-        // Waits (bounded) for the tasks still holding instances to be
-        // dropped, so that what their stores hold (a `--kv` database) is
-        // released when `shutdown` returns.
-        runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-        result
+        })
+        // The serving threads have ended when `run_until` returns or is
+        // dropped, and with them the tasks holding instances: what their
+        // stores hold (a `--kv` database) is released when `shutdown`
+        // returns.
     })?;
     Ok(Running { addr, stop, thread: Some(thread) })
 }

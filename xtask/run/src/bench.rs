@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use edgekit_host::bench::{self, LoadShape, Stats};
-use edgekit_host::client::{Ask, send_blocking};
+use edgekit_host::client::send_blocking;
 use edgekit_host::http::{Grants, Handler, Limits};
 use edgekit_host::kv::KvStore;
+use edgekit_host::load::Ask;
 use edgekit_host::serve::{self, Log};
 use xshell::{Shell, cmd};
 
@@ -100,19 +101,25 @@ pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
         }
         let warm = LoadShape { requests: 2_000, ..SHAPE };
         for (_, addr, _) in &servers {
-            bench::requests_per_second(*addr, warm, &expected)?;
+            bench::load(*addr, warm, &expected)?;
         }
-        let mut samples = vec![Vec::new(); servers.len()];
+        let (mut samples, mut client) = (vec![Vec::new(); servers.len()], vec![Vec::new(); servers.len()]);
         for _ in 0..RUNS {
-            for ((_, addr, _), runs) in servers.iter().zip(&mut samples) {
-                runs.push(bench::requests_per_second(*addr, SHAPE, &expected)?);
+            for (((_, addr, _), runs), client) in servers.iter().zip(&mut samples).zip(&mut client) {
+                let load = bench::load(*addr, SHAPE, &expected)?;
+                runs.push(load.per_second());
+                client.push(load.client_micros_per_request());
             }
         }
         let stats: Vec<Stats> = samples.into_iter().map(Stats::of).collect();
-        table.push_str(&format!("\nthroughput, {name} (WASI {line}), requests/s: median [p10..p90] of {RUNS} runs\n"));
-        for ((label, _, _), stat) in servers.iter().zip(&stats) {
+        table.push_str(&format!(
+            "\nthroughput, {name} (WASI {line}), requests/s: median [p10..p90] of {RUNS} runs; \
+             the load generator's CPU time per request, median\n"
+        ));
+        for (((label, _, _), stat), client) in servers.iter().zip(&stats).zip(client) {
             let ratio = stats[0].median / stat.median;
-            table.push_str(&format!("{label:<36} {stat:>24}   edgekit / this {ratio:.2}\n"));
+            let client = Stats::of(client).median;
+            table.push_str(&format!("{label:<36} {stat:>24}   edgekit / this {ratio:.2}   generator {client:.1} µs\n"));
         }
         ours.shutdown()?;
     }
@@ -145,7 +152,7 @@ fn kv_throughput(engine: &wasmtime::Engine, limits: &Limits, dir: &std::path::Pa
         let mut samples = vec![Vec::new(); asks.len()];
         for _ in 0..KV_RUNS {
             for ((_, ask), runs) in asks.iter().zip(&mut samples) {
-                runs.push(bench::requests_per_second(server.addr, KV_SHAPE, ask)?);
+                runs.push(bench::load(server.addr, KV_SHAPE, ask)?.per_second());
             }
         }
         server.shutdown()?;

@@ -10,7 +10,7 @@ use edgekit_host::http::{Grants, Handler, Limits, TICK};
 use edgekit_host::kv::KvStore;
 use edgekit_host::profile::Profile;
 use edgekit_host::serve::{
-    Log, ServerLimits, connections_for_file_limit, engine, raise_file_limit, serve_blocking_with,
+    Log, ServerLimits, connections_for_file_limit, engine, raise_file_limit, serve_blocking_with, threads_for_cores,
 };
 use xtask::flags;
 
@@ -56,6 +56,7 @@ impl Options {
                         connections_for_file_limit()
                     }
                 },
+                threads: flags.threads.map_or_else(threads_for_cores, usize::from),
             },
             guest_log: if flags.no_guest_log { Log::Off } else { Log::Stderr },
             profile: flags.profile.clone(),
@@ -80,8 +81,12 @@ impl Options {
         };
         format!(
             "serving {what} (WASI {line}) on http://{addr} (deadline {} ms, memory {} MiB, {} instances{reuse}, \
-             {} connections{cli}{kv}{profile}); Ctrl-C stops gracefully, twice at once",
-            flags.deadline_ms, flags.memory_mib, self.limits.instances, self.server.max_connections
+             {} connections, {} threads{cli}{kv}{profile}); Ctrl-C stops gracefully, twice at once",
+            flags.deadline_ms,
+            flags.memory_mib,
+            self.limits.instances,
+            self.server.max_connections,
+            self.server.threads
         )
     }
 }

@@ -231,7 +231,7 @@ fn shipped(module: &str, wit_dir: &str, deps: &[&str], world: &str) -> Result<Gu
 fn componentize(module: &str, wit_dir: &str, deps: &[&str], world: &str, keep_names: bool) -> Result<Guest> {
     let named = wat::parse_str(module).with_context(|| format!("test guest WAT does not assemble:\n{module}"))?;
     let names = function_names(&named)?;
-    let mut stripped = if keep_names { named.clone() } else { strip_names(&named)? };
+    let mut stripped = if keep_names { named } else { strip_names(&named)? };
     let dir = crate::root().join(wit_dir);
     let mut resolve = Resolve::default();
     for package in deps {

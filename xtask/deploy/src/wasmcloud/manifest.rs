@@ -49,30 +49,20 @@ impl App {
         let _ = writeln!(y, "kind: Application");
         let _ = writeln!(y, "metadata:\n  name: {name}\n  annotations:\n    description: \"{description}\"");
         let _ = writeln!(y, "spec:\n  components:");
-        let _ = writeln!(y, "    - name: {name}\n      type: component\n      properties:\n        image: {image}");
-        let _ = writeln!(
-            y,
-            "      traits:\n        - type: spreadscaler\n          properties:\n            instances: {replicas}"
-        );
+        component(&mut y, name, "component", image, "spreadscaler", *replicas);
         let _ = writeln!(y, "            spread:");
         for host in 1..=*hosts {
-            let _ = writeln!(y, "              - name: host-{host}\n                weight: 100");
-            let _ = writeln!(y, "                requirements:\n                  {HOST_LABEL}: \"{host}\"");
+            spread_to(&mut y, host, Some(100));
         }
         for (i, listener) in self.listeners.iter().enumerate() {
             let server = match listener.host {
                 Some(host) => format!("http-server-host-{host}"),
                 None => "http-server".to_string(),
             };
-            let _ = writeln!(y, "    - name: {server}\n      type: capability");
-            let _ = writeln!(y, "      properties:\n        image: wasmcloud+builtin://http-server");
-            let _ = writeln!(
-                y,
-                "      traits:\n        - type: daemonscaler\n          properties:\n            instances: 1"
-            );
+            component(&mut y, &server, "capability", "wasmcloud+builtin://http-server", "daemonscaler", 1);
             if let Some(host) = listener.host {
-                let _ = writeln!(y, "            spread:\n              - name: host-{host}");
-                let _ = writeln!(y, "                requirements:\n                  {HOST_LABEL}: \"{host}\"");
+                let _ = writeln!(y, "            spread:");
+                spread_to(&mut y, host, None);
             }
             let _ = writeln!(y, "        - type: link\n          properties:");
             let _ = writeln!(
@@ -89,6 +79,26 @@ impl App {
         }
         y
     }
+}
+
+/// One of `spec.components`: its name, type and image, and the first of its
+/// traits, a `scaler` of `instances` (the spread, if any, follows).
+fn component(y: &mut String, name: &str, kind: &str, image: &str, scaler: &str, instances: usize) {
+    let _ = writeln!(y, "    - name: {name}\n      type: {kind}\n      properties:\n        image: {image}");
+    let _ = writeln!(
+        y,
+        "      traits:\n        - type: {scaler}\n          properties:\n            instances: {instances}"
+    );
+}
+
+/// One entry of a scaler's spread: the hosts labelled `edgekit-host=<host>`,
+/// with a weight if given.
+fn spread_to(y: &mut String, host: usize, weight: Option<u32>) {
+    let _ = writeln!(y, "              - name: host-{host}");
+    if let Some(weight) = weight {
+        let _ = writeln!(y, "                weight: {weight}");
+    }
+    let _ = writeln!(y, "                requirements:\n                  {HOST_LABEL}: \"{host}\"");
 }
 
 #[cfg(test)]

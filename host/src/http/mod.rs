@@ -55,7 +55,7 @@ thread_local! {
 /// Marks the calling thread as serving thread `index` (counted from 0): the
 /// 0.3 requests it hands over go to workers of its own, whose instances
 /// stay on it. Other threads count as thread 0.
-pub fn enter_serving_thread(index: usize) {
+pub(crate) fn enter_serving_thread(index: usize) {
     SERVING_THREAD.with(|thread| thread.set(index));
 }
 

@@ -196,7 +196,7 @@ impl Server {
             closing: watch::channel(false).0,
             numbers: Arc::new(AtomicU64::new(0)),
         });
-        let mut threads = Threads::start(shared.limits.threads, shared.clone())?;
+        let mut threads = Threads::start(shared.clone())?;
         let Shared { limits, log, .. } = &*shared;
         let mut backoff = ACCEPT_BACKOFF.0;
         let mut stop = std::pin::pin!(stop);
@@ -252,7 +252,7 @@ impl Server {
 
 /// What every connection of a server shares, on whichever thread it is.
 pub(super) struct Shared {
-    limits: Arc<ServerLimits>,
+    pub(super) limits: Arc<ServerLimits>,
     handlers: Handlers,
     pub(super) log: Log,
     /// Tells the connections the server is stopping.

@@ -1,10 +1,10 @@
 //! Serving a wasi:http component over real HTTP/1.1, as an edge host does:
-//! hyper on tokio, a single-threaded runtime per core each accepting on the
-//! one listening socket (`threads.rs`), a fresh instance per 0.2 request
-//! from an `InstancePre` (0.3 instances serve many, see `http::p3`), the
-//! pooling allocator so instantiating is cheap, and the limits of
-//! [`Limits`]. One log line per request, when its response has ended: method,
-//! path, status, time, and what went wrong if anything did.
+//! hyper on tokio, a single-threaded runtime per core, each serving the
+//! connections the accept loop hands it (`threads.rs`), a fresh instance
+//! per 0.2 request from an `InstancePre` (0.3 instances serve many, see
+//! `http::p3`), the pooling allocator so instantiating is cheap, and the
+//! limits of [`Limits`]. One log line per request, when its response has
+//! ended: method, path, status, time, and what went wrong if anything did.
 //!
 //! Whatever a guest does (loop, trap, allocate without end), that request
 //! fails with a status and the server goes on serving; a malformed request
@@ -236,7 +236,8 @@ impl Server {
 }
 
 /// Serves `handler` on `addr` on threads of its own until the returned
-/// [`Running`] is shut down or dropped; for tests, benchmarks and checks. `log` turns the per-request log line on.
+/// [`Running`] is shut down or dropped; for tests, benchmarks and checks.
+/// `log` turns the per-request log line on.
 pub fn start(addr: &str, handler: impl Into<Handlers>, log: bool) -> Result<Running> {
     start_with(addr, handler, ServerLimits::default(), log.into())
 }

@@ -49,9 +49,13 @@ struct Thread {
 }
 
 impl Threads {
-    /// Starts `count` threads serving what they are handed, each on a
-    /// runtime built here, so that failing to build one fails the start.
-    pub(super) fn start(count: usize, shared: Arc<Shared>) -> Result<Threads> {
+    /// Starts the server's threads ([`ServerLimits::threads`]), serving
+    /// what they are handed, each on a runtime built here, so that failing
+    /// to build one fails the start.
+    ///
+    /// [`ServerLimits::threads`]: super::ServerLimits::threads
+    pub(super) fn start(shared: Arc<Shared>) -> Result<Threads> {
+        let count = shared.limits.threads;
         let mut threads = Threads { threads: Vec::with_capacity(count), next: 0 };
         for index in 0..count {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -61,7 +65,7 @@ impl Threads {
             let (handoff, mut handed) = mpsc::unbounded_channel::<(std::net::TcpStream, Slot)>();
             let (finish, mut finished) = oneshot::channel();
             let open = Arc::new(AtomicUsize::new(0));
-            let (shared, count) = (shared.clone(), open.clone());
+            let (shared, open_here) = (shared.clone(), open.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("edgekit-serve-{index}"))
                 .spawn(move || {
@@ -72,13 +76,13 @@ impl Threads {
                                 Some(handed) = handed.recv() => handed,
                                 _ = &mut finished => break,
                             };
-                            let (shared, count) = (shared.clone(), count.clone());
+                            let (shared, open_here) = (shared.clone(), open_here.clone());
                             tokio::spawn(async move {
                                 match TcpStream::from_std(stream) {
                                     Ok(stream) => shared.connection().serve(stream, slot).await,
                                     Err(e) => shared.log.write(|| format!("cannot serve a connection: {e}")),
                                 }
-                                count.fetch_sub(1, Ordering::Relaxed);
+                                open_here.fetch_sub(1, Ordering::Relaxed);
                             });
                         }
                     });

@@ -8,7 +8,7 @@ dist *components:
 dev component *flags:
     cargo xtask dev {{component}} {{flags}}
 
-# Check target/dist against size-budgets.toml (pass flags: --bless, --explain edge-fn, ...).
+# Check target/dist against the budgets in edgekit.toml (pass flags: --bless, --explain edge-fn, ...).
 size *flags:
     cargo xtask size {{flags}}
 

@@ -115,7 +115,7 @@ pub fn call(engine: &Engine, component: &Component, expr: &str) -> Result<String
     let instance = linker
         .instantiate(&mut store, component)
         .map_err(anyhow::Error::from)
-        .context("cannot instantiate the component without capabilities: `call` is for components that import nothing (serve wasi:http components with `cargo xtask serve`)")?;
+        .context("cannot instantiate the component without capabilities: `call` is for components that import nothing (serve wasi:http components with `serve`)")?;
     let func = instance.get_func(&mut store, index).context("the function export vanished")?;
     let mut results = vec![Val::Bool(false); export.ty.results().len()];
     if let Err(error) = func.call(&mut store, &params, &mut results) {

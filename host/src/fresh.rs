@@ -17,17 +17,16 @@ use anyhow::{Context, Result, bail};
 pub fn check(root: &Path, name: &str, artifact: &Path) -> Result<()> {
     let manifest = artifact.with_file_name("manifest.json");
     let text = std::fs::read_to_string(&manifest)
-        .with_context(|| format!("cannot read {}: run `cargo xtask dist`", manifest.display()))?;
+        .with_context(|| format!("cannot read {}: run `{}`", manifest.display(), crate::tool("dist")))?;
     let json: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is malformed: run `cargo xtask dist`", manifest.display()))?;
-    let entry =
-        json["components"].as_array().into_iter().flatten().find(|e| e["name"] == name).with_context(|| {
-            format!("{} has no entry for `{name}`: run `cargo xtask dist {name}`", manifest.display())
-        })?;
+        .with_context(|| format!("{} is malformed: run `{}`", manifest.display(), crate::tool("dist")))?;
+    let entry = json["components"].as_array().into_iter().flatten().find(|e| e["name"] == name).with_context(|| {
+        format!("{} has no entry for `{name}`: run `{}`", manifest.display(), crate::tool(&format!("dist {name}")))
+    })?;
     let built = modified(artifact)?;
     let sources: Vec<&str> = entry["sources"].as_array().into_iter().flatten().filter_map(|s| s.as_str()).collect();
     if sources.is_empty() {
-        bail!("{} records no sources for `{name}`: run `cargo xtask dist {name}`", manifest.display());
+        bail!("{} records no sources for `{name}`: run `{}`", manifest.display(), crate::tool(&format!("dist {name}")));
     }
     let mut newest: Option<(SystemTime, PathBuf)> = None;
     for source in sources {
@@ -38,9 +37,10 @@ pub fn check(root: &Path, name: &str, artifact: &Path) -> Result<()> {
     {
         let component = name.split('+').collect::<Vec<_>>().join(" ");
         bail!(
-            "{} is stale: {} changed after it was built; run `cargo xtask dist {component}`",
+            "{} is stale: {} changed after it was built; run `{}`",
             artifact.display(),
-            path.strip_prefix(root).unwrap_or(&path).display()
+            path.strip_prefix(root).unwrap_or(&path).display(),
+            crate::tool(&format!("dist {component}"))
         );
     }
     Ok(())

@@ -29,36 +29,43 @@ include!(concat!(env!("OUT_DIR"), "/components.rs"));
 
 mod fresh;
 
-/// The workspace root, found at run time and never from a path compiled
+/// The project's root, found at run time and never from a path compiled
 /// into the binary, so a binary reused from a target directory that several
-/// checkouts share reads the checkout it runs in: the nearest directory at
-/// or above `CARGO_MANIFEST_DIR` when cargo set it (`cargo test`, `cargo
-/// run`), else at or above the current directory, whose `Cargo.toml` is a
-/// workspace with `host` among its members ([`root_above`]). Outside any,
-/// the current directory: the artifact a caller looks for is then missing,
-/// and [`artifact`] says to run from a checkout.
+/// checkouts share reads the checkout it runs in: the nearest directory
+/// holding an `edgekit.toml` at or above `CARGO_MANIFEST_DIR` when cargo
+/// set it (`cargo test`, `cargo run`), else at or above the current
+/// directory ([`root_above`]). Outside any, the current directory: the
+/// artifact a caller looks for is then missing, and [`artifact`] says how
+/// to make a project.
 pub fn root() -> PathBuf {
     find_root().unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")))
 }
 
-/// [`root`], or `None` outside an edgekit workspace.
+/// [`root`], or `None` outside an edgekit project.
 pub fn find_root() -> Option<PathBuf> {
     let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR").and_then(|dir| root_above(Path::new(&dir)));
     from_cargo.or_else(|| root_above(&std::env::current_dir().ok()?))
 }
 
-/// The nearest directory at or above `dir` whose `Cargo.toml` declares a
-/// `[workspace]` with `host` among its members. A component's own
-/// `[workspace]` (each is a standalone crate) does not count.
+/// The nearest directory at or above `dir` holding the project file
+/// `edgekit.toml` (the same rule as xtask's `project::root_above`).
 pub fn root_above(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors().find(|dir| is_edgekit_workspace(dir)).map(Path::to_path_buf)
+    dir.ancestors().find(|dir| dir.join("edgekit.toml").is_file()).map(Path::to_path_buf)
 }
 
-fn is_edgekit_workspace(dir: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else { return false };
-    let Ok(manifest) = text.parse::<toml::Table>() else { return false };
-    let members = manifest.get("workspace").and_then(|w| w.get("members")).and_then(|m| m.as_array());
-    members.is_some_and(|members| members.iter().any(|m| m.as_str() == Some("host")))
+/// What a person types to run edgekit's `command` (`dist`, `dist greeter`):
+/// `cargo xtask dist` in edgekit's repository, `cargo edgekit dist` from
+/// the installed tool, which says so with [`set_tool`].
+pub fn tool(command: &str) -> String {
+    format!("{} {command}", TOOL.get().copied().unwrap_or("cargo xtask"))
+}
+
+static TOOL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Names the running tool for the messages (`cargo edgekit`); the first
+/// call wins.
+pub fn set_tool(command: &'static str) {
+    let _ = TOOL.set(command);
 }
 
 /// The path of a dist artifact, or a one-line error saying how to make it.
@@ -68,8 +75,8 @@ pub fn artifact(name: &str) -> Result<PathBuf> {
     if find_root().is_none() {
         let here = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
         bail!(
-            "no edgekit workspace at or above {here} (a Cargo.toml whose [workspace] members include \"host\"): \
-             run from an edgekit checkout"
+            "no edgekit project at or above {here} (a directory with an edgekit.toml): run from a project, \
+             or make one with `cargo edgekit init`"
         );
     }
     let path = root().join("target").join("dist").join(format!("{name}.wasm"));
@@ -81,14 +88,15 @@ pub fn artifact(name: &str) -> Result<PathBuf> {
             .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".wasm").map(str::to_string))
             .collect();
         if names.is_empty() {
-            bail!("{} is missing: run `cargo xtask dist` first", path.display());
+            bail!("{} is missing: run `{}` first", path.display(), tool("dist"));
         }
         names.sort();
         bail!(
             "{} is missing: `{name}` is not a dist artifact (there are: {}); name one of those, \
-             or run `cargo xtask dist` if `{name}` is a new component",
+             or run `{}` if `{name}` is a new component",
             path.display(),
-            names.join(", ")
+            names.join(", "),
+            tool("dist")
         );
     }
     fresh::check(&root(), name, &path)?;
@@ -141,7 +149,7 @@ pub fn load_named(engine: &Engine, name: &str) -> Result<(Component, trap::Names
     let path = resolve(name)?;
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let component = Component::new(engine, &bytes).map_err(anyhow::Error::from).with_context(|| {
-        format!("{} is not a component wasmtime can compile: build it with `cargo xtask dist`", path.display())
+        format!("{} is not a component wasmtime can compile: build it with `{}`", path.display(), tool("dist"))
     })?;
     let names = trap::Names::beside(&component, &path, &bytes);
     Ok((component, names))

@@ -1,7 +1,7 @@
 //! Named traps: what a guest was doing when it trapped, with the Rust names
 //! of its functions, although the artifact it runs carries none.
 //!
-//! `cargo xtask dist` strips every name from the shipped component and sets
+//! `dist` strips every name from the shipped component and sets
 //! the main core module's function names aside in
 //! `target/dist/<name>.names.json`, with the SHA-256 of the artifact they
 //! belong to. [`Names::beside`] reads that file for one artifact and uses it
@@ -89,9 +89,9 @@ impl Names {
             Err(why) => (Err(why), Vec::new()),
         };
         let origin = match (&functions, parts.len()) {
-            (Ok(_), 0) => format!("{}, written by `cargo xtask dist` for these exact bytes", file.display()),
+            (Ok(_), 0) => format!("{}, written by `dist` for these exact bytes", file.display()),
             (Ok(_), _) => format!(
-                "{}, written by `cargo xtask dist` for these exact bytes, part by part: {}",
+                "{}, written by `dist` for these exact bytes, part by part: {}",
                 file.display(),
                 parts.iter().map(|p| p.component.as_str()).collect::<Vec<_>>().join(", ")
             ),
@@ -231,10 +231,7 @@ fn read_names_file(file: &Path, bytes: &[u8]) -> Result<(BTreeMap<u32, String>, 
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!(
-                "{} does not exist (`cargo xtask dist` writes it beside the artifact)",
-                file.display()
-            ));
+            return Err(format!("{} does not exist (`dist` writes it beside the artifact)", file.display()));
         }
         Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
     };
@@ -251,20 +248,22 @@ fn parse_names(text: &str, bytes: &[u8], source: &str) -> Result<(BTreeMap<u32, 
         parts: Vec<Part>,
     }
     let names: NamesFile = serde_json::from_str(text)
-        .map_err(|e| format!("{source} is not a names file ({e}): run `cargo xtask dist` again"))?;
+        .map_err(|e| format!("{source} is not a names file ({e}): run `{}` again", crate::tool("dist")))?;
     let actual = sha256_hex(bytes);
     if names.artifact_sha256 != actual {
         return Err(format!(
             "{source} is stale: it names the functions of the artifact with SHA-256 {}, and this one's is {}; \
-             run `cargo xtask dist` to write both again",
+             run `{}` to write both again",
             short(&names.artifact_sha256),
-            short(&actual)
+            short(&actual),
+            crate::tool("dist")
         ));
     }
     if names.functions.is_empty() && names.parts.is_empty() {
         return Err(format!(
             "{source} names no function: the artifact was stripped of its names without setting them aside; \
-             run `cargo xtask dist` to write both again"
+             run `{}` to write both again",
+            crate::tool("dist")
         ));
     }
     Ok((names.functions, names.parts))

@@ -164,9 +164,10 @@ impl Manifest {
     pub fn read(dist: &Path) -> Result<Manifest> {
         let path = Manifest::path(dist);
         let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}: run `cargo xtask dist` first", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a dist manifest: run `cargo xtask dist` again", path.display()))
+            .with_context(|| format!("cannot read {}: run `{}` first", path.display(), crate::tool::cmd("dist")))?;
+        serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a dist manifest: run `{}` again", path.display(), crate::tool::cmd("dist"))
+        })
     }
 
     /// The manifest in `dist`, or an empty one where there is none yet.
@@ -183,9 +184,10 @@ impl Manifest {
         self.components.iter().find(|e| e.name == name).with_context(|| {
             let names: Vec<&str> = self.components.iter().map(|e| e.name.as_str()).collect();
             format!(
-                "no component `{name}` in {} (it has: {}); run `cargo xtask dist {name}` or fix the name",
+                "no component `{name}` in {} (it has: {}); run `{}` or fix the name",
                 Manifest::path(dist).display(),
-                names.join(", ")
+                names.join(", "),
+                crate::tool::cmd(&format!("dist {name}"))
             )
         })
     }

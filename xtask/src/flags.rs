@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// edgekit's build tooling: turns the guest crates under `components/` into
-/// optimized, verified Wasm components in `target/dist/`.
+/// edgekit: turns the guest crates of a project (a directory with an
+/// edgekit.toml) into optimized, verified Wasm components in target/dist/,
+/// keeps their sizes, serves them and deploys them.
 #[derive(Parser, Debug)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask", version, disable_help_subcommand = true)]
 pub struct Xtask {
@@ -16,8 +17,23 @@ pub struct Xtask {
     pub command: Command,
 }
 
+impl Xtask {
+    /// Parses the command line `args` (without the program's name) of the
+    /// tool a person runs as `command` (`cargo xtask`, `cargo edgekit`):
+    /// the same commands and flags, with that name in `--help` and usage
+    /// errors; exits on a usage error or `--help`, as clap does.
+    pub fn parse_as(command: &'static str, args: impl IntoIterator<Item = std::ffi::OsString>) -> Xtask {
+        use clap::{CommandFactory, FromArgMatches};
+        let cli = Xtask::command().name(command).bin_name(command);
+        let matches = cli.get_matches_from(std::iter::once(std::ffi::OsString::from(command)).chain(args));
+        Xtask::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    Init(Init),
+    Update(Update),
     Dist(Dist),
     Size(Size),
     Wit(Wit),
@@ -50,6 +66,37 @@ impl Command {
             _ => None,
         }
     }
+
+    /// Whether the command works on a project, and so refuses to run
+    /// outside one: all but `init`, `pull`, and `serve` or `call` given the
+    /// path of a `.wasm` file.
+    pub fn needs_project(&self) -> bool {
+        let path = |component: &str| component.ends_with(".wasm") || component.contains('/');
+        match self {
+            Command::Init(_) | Command::Pull(_) => false,
+            Command::Serve(serve) => !path(&serve.component),
+            Command::Call(call) => !path(&call.component),
+            Command::New(new) => new.out.is_none(),
+            _ => true,
+        }
+    }
+}
+
+/// Make the current directory an edgekit project (an existing Cargo
+/// workspace or an empty directory): edgekit.toml, the guest library and the
+/// pinned WASI in .edgekit/, components/, and a CI workflow that builds and
+/// checks the components. Adds files, never overwrites one.
+#[derive(clap::Args, Debug)]
+pub struct Init {}
+
+/// Bring this project's guest library and pinned WASI (.edgekit/) to the
+/// installed cargo-edgekit's, record its versions in edgekit.toml, and
+/// print what changed.
+#[derive(clap::Args, Debug)]
+pub struct Update {
+    /// Change nothing; fail if the project is not up to date (for CI).
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Build, strip, wasm-opt -Oz, componentize, validate and check every
@@ -74,8 +121,8 @@ pub enum Format {
     Json,
 }
 
-/// Check target/dist against size-budgets.toml (runs dist first when
-/// target/dist is empty), or explain where an artifact's bytes go.
+/// Check target/dist against the budgets in edgekit.toml (runs dist first
+/// when target/dist is empty), or explain where an artifact's bytes go.
 #[derive(clap::Args, Debug)]
 pub struct Size {
     /// Accept the current sizes as the new baselines.
@@ -117,23 +164,24 @@ pub struct Wit {
 #[derive(clap::Args, Debug)]
 pub struct Tidy {}
 
-/// Create a component from a template: inside the workspace under
-/// components/<name>, or with --out as a standalone crate anywhere.
+/// Create a component from a template: in this project's components
+/// directory, or with --out as a standalone crate anywhere.
 #[derive(clap::Args, Debug)]
 pub struct New {
     /// The new component's name: lower-case words joined by `-`, e.g. orders-api.
     pub name: String,
-    /// The component under components/ to copy, e.g. http-api.
+    /// The template to copy, e.g. http-api (`new --help` cannot list them;
+    /// a wrong name gets the list).
     #[arg(long)]
     pub template: String,
     /// Write a standalone crate (its own [workspace], WIT and README) into
-    /// this directory instead of adding it to this workspace.
+    /// this directory instead of adding it to this project.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
 
 /// Remove a component: its crate, its world file, its test, its budget, its
-/// README row, its compositions and its dist artifacts.
+/// compositions, its README row and its dist artifacts.
 #[derive(clap::Args, Debug)]
 pub struct Rm {
     /// The component to remove.
@@ -164,7 +212,7 @@ pub struct Serve {
 /// it; a change that fails keeps the old version serving.
 #[derive(clap::Args, Debug)]
 pub struct Dev {
-    /// A component under components/, or a composition of compose.toml
+    /// A component of this project, or a composition its edgekit.toml lists
     /// (`middleware+http-api`).
     pub component: String,
     #[command(flatten)]

@@ -9,12 +9,15 @@
 //! and `xtask-deploy` crates beside this one; this binary checks their
 //! arguments and hands them over through `cargo run`, which builds that wing
 //! the first time it is used.
+//!
+//! The installed tool, `cargo edgekit` (`cargo-edgekit/`), runs the same
+//! commands with the same code: it links all three wings into one binary.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use xtask::flags::{Command, Xtask};
+use xtask::flags::Xtask;
 use xtask::workspace;
 
 fn main() -> ExitCode {
@@ -23,29 +26,11 @@ fn main() -> ExitCode {
 
 fn run() -> Result<()> {
     let flags = Xtask::parse();
-    let sh = xshell::Shell::new()?;
-    sh.change_dir(workspace::root());
     if let Some(wing) = flags.command.wing_crate() {
+        xtask::tool::preflight(&flags.command)?;
         return hand_over(wing);
     }
-    match flags.command {
-        Command::Dist(cmd) => cmd.run(&sh),
-        Command::Size(cmd) => cmd.run(&sh),
-        Command::Wit(cmd) => cmd.run(&sh),
-        Command::Tidy(cmd) => cmd.run(&sh),
-        Command::New(cmd) => cmd.run(&sh),
-        Command::Rm(cmd) => cmd.run(&sh),
-        Command::Compose(cmd) => cmd.run(&sh),
-        Command::Serve(_)
-        | Command::Dev(_)
-        | Command::Call(_)
-        | Command::Portability(_)
-        | Command::Bench(_)
-        | Command::Oci(_)
-        | Command::Publish(_)
-        | Command::Pull(_)
-        | Command::Deploy(_) => unreachable!("handed over above"),
-    }
+    xtask::run(flags.command)
 }
 
 /// Runs the same command line in the wing crate `wing`, replacing this

@@ -45,10 +45,10 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// A copy of the files a workspace needs to build its components and run
-/// the guards: the pins, the components, the budgets, compositions, README,
-/// toolchain file and cargo's configuration (no xtask or host: nothing here
-/// builds them).
+/// A copy of the files a project needs to build its components and run
+/// the guards: the pins, the components, the project file (budgets and
+/// compositions), README, toolchain file and cargo's configuration (no
+/// xtask or host: nothing here builds them).
 ///
 /// `.cargo/config.toml` comes too: its `[env]` is part of every build's
 /// fingerprint, and a copy without it, sharing the target directory, would
@@ -60,7 +60,7 @@ pub fn workspace_copy(label: &str) -> TempDir {
     for dir in ["wit", "components", "guest", ".cargo"] {
         copy_tree(&root.join(dir), &tmp.path().join(dir));
     }
-    for file in ["README.md", "size-budgets.toml", "compose.toml", "rust-toolchain.toml"] {
+    for file in ["README.md", crate::project::FILE, "rust-toolchain.toml"] {
         std::fs::copy(root.join(file), tmp.path().join(file)).unwrap();
     }
     tmp

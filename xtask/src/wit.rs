@@ -90,8 +90,9 @@ impl Wit {
             0 => bail!("{}/deps has no versioned wasi:* package", self.dir.display()),
             _ => bail!(
                 "{}/deps mixes WASI versions {versions:?}: a pinned line vendors one release; \
-                 re-vendor it with `cargo xtask wit --bump <version>`",
-                self.dir.display()
+                 re-vendor it with `{}`",
+                self.dir.display(),
+                crate::tool::cmd("wit --bump <version>")
             ),
         }
     }
@@ -245,8 +246,9 @@ pub fn line_version(line: &Path) -> Result<String> {
         1 => Ok(versions.into_iter().next().unwrap()),
         _ => bail!(
             "{}/deps must vendor exactly one WASI release, found {versions:?}; \
-             re-vendor it with `cargo xtask wit --bump <version>`",
-            line.display()
+             re-vendor it with `{}`",
+            line.display(),
+            crate::tool::cmd("wit --bump <version>")
         ),
     }
 }

@@ -1,9 +1,12 @@
-//! The workspace as every wing sees it: where things live, and the guest
-//! components under `components/` with the world each one targets.
+//! The project as every wing sees it: where things are built, and the guest
+//! components with the world each one targets. Where things live comes from
+//! the project file (`project.rs`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+
+use crate::project::Project;
 
 /// The Rust target guests are built for: a bare core module whose only
 /// imports are the WIT functions the code calls (see ARCHITECTURE.md).
@@ -12,31 +15,13 @@ pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// `[profile.release]`, set for size.
 pub const WASM_PROFILE: &str = "release";
 
-/// The workspace root, found at run time and never from a path compiled
-/// into the binary, so that a binary reused from a shared target directory
-/// serves the checkout it runs in: the nearest directory at or above
-/// `CARGO_MANIFEST_DIR` when cargo set it (`cargo run`, `cargo test`), else
-/// at or above the current directory, whose `Cargo.toml` is a workspace with
-/// `host` among its members (a component's own `[workspace]` is not).
-/// Outside any, the current directory, whose missing `components/` the
-/// commands then name.
+/// The project's root (see [`crate::project::find_root`]): the nearest
+/// directory with an `edgekit.toml` at or above `CARGO_MANIFEST_DIR` when
+/// cargo set it, else at or above the current directory. Outside any, the
+/// current directory, whose missing project file the commands then name
+/// (the entry points refuse to run a command there first).
 pub fn root() -> PathBuf {
-    let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR").and_then(|dir| root_above(Path::new(&dir)));
-    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    from_cargo.or_else(|| root_above(&here)).unwrap_or(here)
-}
-
-/// The nearest directory at or above `dir` whose `Cargo.toml` declares a
-/// `[workspace]` with `host` among its members.
-pub fn root_above(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors()
-        .find(|dir| {
-            let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else { return false };
-            let Ok(manifest) = text.parse::<toml::Table>() else { return false };
-            let members = manifest.get("workspace").and_then(|w| w.get("members")).and_then(|m| m.as_array());
-            members.is_some_and(|members| members.iter().any(|m| m.as_str() == Some("host")))
-        })
-        .map(Path::to_path_buf)
+    crate::project::find_root().unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")))
 }
 
 /// The variables cargo sets for the program it runs (`cargo run`, `cargo
@@ -85,14 +70,12 @@ pub fn dist_dir(root: &Path) -> PathBuf {
     root.join("target").join("dist")
 }
 
-/// The guest library's directory under the root: the crate `edgekit` the
-/// http templates are written on (see ARCHITECTURE.md, `guest/`).
-pub const GUEST: &str = "guest";
-
 /// How a component depends on the guest library, in its Cargo.toml: the
-/// directory `edgekit/` beside its manifest. Under `components/` that is a
-/// symbolic link to `../../guest` ([`GUEST_LINK`]); copied out (`new
-/// --out`) it is a copy of the library. The same line either way.
+/// directory `edgekit/` beside its manifest. In a project that is a
+/// symbolic link to the project's library ([`Project::guest_link`]:
+/// `../../guest` in edgekit's repository, `../../.edgekit/guest` in a
+/// team's project); copied out (`new --out`) it is a copy of the library.
+/// The same line either way.
 ///
 /// Invariant: the library sits inside the component's own workspace, so
 /// cargo hashes its path relative to the component (`stable_hash` of a path
@@ -105,14 +88,11 @@ pub const GUEST_DEPENDENCY: &str = "path = \"edgekit\"";
 /// The directory name of the library inside a component (`edgekit/`).
 pub const GUEST_DIR: &str = "edgekit";
 
-/// Where `components/<name>/edgekit` points: the library in this workspace.
-pub const GUEST_LINK: &str = "../../guest";
-
 /// The guest library's WIT, one directory per pinned line (`p2`, `p3`),
 /// each a world over that line's `deps/` copies, which `dist` refreshes
 /// like a component's.
-pub fn guest_wit_dirs(root: &Path) -> Vec<PathBuf> {
-    ["p2", "p3"].iter().map(|line| root.join(GUEST).join("wit").join(line)).collect()
+pub fn guest_wit_dirs(project: &Project) -> Vec<PathBuf> {
+    ["p2", "p3"].iter().map(|line| project.library_dir().join("wit").join(line)).collect()
 }
 
 /// One guest crate under `components/`.
@@ -143,23 +123,33 @@ impl Component {
         std::fs::read_to_string(&self.manifest).is_ok_and(|text| text.contains(GUEST_DEPENDENCY))
     }
 
-    /// What its artifact is built from, relative to the root (recorded in
-    /// the manifest; the tests refuse an artifact older than any of these).
-    pub fn sources(&self) -> Vec<String> {
-        let mut sources = vec![format!("components/{}", self.name), "wit".into(), "rust-toolchain.toml".into()];
+    /// What its artifact is built from, relative to the project's root
+    /// (recorded in the manifest; the tests refuse an artifact older than
+    /// any of these): its directory, the pins, the guest library when it is
+    /// written on it, and the project's toolchain file when there is one.
+    pub fn sources(&self, project: &Project) -> Vec<String> {
+        let mut sources = vec![project.relative(&self.dir), project.relative(&project.pins_dir())];
+        if project.root.join("rust-toolchain.toml").is_file() {
+            sources.push("rust-toolchain.toml".into());
+        }
         if self.uses_guest() {
-            sources.push(GUEST.into());
+            sources.push(project.relative(&project.library_dir()));
         }
         sources
     }
 }
 
-/// The names of the directories under `<root>/components`, sorted.
+/// The names of the component directories of the project at `root`, sorted.
 pub fn component_names(root: &Path) -> Result<Vec<String>> {
-    let components_dir = root.join("components");
+    let project = Project::load(root)?;
+    let components_dir = project.components_dir();
     let mut names = Vec::new();
-    let entries = std::fs::read_dir(&components_dir)
-        .with_context(|| format!("cannot read {}: run from an edgekit checkout", components_dir.display()))?;
+    if !components_dir.exists() {
+        return Ok(names);
+    }
+    let entries = std::fs::read_dir(&components_dir).with_context(|| {
+        format!("cannot read {}, the components directory {} names", components_dir.display(), crate::project::FILE)
+    })?;
     for entry in entries {
         let entry = entry?;
         if entry.file_type()?.is_dir() {
@@ -170,20 +160,21 @@ pub fn component_names(root: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Lists the components under `<root>/components`, sorted by name. With a
+/// Lists the components of the project at `root`, sorted by name. With a
 /// non-empty `only`, returns just those, failing on a name that has no
 /// directory.
 pub fn components(root: &Path, only: &[String]) -> Result<Vec<Component>> {
-    let components_dir = root.join("components");
+    let components_dir = Project::load(root)?.components_dir();
     let mut names = component_names(root)?;
     if !only.is_empty() {
         for name in only {
             if !names.contains(name) {
                 bail!(
                     "no component `{name}`: {} does not exist (components: {}); \
-                     create it by copying an existing component directory, or fix the name",
+                     create it with `{}`, or fix the name",
                     components_dir.join(name).display(),
-                    names.join(", ")
+                    names.join(", "),
+                    crate::tool::cmd(&format!("new {name} --template <template>"))
                 );
             }
         }
@@ -197,7 +188,11 @@ pub fn load(dir: &Path) -> Result<Component> {
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
     let manifest = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).with_context(|| {
-        format!("{} is missing: every directory under components/ must be a guest crate", manifest.display())
+        format!(
+            "{} is missing: every directory under the components directory must be a guest crate \
+             (remove the directory, or remove it from the project file's lists if it was deleted)",
+            manifest.display()
+        )
     })?;
     let toml: toml::Table = text.parse().with_context(|| format!("{} is not valid TOML", manifest.display()))?;
     let crate_name = toml.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str());

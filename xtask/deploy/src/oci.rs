@@ -101,12 +101,13 @@ impl Image {
     pub fn build(root: &Path, dist: &Path, entry: &Entry, stamp: &Stamp) -> Result<Image> {
         let path = dist.join(&entry.file);
         let bytes = std::fs::read(&path)
-            .with_context(|| format!("cannot read {}: run `cargo xtask dist` first", path.display()))?;
+            .with_context(|| format!("cannot read {}: run `{}` first", path.display(), xtask::tool::cmd("dist")))?;
         if sha256_hex(&bytes) != entry.sha256 {
             bail!(
-                "{} does not match the sha256 in {}: run `cargo xtask dist` again",
+                "{} does not match the sha256 in {}: run `{}` again",
                 path.display(),
-                dist.join("manifest.json").display()
+                dist.join("manifest.json").display(),
+                xtask::tool::cmd("dist")
             );
         }
         let version = crate_version(root, &entry.name)?;
@@ -117,8 +118,9 @@ impl Image {
     pub fn from_artifact(entry: &Entry, bytes: Vec<u8>, version: &str, stamp: &Stamp) -> Result<Image> {
         let name = &entry.name;
         // oci-wasm decodes the component itself to list its imports and exports.
-        let (mut config, mut layer) = WasmConfig::from_raw_component(bytes, None)
-            .with_context(|| format!("{name}: oci-wasm cannot read the component; run `cargo xtask dist` again"))?;
+        let (mut config, mut layer) = WasmConfig::from_raw_component(bytes, None).with_context(|| {
+            format!("{name}: oci-wasm cannot read the component; run `{}` again", xtask::tool::cmd("dist"))
+        })?;
         config.created = stamp.created;
         let component = config.component.as_mut().expect("oci-wasm describes every component");
         component.target = Some(entry.world.clone());
@@ -133,11 +135,12 @@ impl Image {
         {
             bail!(
                 "{name}: the OCI config would say imports {:?} exports {:?}, but manifest.json says imports {:?} exports {:?}; \
-                 run `cargo xtask dist` again",
+                 run `{}` again",
                 component.imports,
                 component.exports,
                 entry.imports,
-                entry.exports
+                entry.exports,
+                xtask::tool::cmd("dist")
             );
         }
         layer.annotations = Some(BTreeMap::from([("org.opencontainers.image.title".to_string(), entry.file.clone())]));
@@ -260,37 +263,21 @@ pub fn check_artifact(manifest: &OciImageManifest, config: &[u8], layer: &[u8]) 
     Ok(())
 }
 
-/// The version a component's crate declares, following `version.workspace`.
-/// A composition (`middleware+http-api`) has no crate of its own and takes
-/// the workspace's version.
+/// The version a component's crate declares. A composition
+/// (`middleware+http-api`) has no crate of its own and takes its handler's.
 pub fn crate_version(root: &Path, name: &str) -> Result<String> {
-    let read = |path: &Path| -> Result<toml::Table> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        text.parse().with_context(|| format!("{} is not valid TOML", path.display()))
-    };
-    let dir = root.join("components").join(name);
-    if dir.exists() {
-        let component = workspace::load(&dir)?;
-        let toml = read(&component.manifest)?;
-        let version = toml.get("package").and_then(|p| p.get("version"));
-        if let Some(v) = version.and_then(|v| v.as_str()) {
-            return Ok(v.to_string());
-        }
-    }
-    let root_manifest = root.join("Cargo.toml");
-    read(&root_manifest)?
-        .get("workspace")
-        .and_then(|w| w.get("package"))
+    let handler = name.rsplit('+').next().unwrap_or(name);
+    let dir = xtask::project::Project::load(root)?.components_dir().join(handler);
+    let component = workspace::load(&dir)?;
+    let text = std::fs::read_to_string(&component.manifest)
+        .with_context(|| format!("cannot read {}", component.manifest.display()))?;
+    let toml: toml::Table =
+        text.parse().with_context(|| format!("{} is not valid TOML", component.manifest.display()))?;
+    toml.get("package")
         .and_then(|p| p.get("version"))
         .and_then(|v| v.as_str())
         .map(str::to_string)
-        .with_context(|| {
-            format!(
-                "`{name}` has no version: set `version` in {} or `[workspace.package] version` in {}",
-                dir.join("Cargo.toml").display(),
-                root_manifest.display()
-            )
-        })
+        .with_context(|| format!("`{name}` has no version: set `version` in {}", component.manifest.display()))
 }
 
 /// The commit `HEAD` is at, read from `.git` without running git: follows a

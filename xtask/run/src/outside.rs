@@ -136,7 +136,7 @@ impl OutsideHost {
                 // own: nothing reads it, and it lengthens the build.
                 .env("CARGO_PROFILE_DEV_DEBUG", "false")
                 .run()
-                .context("installing wasmtime-cli failed: check that crates.io is reachable, then retry")?;
+                .context("installing wasmtime-cli failed: check that cargo's registry is reachable, then retry")?;
                 std::fs::write(&stamp, WASMTIME_FEATURES).with_context(|| {
                     format!("cannot write {}: check that the tools directory is writable", stamp.display())
                 })
@@ -209,8 +209,9 @@ impl OutsideHost {
         };
         let file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         command.stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file);
-        spawn_in_group(command)
-            .with_context(|| format!("cannot start {}: run `cargo xtask portability` to install it", self.name()))
+        spawn_in_group(command).with_context(|| {
+            format!("cannot start {}: run `{}` to install it", self.name(), xtask::tool::cmd("portability"))
+        })
     }
 
     /// Serves `wasm` (with `extra` options for the host), waits until the

@@ -110,8 +110,9 @@ pub fn run(flags: flags::Serve) -> Result<()> {
     let handler =
         Handler::with(&engine, &component, options.limits.clone(), options.grants.clone()).with_context(|| {
             format!(
-                "cannot serve `{}`: serve takes wasi:http components; use `cargo xtask call` for others",
-                flags.component
+                "cannot serve `{}`: serve takes wasi:http components; use `{}` for others",
+                flags.component,
+                xtask::tool::cmd("call")
             )
         })?;
     let name = component_name(&flags.component);

@@ -29,7 +29,7 @@ fn workspace_copy(root: &Path) -> tempfile::TempDir {
     for dir in ["wit", "components", "guest"] {
         copy_tree(&root.join(dir), &tmp.path().join(dir));
     }
-    for file in ["size-budgets.toml", "compose.toml", "rust-toolchain.toml"] {
+    for file in ["edgekit.toml", "rust-toolchain.toml"] {
         std::fs::copy(root.join(file), tmp.path().join(file)).unwrap();
     }
     // The root is found from the manifest directory of xtask (see
@@ -217,7 +217,7 @@ fn dev_serves_each_change_that_passes_and_keeps_the_last_good_one() {
     let refused = dev.wait_for("still serves the previous version", 2, BUILD);
     assert_eq!(get(addr), (200, NEW.to_string()));
     let error = dev.lines().into_iter().rev().find(|l| l.contains("size check failed")).unwrap_or_default();
-    assert!(error.contains("over its budget of 8,618 in size-budgets.toml"), "{error}\n{refused}");
+    assert!(error.contains("over its budget of 8,618 in edgekit.toml"), "{error}\n{refused}");
 
     // Build output changes nothing: written under the root's target/ and
     // the component's, then a real change whose rebuild must be the next one.

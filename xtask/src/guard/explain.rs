@@ -223,7 +223,7 @@ fn unnamed(component: &[u8]) -> Result<Breakdown> {
 /// Reads an artifact and its names file, if any.
 pub fn load(artifact: &Path) -> Result<Breakdown> {
     let bytes = std::fs::read(artifact)
-        .with_context(|| format!("cannot read {}: run `cargo xtask dist` first", artifact.display()))?;
+        .with_context(|| format!("cannot read {}: run `{}` first", artifact.display(), crate::tool::cmd("dist")))?;
     match Names::load_file(artifact, &bytes) {
         Some(names) => breakdown_named(&bytes, &names),
         None => breakdown(&bytes, None),

@@ -1,7 +1,7 @@
 //! `cargo xtask size`: size budgets and regressions as a CI guard.
 //!
-//! `size-budgets.toml` holds, per component, a budget (a hard ceiling) and a
-//! baseline (the last accepted size). A component over its budget, or grown
+//! The project file's `[budgets]` holds, per artifact, a budget (a hard
+//! ceiling) and a baseline (the last accepted size). A component over its budget, or grown
 //! more than the tolerance over its baseline, fails; one that shrank passes
 //! and says so. `--bless` accepts the current sizes as the new baselines.
 //! `--explain` attributes an artifact's bytes (see `explain.rs`).
@@ -11,70 +11,21 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use xshell::Shell;
 
 use crate::artifact::{Manifest, write_atomic};
 use crate::flags::{self, Format};
 use crate::guard::{explain, picture};
+use crate::project::{self, Project};
 use crate::report::{Table, group};
-use crate::workspace;
+use crate::{tool, workspace};
 
-pub const BUDGETS_FILE: &str = "size-budgets.toml";
+pub use crate::project::{Budget, Budgets};
 
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct Budgets {
-    /// How much a component may grow over its baseline, in percent.
-    pub tolerance_percent: f64,
-    #[serde(default)]
-    pub components: BTreeMap<String, Budget>,
-}
-
-#[derive(Deserialize, Debug, Clone, Copy)]
-#[serde(deny_unknown_fields)]
-pub struct Budget {
-    pub budget: usize,
-    pub baseline: usize,
-}
-
-impl Budgets {
-    pub fn load(root: &Path) -> Result<Budgets> {
-        let path = root.join(BUDGETS_FILE);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}: it holds the size budgets", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{} is malformed", path.display()))
-    }
-
-    /// The budget file's text with `edit` applied to its `[components]`
-    /// table, keeping every comment and the layout (toml_edit): how
-    /// `--bless`, `new` and `rm` change the file.
-    pub fn edit(root: &Path, edit: impl FnOnce(&mut toml_edit::Table)) -> Result<String> {
-        let path = root.join(BUDGETS_FILE);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}: it holds the size budgets", path.display()))?;
-        let mut doc: toml_edit::DocumentMut =
-            text.parse().with_context(|| format!("{} is malformed", path.display()))?;
-        let components = doc
-            .entry("components")
-            .or_insert_with(|| {
-                let mut table = toml_edit::Table::new();
-                table.set_implicit(true);
-                toml_edit::Item::Table(table)
-            })
-            .as_table_mut()
-            .with_context(|| format!("{}: `components` must be a table", path.display()))?;
-        edit(components);
-        Ok(doc.to_string())
-    }
-}
-
-/// Sets `name`'s budget and baseline in a `[components]` table, adding the
-/// entry at the end when it is new.
-pub fn set(components: &mut toml_edit::Table, name: &str, budget: Budget) {
-    let entry = components.entry(name).or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
-    entry["budget"] = toml_edit::value(budget.budget as i64);
-    entry["baseline"] = toml_edit::value(budget.baseline as i64);
+/// The budgets of the project at `root` (`[budgets]` of its project file).
+pub fn budgets(root: &Path) -> Result<Budgets> {
+    Ok(Project::load(root)?.file.budgets)
 }
 
 /// The verdict for one component.
@@ -92,14 +43,14 @@ pub struct Outcome {
 
 /// Compares the sizes in `sizes` (component name to bytes) with `budgets`.
 pub fn evaluate(budgets: &Budgets, sizes: &BTreeMap<String, usize>, tolerance: f64) -> Vec<Outcome> {
-    let mut names: Vec<&String> = budgets.components.keys().chain(sizes.keys()).collect();
+    let mut names: Vec<&String> = budgets.artifacts.keys().chain(sizes.keys()).collect();
     names.sort();
     names.dedup();
     names
         .into_iter()
         .map(|name| {
             let now = sizes.get(name).copied();
-            let entry = budgets.components.get(name).copied();
+            let entry = budgets.artifacts.get(name).copied();
             let mut outcome = Outcome {
                 component: name.clone(),
                 baseline: entry.map(|e| e.baseline),
@@ -113,13 +64,17 @@ pub fn evaluate(budgets: &Budgets, sizes: &BTreeMap<String, usize>, tolerance: f
             let (Some(now), Some(entry)) = (now, entry) else {
                 outcome.message = if now.is_none() {
                     format!(
-                        "{BUDGETS_FILE} has an entry for `{name}`, which is not a component in \
-                         target/dist: remove [components.{name}], or run `cargo xtask dist`"
+                        "{} has an entry for `{name}`, which is not a component in \
+                         target/dist: remove [budgets.{name}], or run `{}`",
+                        project::FILE,
+                        tool::cmd("dist")
                     )
                 } else {
                     format!(
-                        "`{name}` has no entry in {BUDGETS_FILE}: add [components.{name}] with a \
-                         budget and baseline = 0, then run `cargo xtask size --bless`"
+                        "`{name}` has no entry in {}: add [budgets.{name}] with a \
+                         budget and baseline = 0, then run `{}`",
+                        project::FILE,
+                        tool::cmd("size --bless")
                     )
                 };
                 return outcome;
@@ -130,24 +85,27 @@ pub fn evaluate(budgets: &Budgets, sizes: &BTreeMap<String, usize>, tolerance: f
             outcome.percent = Some(percent);
             outcome.message = if now > entry.budget {
                 format!(
-                    "`{name}` is {} bytes, over its budget of {} in {BUDGETS_FILE}: see where the \
-                     bytes go with `cargo xtask size --explain {name}`, or raise the budget on purpose",
+                    "`{name}` is {} bytes, over its budget of {} in {}: see where the \
+                     bytes go with `{}`, or raise the budget on purpose",
                     group(now),
-                    group(entry.budget)
+                    group(entry.budget),
+                    project::FILE,
+                    tool::cmd(&format!("size --explain {name}"))
                 )
             } else if entry.baseline > 0 && percent > tolerance {
                 format!(
                     "`{name}` grew {percent:.1}% ({delta:+} bytes) over its baseline of {}, more than \
-                     the {tolerance}% tolerance: find what grew with `cargo xtask size --explain {name} \
-                     --diff <old.wasm>`, or accept it with `cargo xtask size --bless`",
-                    group(entry.baseline)
+                     the {tolerance}% tolerance: find what grew with `{}`, or accept it with `{}`",
+                    group(entry.baseline),
+                    tool::cmd(&format!("size --explain {name} --diff <old.wasm>")),
+                    tool::cmd("size --bless")
                 )
             } else {
                 outcome.ok = true;
                 if entry.baseline == 0 {
-                    "no baseline yet: run `cargo xtask size --bless`".to_string()
+                    format!("no baseline yet: run `{}`", tool::cmd("size --bless"))
                 } else if delta < 0 {
-                    format!("shrank by {} bytes: run `cargo xtask size --bless` to lock it in", -delta)
+                    format!("shrank by {} bytes: run `{}` to lock it in", -delta, tool::cmd("size --bless"))
                 } else if delta > 0 {
                     "grew, within tolerance".to_string()
                 } else {
@@ -228,7 +186,7 @@ impl flags::Size {
             }
             return Ok(());
         }
-        let mut budgets = Budgets::load(&root)?;
+        let mut budgets = budgets(&root)?;
         let tolerance = self.tolerance.unwrap_or(budgets.tolerance_percent);
         let sizes = dist_sizes(&root)?;
         if self.bless {
@@ -236,14 +194,12 @@ impl flags::Size {
             if let Some(bad) = outcomes.iter().find(|o| o.baseline.is_none() || o.now.is_none()) {
                 bail!("{}", bad.message);
             }
-            let text = Budgets::edit(&root, |components| {
-                for (name, bytes) in &sizes {
-                    components[name.as_str()]["baseline"] = toml_edit::value(*bytes as i64);
-                }
+            let text = project::edit(&root, |doc| {
+                sizes.iter().try_for_each(|(name, bytes)| project::set_baseline(doc, name, *bytes))
             })?;
-            let path = root.join(BUDGETS_FILE);
+            let path = root.join(project::FILE);
             write_atomic(&path, text.as_bytes())?;
-            budgets = Budgets::load(&root)?;
+            budgets = self::budgets(&root)?;
             eprintln!("blessed: baselines in {} are now the sizes in target/dist", path.display());
         }
         let outcomes = evaluate(&budgets, &sizes, tolerance);

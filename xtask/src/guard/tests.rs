@@ -56,7 +56,7 @@ fn tidy_names_what_a_new_component_lacks() {
 }
 
 fn budgets() -> size::Budgets {
-    size::Budgets::load(&workspace::root()).unwrap()
+    size::budgets(&workspace::root()).unwrap()
 }
 
 fn sizes(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
@@ -73,18 +73,18 @@ fn budgets_cover_exactly_the_components() {
     let mut names = workspace::component_names(&root).unwrap();
     names.extend(compose::compositions(&root).unwrap().iter().map(|c| c.name()));
     names.sort();
-    let budgeted: Vec<String> = budgets().components.keys().cloned().collect();
-    assert_eq!(names, budgeted, "every component needs an entry in {}", size::BUDGETS_FILE);
+    let budgeted: Vec<String> = budgets().artifacts.keys().cloned().collect();
+    assert_eq!(names, budgeted, "every component needs an entry in {}", crate::project::FILE);
 }
 
 #[test]
 fn padded_past_budget_fails() {
     let (_, bytes) = dist_artifact("greeter");
     let b = budgets();
-    let budget = b.components["greeter"].budget;
+    let budget = b.artifacts["greeter"].budget;
     let fat = padded(&bytes, budget);
     let outcomes =
-        size::evaluate(&b, &sizes(&[("greeter", fat.len()), ("edge-fn", b.components["edge-fn"].baseline)]), 1.0);
+        size::evaluate(&b, &sizes(&[("greeter", fat.len()), ("edge-fn", b.artifacts["edge-fn"].baseline)]), 1.0);
     let o = outcome_for(&outcomes, "greeter");
     assert!(!o.ok);
     assert_mentions(&o.message, &["over its budget", "cargo xtask size --explain greeter"]);
@@ -94,9 +94,9 @@ fn padded_past_budget_fails() {
 #[test]
 fn growth_past_tolerance_fails_and_names_bless() {
     let b = budgets();
-    let baseline = b.components["greeter"].baseline;
+    let baseline = b.artifacts["greeter"].baseline;
     let grown = baseline + baseline / 50 + 1; // 2%: within the budget, past the 1% tolerance
-    assert!(grown <= b.components["greeter"].budget);
+    assert!(grown <= b.artifacts["greeter"].budget);
     let o = outcome_for(&size::evaluate(&b, &sizes(&[("greeter", grown)]), 1.0), "greeter");
     assert!(!o.ok);
     assert_mentions(&o.message, &["grew 2.0%", "cargo xtask size --bless", "--diff"]);
@@ -107,7 +107,7 @@ fn growth_past_tolerance_fails_and_names_bless() {
 #[test]
 fn shrinking_passes_and_says_so() {
     let b = budgets();
-    let smaller = b.components["greeter"].baseline - 100;
+    let smaller = b.artifacts["greeter"].baseline - 100;
     let o = outcome_for(&size::evaluate(&b, &sizes(&[("greeter", smaller)]), 1.0), "greeter");
     assert!(o.ok);
     assert_mentions(&o.message, &["shrank by 100 bytes", "--bless"]);
@@ -119,10 +119,10 @@ fn missing_entry_and_stale_entry_fail() {
     let outcomes = size::evaluate(&b, &sizes(&[("greeter", 2000), ("newcomer", 1000)]), 1.0);
     let newcomer = outcome_for(&outcomes, "newcomer");
     assert!(!newcomer.ok);
-    assert_mentions(&newcomer.message, &["no entry in size-budgets.toml", "[components.newcomer]", "--bless"]);
+    assert_mentions(&newcomer.message, &["no entry in edgekit.toml", "[budgets.newcomer]", "--bless"]);
     let stale = outcome_for(&outcomes, "edge-fn");
     assert!(!stale.ok);
-    assert_mentions(&stale.message, &["not a component in target/dist", "remove [components.edge-fn]"]);
+    assert_mentions(&stale.message, &["not a component in target/dist", "remove [budgets.edge-fn]"]);
 }
 
 #[test]
@@ -136,22 +136,19 @@ fn size_reports_render_in_every_format() {
     let json: serde_json::Value = serde_json::from_str(&size::render(&outcomes, flags::Format::Json)).unwrap();
     assert_eq!(json["ok"], false);
     // One row per budgeted component, measured or not.
-    assert_eq!(json["components"].as_array().unwrap().len(), budgets().components.len());
+    assert_eq!(json["components"].as_array().unwrap().len(), budgets().artifacts.len());
 }
 
 /// `--bless` rewrites baselines through toml_edit: comments and layout stay.
 #[test]
 fn bless_keeps_the_budget_file_as_written() {
     let tmp = workspace_copy("bless");
-    let text = size::Budgets::edit(tmp.path(), |components| {
-        components["greeter"]["baseline"] = toml_edit::value(1234);
-    })
-    .unwrap();
-    let before = std::fs::read_to_string(tmp.path().join(size::BUDGETS_FILE)).unwrap();
+    let text = crate::project::edit(tmp.path(), |doc| crate::project::set_baseline(doc, "greeter", 1234)).unwrap();
+    let before = std::fs::read_to_string(tmp.path().join(crate::project::FILE)).unwrap();
     let changed: Vec<(&str, &str)> = before.lines().zip(text.lines()).filter(|(a, b)| a != b).collect();
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert!(changed[0].1.ends_with("1234"), "{changed:?}");
-    assert!(text.starts_with("# Size budgets"), "{text}");
+    assert!(text.starts_with("# edgekit's project file"), "{text}");
 }
 
 #[test]

@@ -1,23 +1,28 @@
-//! `cargo xtask tidy`: the workspace's own rules, checked as a command and as
-//! a `#[test]` (so plain `cargo test` enforces them).
+//! `cargo xtask tidy`: the project's own rules, checked as a command and as
+//! a `#[test]` (so plain `cargo test` enforces them in edgekit's repository).
 //!
-//! Every directory under `components/` must be a standalone crate (its own
+//! Every component directory must be a standalone crate (its own
 //! `[workspace]` and `Cargo.lock`), with its world in its own `wit/` and
 //! copies of the pinned WASI there that match its line's (`wit/deps/` for
-//! 0.2, `wit/p3/deps/` for 0.3; a world naming both is refused), its tests in
-//! `edgekit-test.rs`, a row in the README's component table, and source
+//! 0.2, `wit/p3/deps/` for 0.3; a world naming both is refused), and source
 //! generated from the world its Cargo.toml names, or written on the guest
-//! library with the feature of its world's line and none of the plumbing the
-//! library owns. The library's WIT copies match the pins too. Every Rust
-//! file starts with a `//!` header saying what it is for.
+//! library with the feature of its world's line, a link to the project's
+//! library, and none of the plumbing the library owns. The library's WIT
+//! copies match the pins too. Every Rust file starts with a `//!` header
+//! saying what it is for.
+//!
+//! In edgekit's own repository, whose tests run each template, a component
+//! also needs its tests in `edgekit-test.rs` and a row in the README's
+//! component table.
 
 use std::path::Path;
 
 use anyhow::{Result, bail};
 use xshell::Shell;
 
+use crate::project::Project;
 use crate::wit::{self, Wit};
-use crate::workspace;
+use crate::{tool, workspace};
 
 impl crate::flags::Tidy {
     pub fn run(self, _sh: &Shell) -> Result<()> {
@@ -30,22 +35,24 @@ impl crate::flags::Tidy {
 /// Runs every rule over the workspace at `root`; the error lists each
 /// problem on its own line, naming the file and what to add.
 pub fn check(root: &Path) -> Result<()> {
+    let project = Project::load(root)?;
     let mut problems = Vec::new();
-    components(root, &mut problems)?;
-    guest(root, &mut problems)?;
-    headers(root, &mut problems)?;
+    components(&project, &mut problems)?;
+    guest(&project, &mut problems)?;
+    headers(&project, &mut problems)?;
     if !problems.is_empty() {
         bail!("tidy found {} problem(s):\n  {}", problems.len(), problems.join("\n  "));
     }
     Ok(())
 }
 
-fn components(root: &Path, problems: &mut Vec<String>) -> Result<()> {
-    let pins = root.join("wit");
+fn components(project: &Project, problems: &mut Vec<String>) -> Result<()> {
+    let root = &project.root;
+    let pins = project.pins_dir();
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap_or_default();
-    let toolchain = std::fs::read_to_string(root.join("rust-toolchain.toml")).unwrap_or_default();
-    for dir in std::fs::read_dir(root.join("components"))? {
-        let dir = dir?.path();
+    let toolchain = std::fs::read_to_string(root.join("rust-toolchain.toml")).ok();
+    for name in workspace::component_names(root)? {
+        let dir = project.components_dir().join(name);
         if !dir.is_dir() {
             continue;
         }
@@ -57,7 +64,7 @@ fn components(root: &Path, problems: &mut Vec<String>) -> Result<()> {
             }
         };
         let name = &component.name;
-        let fix = format!("run `cargo xtask dist {name}`, which refreshes them, and commit the result");
+        let fix = format!("run `{}`, which refreshes them, and commit the result", tool::cmd(&format!("dist {name}")));
         // Stale copies first: a copy edited by hand may not even parse, and
         // refreshing it is the fix either way.
         // The line its world names: a version no line pins, or both lines,
@@ -94,24 +101,31 @@ fn components(root: &Path, problems: &mut Vec<String>) -> Result<()> {
                 component.manifest.display()
             ));
         }
-        for (file, what) in [("Cargo.lock", "run `cargo xtask dist` to create it, and commit it")] {
-            if !component.dir.join(file).is_file() {
-                problems.push(format!("{}/{file} is missing: {what}", component.dir.display()));
-            }
+        if !component.dir.join("Cargo.lock").is_file() {
+            problems.push(format!(
+                "{}/Cargo.lock is missing: run `{}` to create it, and commit it",
+                component.dir.display(),
+                tool::cmd("dist")
+            ));
         }
         let own_toolchain = std::fs::read_to_string(component.dir.join("rust-toolchain.toml")).unwrap_or_default();
         let channel = |text: &str| text.lines().find(|l| l.starts_with("channel")).map(str::to_string);
-        if channel(&own_toolchain) != channel(&toolchain) {
-            problems.push(format!(
+        match &toolchain {
+            Some(toolchain) if channel(&own_toolchain) != channel(toolchain) => problems.push(format!(
                 "{}/rust-toolchain.toml must pin the channel rust-toolchain.toml pins ({})",
                 component.dir.display(),
-                channel(&toolchain).unwrap_or_default()
-            ));
+                channel(toolchain).unwrap_or_default()
+            )),
+            None if channel(&own_toolchain).is_none() => problems.push(format!(
+                "{}/rust-toolchain.toml must pin the toolchain the component is built with (a `channel` line)",
+                component.dir.display(),
+            )),
+            _ => {}
         }
         let lib = component.dir.join("src/lib.rs");
         let source = std::fs::read_to_string(&lib).unwrap_or_default();
         if component.uses_guest() {
-            guest_user(&component, &manifest, &source, &line, problems);
+            guest_user(project, &component, &manifest, &source, &line, problems);
         } else if !source.contains(&format!("path: \"wit\", world: \"{}\"", component.world)) {
             problems.push(format!(
                 "{}: `wit_bindgen::generate!` must read `path: \"wit\", world: \"{}\"`, as {} names it \
@@ -121,6 +135,9 @@ fn components(root: &Path, problems: &mut Vec<String>) -> Result<()> {
                 component.manifest.display(),
                 workspace::GUEST_DEPENDENCY,
             ));
+        }
+        if !project.is_edgekit_source() {
+            continue;
         }
         let tests = component.dir.join("edgekit-test.rs");
         if !tests.is_file() {
@@ -141,8 +158,16 @@ fn components(root: &Path, problems: &mut Vec<String>) -> Result<()> {
 /// A template written on the guest library holds business logic only: the
 /// library's feature for its world's WASI line, and none of the plumbing the
 /// library owns in its `src/lib.rs`.
-fn guest_user(component: &workspace::Component, manifest: &str, source: &str, line: &Path, problems: &mut Vec<String>) {
-    let feature = if line.starts_with("wit/p3") { "\"p3\"" } else { "\"p2\"" };
+fn guest_user(
+    project: &Project,
+    component: &workspace::Component,
+    manifest: &str,
+    source: &str,
+    line: &Path,
+    problems: &mut Vec<String>,
+) {
+    let p3 = line.starts_with(project.relative(&project.pins_dir().join("p3")));
+    let feature = if p3 { "\"p3\"" } else { "\"p2\"" };
     let dependency = manifest.lines().find(|l| l.contains(workspace::GUEST_DEPENDENCY)).unwrap_or_default();
     if !dependency.contains(feature) {
         problems.push(format!(
@@ -152,15 +177,16 @@ fn guest_user(component: &workspace::Component, manifest: &str, source: &str, li
         ));
     }
     let link = component.dir.join(workspace::GUEST_DIR);
-    if std::fs::read_link(&link).ok().as_deref() != Some(Path::new(workspace::GUEST_LINK)) {
+    let target = project.guest_link();
+    if std::fs::read_link(&link).ok() != Some(target.clone()) {
         problems.push(format!(
             "{}: it depends on the guest library by `{}`, so {} must be a symbolic link to {} \
              (`ln -s {} {}`): not a copy, and not a path out of the component (builds would not be reproducible)",
             component.manifest.display(),
             workspace::GUEST_DEPENDENCY,
             link.display(),
-            workspace::GUEST_LINK,
-            workspace::GUEST_LINK,
+            target.display(),
+            target.display(),
             link.display(),
         ));
     }
@@ -182,12 +208,14 @@ fn guest_user(component: &workspace::Component, manifest: &str, source: &str, li
 }
 
 /// The guest library's WIT copies match the pins, as a component's do.
-fn guest(root: &Path, problems: &mut Vec<String>) -> Result<()> {
-    for wit_dir in workspace::guest_wit_dirs(root) {
-        for path in wit::stale_copies(&root.join("wit"), &wit_dir)? {
+fn guest(project: &Project, problems: &mut Vec<String>) -> Result<()> {
+    for wit_dir in workspace::guest_wit_dirs(project) {
+        for path in wit::stale_copies(&project.pins_dir(), &wit_dir)? {
             problems.push(format!(
-                "{} is not the WASI pinned in wit/: run `cargo xtask dist`, which refreshes it, and commit the result",
-                path.display()
+                "{} is not the WASI pinned in {}/: run `{}`, which refreshes it, and commit the result",
+                path.display(),
+                project.relative(&project.pins_dir()),
+                tool::cmd("dist")
             ));
         }
     }
@@ -195,8 +223,12 @@ fn guest(root: &Path, problems: &mut Vec<String>) -> Result<()> {
 }
 
 /// Every Rust source file opens with a `//!` comment saying what it is for.
-fn headers(root: &Path, problems: &mut Vec<String>) -> Result<()> {
-    let mut stack = vec![root.join("xtask"), root.join("host"), root.join("components"), root.join(workspace::GUEST)];
+fn headers(project: &Project, problems: &mut Vec<String>) -> Result<()> {
+    let root = &project.root;
+    let mut stack = vec![project.components_dir(), project.library_dir()];
+    if project.is_edgekit_source() {
+        stack.extend(["xtask", "host", "cargo-edgekit"].map(|dir| root.join(dir)));
+    }
     while let Some(dir) = stack.pop() {
         if !dir.exists() {
             continue;

@@ -21,6 +21,7 @@ use xshell::{Shell, cmd};
 
 use crate::artifact::write_atomic;
 use crate::flags;
+use crate::project::Project;
 use crate::wit::{self, Wit};
 use crate::workspace;
 
@@ -46,9 +47,10 @@ impl flags::Wit {
         let root = workspace::root();
         let line = bump(sh, &root, &self.bump)?;
         eprintln!(
-            "{} is now at WASI {}: run `cargo xtask dist` to rebuild every component against it",
+            "{} is now at WASI {}: run `{}` to rebuild every component against it",
             line.strip_prefix(&root).unwrap_or(&line).join("deps").display(),
-            self.bump
+            self.bump,
+            crate::tool::cmd("dist")
         );
         Ok(())
     }
@@ -70,7 +72,8 @@ pub fn bump(sh: &Shell, root: &Path, version: &str) -> Result<PathBuf> {
             known.join(", ")
         );
     };
-    let pins = root.join("wit");
+    let project = Project::load(root)?;
+    let pins = project.pins_dir();
     let mut line = None;
     for dir in wit::lines(&pins)? {
         let pinned = wit::line_version(&dir)?;
@@ -140,7 +143,7 @@ pub fn bump(sh: &Shell, root: &Path, version: &str) -> Result<PathBuf> {
         })?;
     }
     // The guest library's world on the moving line moves with it.
-    let guest: Vec<PathBuf> = workspace::guest_wit_dirs(root)
+    let guest: Vec<PathBuf> = workspace::guest_wit_dirs(&project)
         .into_iter()
         .filter(|dir| wit::line_of(&pins, dir).is_ok_and(|line| line == line_dir))
         .collect();
@@ -157,7 +160,7 @@ pub fn bump(sh: &Shell, root: &Path, version: &str) -> Result<PathBuf> {
         Wit::load(&own)
             .with_context(|| format!("{} does not resolve at WASI {version}; nothing changed", dir.display()))?;
         // The export names the library spells out in Rust (`wasi:http/handler@0.3.0#handle`).
-        let sources = root.join(workspace::GUEST).join("src").join(dir.file_name().unwrap());
+        let sources = project.library_dir().join("src").join(dir.file_name().unwrap());
         for entry in std::fs::read_dir(&sources).with_context(|| format!("cannot read {}", sources.display()))? {
             let path = entry?.path();
             if path.extension().is_some_and(|e| e == "rs") {

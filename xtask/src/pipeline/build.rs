@@ -2,8 +2,10 @@
 //! cargo, after making sure the rustup target is installed.
 //!
 //! Every component is a standalone crate with its own `[workspace]` (so it
-//! copies out whole), built with `--manifest-path` into the workspace's
-//! target directory, where the crates they share compile once.
+//! copies out whole), built with `--manifest-path` into the project's
+//! target directory, where the crates they share compile once. cargo runs
+//! in the component's directory, so the toolchain its `rust-toolchain.toml`
+//! pins is the one that builds it, whatever the project's root pins.
 
 use std::path::{Path, PathBuf};
 
@@ -12,8 +14,10 @@ use xshell::{Shell, cmd};
 
 use crate::workspace::{Component, WASM_PROFILE, WASM_TARGET};
 
-/// Installs the Wasm target with rustup when the active toolchain lacks it.
-pub fn ensure_target(sh: &Shell) -> Result<()> {
+/// Installs the Wasm target with rustup when the toolchain active in `dir`
+/// (a component's, from its `rust-toolchain.toml`) lacks it.
+pub fn ensure_target(sh: &Shell, dir: &Path) -> Result<()> {
+    let _dir = sh.push_dir(dir);
     let installed = cmd!(sh, "rustup target list --installed").quiet().read().context(
         "cannot run `rustup target list`: install rustup, or add the \
          wasm32-unknown-unknown target to your toolchain by hand",
@@ -47,7 +51,8 @@ pub fn build(sh: &Shell, root: &Path, component: &Component) -> Result<PathBuf> 
 /// Builds one component with the cargo profile `profile` and the extra
 /// `--config` values `config`, and returns the path of its core module.
 pub fn build_with(sh: &Shell, root: &Path, component: &Component, profile: &str, config: &[String]) -> Result<PathBuf> {
-    let _dir = sh.push_dir(root);
+    ensure_target(sh, &component.dir)?;
+    let _dir = sh.push_dir(&component.dir);
     let target_dir = crate::workspace::target_dir(root);
     let manifest = &component.manifest;
     let config = config.iter().flat_map(|value| ["--config", value.as_str()]);

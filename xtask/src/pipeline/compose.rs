@@ -8,24 +8,23 @@
 //! newest release (0.12) is built on an older wasm-tools than the pipeline;
 //! docs/pipeline.md, "Composition", says why that keeps wasm-compose here.
 //!
-//! `dist` builds the compositions listed in `compose.toml` after the
-//! components and ships them like components; `cargo xtask compose
-//! <middleware> <handler>` composes two dist artifacts on demand.
+//! `dist` builds the compositions the project file lists (`[[composition]]`)
+//! after the components and ships them like components; `cargo xtask
+//! compose <middleware> <handler>` composes two dist artifacts on demand.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
 use xshell::Shell;
 
 use crate::artifact::{Artifact, write_atomic};
 use crate::pipeline::{componentize, drift, roundtrip};
+use crate::project::{self, Project};
 use crate::report::group;
 use crate::wit::{Pins, Surface};
-use crate::workspace;
+use crate::{tool, workspace};
 
-pub const COMPOSE_FILE: &str = "compose.toml";
 /// Per WASI line, the handler interface a middleware exports and imports,
 /// and the world a composition must fit.
 const HTTP_LINES: &[(&str, &str)] =
@@ -41,76 +40,25 @@ pub fn http_line(surface: &Surface) -> Option<(String, String)> {
     })
 }
 
-/// One `[[composition]]` of `compose.toml`.
-#[derive(Deserialize, Debug, Clone, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Composition {
-    pub middleware: String,
-    pub handler: String,
-}
+pub use crate::project::Composition;
 
-impl Composition {
-    /// `middleware+http-api`: the artifact's name.
-    pub fn name(&self) -> String {
-        format!("{}+{}", self.middleware, self.handler)
-    }
-
-    /// What the composition is built from, relative to the root.
-    pub fn sources(&self) -> Vec<String> {
-        vec![
-            format!("components/{}", self.middleware),
-            format!("components/{}", self.handler),
-            "wit".into(),
-            COMPOSE_FILE.into(),
-            "rust-toolchain.toml".into(),
-        ]
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    composition: Vec<Composition>,
-}
-
-/// The compositions `compose.toml` lists; none if there is no such file.
+/// The compositions the project at `root` lists (`[[composition]]`).
 pub fn compositions(root: &Path) -> Result<Vec<Composition>> {
-    let path = root.join(COMPOSE_FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Vec::new()) };
-    let file: File = toml::from_str(&text).with_context(|| format!("{} is malformed", path.display()))?;
-    Ok(file.composition)
+    Ok(Project::load(root)?.file.composition)
 }
 
-/// The text of `compose.toml` after `edit` changed its list of
-/// compositions: removed ones are taken out and new ones appended, keeping
-/// every comment and the layout of the rest (toml_edit). For `new` and `rm`.
-pub fn edit(root: &Path, edit: impl FnOnce(&mut Vec<Composition>)) -> Result<String> {
-    let path = root.join(COMPOSE_FILE);
-    let before = compositions(root)?;
-    let mut after = before.clone();
-    edit(&mut after);
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let mut doc: toml_edit::DocumentMut = text.parse().with_context(|| format!("{} is malformed", path.display()))?;
-    let list = doc
-        .entry("composition")
-        .or_insert_with(|| toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
-        .as_array_of_tables_mut()
-        .with_context(|| format!("{}: `composition` must be an array of tables", path.display()))?;
-    let keep = |t: &toml_edit::Table| {
-        after.iter().any(|c| {
-            t.get("middleware").and_then(|v| v.as_str()) == Some(&c.middleware)
-                && t.get("handler").and_then(|v| v.as_str()) == Some(&c.handler)
-        })
-    };
-    list.retain(keep);
-    for composition in after.iter().filter(|c| !before.contains(c)) {
-        let mut table = toml_edit::Table::new();
-        table["middleware"] = toml_edit::value(composition.middleware.clone());
-        table["handler"] = toml_edit::value(composition.handler.clone());
-        list.push(table);
+/// What a composition is built from, relative to the root: its parts'
+/// sources.
+pub fn sources(project: &Project, composition: &Composition) -> Result<Vec<String>> {
+    let mut sources = Vec::new();
+    for part in [&composition.middleware, &composition.handler] {
+        for source in workspace::load(&project.components_dir().join(part))?.sources(project) {
+            if !sources.contains(&source) {
+                sources.push(source);
+            }
+        }
     }
-    Ok(doc.to_string())
+    Ok(sources)
 }
 
 /// Composes `middleware` in front of `handler` (both finished components)
@@ -192,20 +140,22 @@ impl crate::flags::Compose {
         let dist = workspace::dist_dir(&root);
         let read = |name: &str| {
             let path = dist.join(format!("{name}.wasm"));
-            std::fs::read(&path)
-                .with_context(|| format!("cannot read {}: run `cargo xtask dist {name}` first", path.display()))
+            std::fs::read(&path).with_context(|| {
+                format!("cannot read {}: run `{}` first", path.display(), tool::cmd(&format!("dist {name}")))
+            })
         };
         let (middleware, handler) = (read(&self.middleware)?, read(&self.handler)?);
         let composition = Composition { middleware: self.middleware, handler: self.handler };
         let name = composition.name();
-        let pins = Pins::load(&root.join("wit"))?;
+        let pins = Pins::load(&Project::load(&root)?.pins_dir())?;
         let work = root.join("target").join("xtask").join(&name);
         let artifact = compose(&pins, &composition, &middleware, &handler, &work, &dist)?;
         let path = dist.join(format!("{name}.wasm"));
         write_atomic(&path, &artifact.bytes)?;
         eprintln!(
-            "wrote {} ({} bytes); list it in {COMPOSE_FILE} for `dist` to ship, budget and test it",
+            "wrote {} ({} bytes); list it as a [[composition]] in {} for `dist` to ship, budget and test it",
             path.display(),
+            project::FILE,
             group(artifact.bytes.len())
         );
         Ok(())

@@ -35,7 +35,6 @@ pub fn debug_dir(root: &Path) -> PathBuf {
 /// [`debug_dir`] and returns their paths.
 pub fn dist_debug(sh: &Shell, root: &Path, only: &[String]) -> Result<Vec<PathBuf>> {
     let components = workspace::components(root, only)?;
-    build::ensure_target(sh)?;
     let config = [
         format!("profile.{DEBUG_PROFILE}.inherits=\"release\""),
         format!("profile.{DEBUG_PROFILE}.debug=true"),

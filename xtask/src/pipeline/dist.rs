@@ -13,7 +13,9 @@ use xshell::Shell;
 use crate::artifact::{Artifact, Manifest, PartNames};
 use crate::flags;
 use crate::pipeline::{build, componentize, compose, drift, optimize, roundtrip, strip};
+use crate::project::Project;
 use crate::report::{Table, group};
+use crate::tool;
 use crate::wit::{self, Pins, Wit};
 use crate::workspace::{self, Component, WASM_TARGET};
 
@@ -52,20 +54,22 @@ pub type Built = (Artifact, Vec<String>);
 /// Runs every stage for the components of the workspace at `root` (all of
 /// them, or those in `only`), in memory. Returns the workspace's pins.
 pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Built>)> {
+    let project = Project::load(root)?;
     let components = workspace::components(root, only)?;
-    let pins = Pins::load(&root.join("wit"))?;
+    let pins_dir = project.pins_dir();
+    let pins = Pins::load(&pins_dir)?;
     // Every component's WIT must resolve, with its world, before anything is
     // built. Its copies of the pinned WASI are refreshed first: they are
     // generated, and `tidy` fails a commit that forgot them.
     let mut worlds = Vec::new();
-    for wit_dir in workspace::guest_wit_dirs(root) {
-        for path in wit::sync(&root.join("wit"), &wit_dir)? {
-            eprintln!("    {:<12} wit          {} now matches the pins", workspace::GUEST, path.display());
+    for wit_dir in workspace::guest_wit_dirs(&project) {
+        for path in wit::sync(&pins_dir, &wit_dir)? {
+            eprintln!("    {:<12} wit          {} now matches the pins", "edgekit", path.display());
         }
     }
     for component in &components {
-        let line = wit::line_of(&root.join("wit"), &component.wit_dir())?;
-        for path in wit::sync(&root.join("wit"), &component.wit_dir())? {
+        let line = wit::line_of(&pins_dir, &component.wit_dir())?;
+        for path in wit::sync(&pins_dir, &component.wit_dir())? {
             eprintln!(
                 "    {:<12} wit          {} now matches the pins in {}",
                 component.name,
@@ -78,7 +82,6 @@ pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Bu
         worlds.push((own, world));
     }
 
-    build::ensure_target(sh)?;
     let dist = workspace::dist_dir(root);
     let work = root.join("target").join("xtask");
     let mut artifacts = Vec::new();
@@ -88,7 +91,7 @@ pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Bu
         let core = std::fs::read(&core).with_context(|| format!("cannot read {}", core.display()))?;
         let mut artifact = pipeline(&pins, &own, component, world, &core, &work.join(&component.name), &dist)?;
         artifact.built_with.extend(workspace::locked_dependencies(component)?);
-        artifacts.push((artifact, component.sources()));
+        artifacts.push((artifact, component.sources(&project)));
     }
     // The compositions whose parts were built in this run.
     for composition in compose::compositions(root)? {
@@ -98,8 +101,9 @@ pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Bu
             if only.is_empty() {
                 anyhow::bail!(
                     "{}: composition {name} names a component that does not exist; \
-                     remove it, or run `cargo xtask rm` which does",
-                    root.join(compose::COMPOSE_FILE).display()
+                     remove its [[composition]], or run `{}` which does",
+                    root.join(crate::project::FILE).display(),
+                    tool::cmd("rm <component>")
                 );
             }
             continue;
@@ -112,7 +116,7 @@ pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Bu
             PartNames::of(&handler.name, &handler.bytes, &handler.names)?,
         ];
         eprintln!("    {name:<12} composed     {:>9} B", group(artifact.bytes.len()));
-        artifacts.push((artifact, composition.sources()));
+        artifacts.push((artifact, compose::sources(&project, &composition)?));
     }
     Ok((pins, artifacts))
 }

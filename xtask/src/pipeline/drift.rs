@@ -86,9 +86,10 @@ pub fn check_pinned(pins: &Pins, artifact: &Path, component: &[u8], surface: &Su
         bail!(
             "{} mixes WASI lines ({}): an artifact targets one line, never both, since a host \
              serves a component as 0.2 or as 0.3; move every `wasi:*` reference in the world file \
-             (components/<name>/wit/) to one line and rebuild with `cargo xtask dist`",
+             (<components>/<name>/wit/) to one line and rebuild with `{}`",
             artifact.display(),
             mixed.join("; "),
+            crate::tool::cmd("dist"),
         );
     }
     let line = match on_lines.first() {
@@ -125,9 +126,10 @@ pub fn check(wit: &Wit, artifact: &Path, component: &[u8], surface: &Surface) ->
         bail!(
             "{} uses {drifted:?}, but the workspace pins WASI {pinned} in {}/deps: the component \
              was left behind by a WASI bump; move the versions in its world file \
-             (components/<name>/wit/) to {pinned} and rebuild with `cargo xtask dist`",
+             (<components>/<name>/wit/) to {pinned} and rebuild with `{}`",
             artifact.display(),
             wit.dir.display(),
+            crate::tool::cmd("dist"),
         );
     }
     let http = http_line(&pinned);

@@ -2,7 +2,7 @@
 //! each a function from bytes to bytes (or to a verdict on them).
 //!
 //! build -> strip -> optimize -> componentize -> drift -> roundtrip, then
-//! compose for the compositions of `compose.toml`; `dist` runs them all and
+//! compose for the compositions of the project file; `dist` runs them all and
 //! writes `target/dist/` only when every component passed. `debug` is
 //! `dist --debug`: build with DWARF and componentize, nothing else.
 

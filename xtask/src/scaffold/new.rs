@@ -1,19 +1,23 @@
-//! `cargo xtask new <name> --template <component> [--out <dir>]`: a new
-//! component copied from an existing one.
+//! `cargo xtask new <name> --template <template> [--out <dir>]`: a new
+//! component copied from a template.
 //!
-//! It copies `components/<template>/` (crate, WIT, tests, lock file,
-//! toolchain file) and renames what names the component: the crate, the WIT
-//! world and package, the Rust identifiers made from the name (`http-api`,
-//! `http_api`, `HttpApi`) and the string literals that are exactly the name.
-//! Comments, docs and other strings are prose and stay as they are, for the
-//! person to rewrite. Inside the workspace it also adds a row to the README's
-//! component table and a budget entry (the template's budget, baseline 0) to
-//! `size-budgets.toml`, and a middleware's copy gets the template's
-//! compositions in `compose.toml`. With `--out` it writes a standalone crate
-//! with a README of its own instead and touches nothing in the workspace; a
-//! template written on the guest library gets a copy of it in `edgekit/`
-//! beside its sources, and its dependency points there, so the crate builds
-//! anywhere with the stock toolchain alone.
+//! The templates are edgekit's own components: read from `components/` in
+//! edgekit's repository, and from the files the installed tool carries
+//! anywhere else (`tool.rs`), so a team's project needs no checkout. `new`
+//! copies the template (crate, WIT, lock file, toolchain file) and renames
+//! what names the component: the crate, the WIT world and package, the Rust
+//! identifiers made from the name (`http-api`, `http_api`, `HttpApi`) and
+//! the string literals that are exactly the name. Comments, docs and other
+//! strings are prose and stay as they are, for the person to rewrite. In a
+//! project it links the component to the project's guest library
+//! (`edgekit/`), adds a budget entry (the template's budget, baseline 0) to
+//! the project file, and gives a middleware's copy the template's
+//! compositions whose handler the project has; in edgekit's repository it
+//! also copies the template's tests (`edgekit-test.rs`) and adds a row to
+//! the README's component table. With `--out` it writes a standalone crate
+//! with a README of its own instead and touches no project; a template
+//! written on the guest library gets a copy of it in `edgekit/` beside its
+//! sources, so the crate builds anywhere with the stock toolchain alone.
 //! Everything is computed and checked first; a refused name or template
 //! writes nothing, and a failed write removes what it wrote.
 
@@ -24,34 +28,40 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 use xshell::Shell;
 
 use crate::artifact::write_atomic;
-use crate::guard::size::{self, Budget, Budgets};
-use crate::pipeline::compose::{self, Composition};
+use crate::project::{self, Budget, Composition, Project};
+use crate::tool::{self, Kind};
 use crate::workspace;
 
 impl crate::flags::New {
     pub fn run(self, _sh: &Shell) -> Result<()> {
-        let root = workspace::root();
-        let module = self.name.to_snake_case();
+        let root = project::find_root();
+        if self.out.is_none() && root.is_none() {
+            project::root()?;
+        }
+        let root = root.unwrap_or_else(workspace::root);
+        let dir = create(&root, &self.name, &self.template, self.out.as_deref())?;
+        let name = &self.name;
         match &self.out {
             None => {
-                create(&root, &self.name, &self.template, None)?;
+                let project = Project::load(&root)?;
+                let test = match project.is_edgekit_source() {
+                    true => format!(", `cargo test -p edgekit-host --test components {}::`", name.to_snake_case()),
+                    false => String::new(),
+                };
                 eprintln!(
-                    "created components/{name} from {template}: run `cargo xtask dist {name}`, \
-                     `cargo test -p edgekit-host --test components {module}::` and, once it is as you want it, \
-                     `cargo xtask size --bless`",
-                    name = self.name,
-                    template = self.template,
+                    "created {} from the {} template: run `{}`{test} and, once it is as you want it, `{}`",
+                    dir.display(),
+                    self.template,
+                    tool::cmd(&format!("dist {name}")),
+                    tool::cmd("size --bless"),
                 );
             }
-            Some(out) => {
-                create(&root, &self.name, &self.template, Some(out))?;
-                eprintln!(
-                    "wrote the standalone crate {} from {}: `cargo build --release --target wasm32-wasip2` \
-                     there builds a component; its README says how to bring it back into edgekit",
-                    out.display(),
-                    self.template
-                );
-            }
+            Some(out) => eprintln!(
+                "wrote the standalone crate {} from the {} template: `cargo build --release --target wasm32-wasip2` \
+                 there builds a component; its README says how to bring it into an edgekit project",
+                out.display(),
+                self.template
+            ),
         }
         Ok(())
     }
@@ -283,6 +293,59 @@ fn rename(text: &str, from: &Spellings, to: &Spellings, camel: bool) -> String {
     out
 }
 
+/// A template: its files (relative to its directory, links left out:
+/// `create` makes the library link anew or puts a copy in its place), and
+/// the project file it came with (its budgets and compositions).
+struct Template {
+    files: Vec<(PathBuf, Vec<u8>)>,
+    origin: ProjectOrigin,
+}
+
+/// The project file a template's budget and compositions are read from.
+struct ProjectOrigin {
+    budgets: project::Budgets,
+    compositions: Vec<Composition>,
+}
+
+/// The template `name`: from the components of edgekit's repository when
+/// `project` is it, else from the files the tool carries. An unknown name
+/// is an error listing the templates.
+fn template(project: Option<&Project>, name: &str) -> Result<Template> {
+    if let Some(project) = project.filter(|p| p.is_edgekit_source()) {
+        let dir = project.components_dir().join(name);
+        if !dir.join("Cargo.toml").is_file() {
+            let known = workspace::component_names(&project.root).unwrap_or_default();
+            bail!("no template `{name}`: the templates are the components under components/ ({})", known.join(", "));
+        }
+        let mut paths = Vec::new();
+        files(&dir, &mut paths)?;
+        let mut files = Vec::new();
+        for path in paths {
+            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            files.push((path.strip_prefix(&dir)?.to_path_buf(), bytes));
+        }
+        let origin =
+            ProjectOrigin { budgets: project.file.budgets.clone(), compositions: project.file.composition.clone() };
+        return Ok(Template { files, origin });
+    }
+    let bundle = tool::bundle()?;
+    let templates = bundle.templates();
+    if !templates.iter().any(|t| t == name) {
+        bail!("no template `{name}`: the templates are {}", templates.join(", "));
+    }
+    let prefix = format!("components/{name}");
+    let files = bundle
+        .under(&prefix)
+        .filter_map(|(path, entry)| match &entry.kind {
+            Kind::Link(_) => None,
+            kind => Some((PathBuf::from(path), kind.bytes().unwrap_or_default().to_vec())),
+        })
+        .collect();
+    let text = std::str::from_utf8(bundle.file(project::FILE)?).context("edgekit's project file is not UTF-8")?;
+    let file = project::parse(Path::new(project::FILE), text)?;
+    Ok(Template { files, origin: ProjectOrigin { budgets: file.budgets, compositions: file.composition } })
+}
+
 /// Lists the files of a template directory, leaving out build output, the
 /// bindings cargo-component writes and symbolic links (the link to the
 /// guest library, which `create` makes anew or replaces by a copy).
@@ -305,40 +368,43 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 
 /// The guest library's files (sources, WIT, manifest, README), to be
 /// copied into `to`: a standalone crate carries the library it is written
-/// on, at the version it was tested with, where the link was in the
-/// template. Not its lock file: inside the crate the library is a member of
-/// the crate's workspace, whose `Cargo.lock` is the crate's.
-fn vendor_guest(root: &Path, to: &Path, writes: &mut Vec<(PathBuf, String)>) -> Result<()> {
-    let guest = root.join(workspace::GUEST);
-    let mut library = Vec::new();
-    files(&guest, &mut library)?;
-    for path in library {
-        let relative = path.strip_prefix(&guest)?;
-        if relative == Path::new("Cargo.lock") {
-            continue;
+/// on, where the link was in the template: the project's library when
+/// there is a project, else the one the tool carries. Not its lock file:
+/// inside the crate the library is a member of the crate's workspace,
+/// whose `Cargo.lock` is the crate's.
+fn vendor_guest(project: Option<&Project>, to: &Path, writes: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<()> {
+    let mut library: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    match project {
+        Some(project) => {
+            let guest = project.library_dir();
+            let mut paths = Vec::new();
+            files(&guest, &mut paths)?;
+            for path in paths {
+                let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                library.push((path.strip_prefix(&guest)?.to_path_buf(), bytes));
+            }
         }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("{}: the guest library holds only text files", path.display()))?;
-        writes.push((to.join(relative), text));
+        None => {
+            for (path, entry) in tool::bundle()?.under("guest") {
+                if let Some(bytes) = entry.kind.bytes() {
+                    library.push((PathBuf::from(path), bytes.to_vec()));
+                }
+            }
+        }
+    }
+    for (relative, bytes) in library {
+        if relative != Path::new("Cargo.lock") {
+            writes.push((to.join(relative), bytes));
+        }
     }
     Ok(())
 }
 
-/// `components/<name>/edgekit`, the link to the guest library that a
-/// component under `components/` builds against (see
-/// [`workspace::GUEST_DEPENDENCY`] for why a link and not `../../guest`).
-pub fn link_guest(component_dir: &Path) -> Result<()> {
-    let link = component_dir.join(workspace::GUEST_DIR);
-    #[cfg(unix)]
-    std::os::unix::fs::symlink(workspace::GUEST_LINK, &link)
-        .with_context(|| format!("cannot create the link {} -> {}", link.display(), workspace::GUEST_LINK))?;
-    #[cfg(not(unix))]
-    bail!(
-        "{}: a component on the guest library needs a symbolic link to {}; create it by hand",
-        link.display(),
-        workspace::GUEST_LINK
-    );
-    Ok(())
+/// `<components>/<name>/edgekit`, the link to the project's guest library
+/// that a component builds against (see [`workspace::GUEST_DEPENDENCY`] for
+/// why a link and not a path out of the component).
+pub fn link_guest(project: &Project, component_dir: &Path) -> Result<()> {
+    tool::symlink(&project.guest_link(), &component_dir.join(workspace::GUEST_DIR))
 }
 
 /// The README a standalone crate made by `new --out` starts with.
@@ -346,7 +412,7 @@ fn standalone_readme(name: &str, template: &str, world: &str) -> String {
     format!(
         "# {name}\n\n\
          A WebAssembly component, made from edgekit's `{template}` template by\n\
-         `cargo xtask new {name} --template {template} --out <dir>`. It is a standalone\n\
+         `cargo edgekit new {name} --template {template} --out <dir>`. It is a standalone\n\
          crate: its own `[workspace]`, pinned versions (`Cargo.lock`), toolchain\n\
          (`rust-toolchain.toml`) and WIT (`wit/`: the world `{world}` and the WASI\n\
          packages it uses). A template written on edgekit's guest library brings\n\
@@ -359,145 +425,180 @@ fn standalone_readme(name: &str, template: &str, world: &str) -> String {
          way, std brings its own WASI imports (`wasi:cli/*`), so it is bigger than\n\
          edgekit's build and needs a host that offers them.\n\n\
          ## Build it with edgekit\n\n\
-         Put this directory under `components/` of an edgekit checkout and run\n\
-         `cargo xtask dist {name}`: a core module for `wasm32-unknown-unknown`, stripped,\n\
-         `wasm-opt -Oz`, componentized and checked against `wit/`, importing only what\n\
-         the code calls. `edgekit-test.rs` holds the tests edgekit runs against that\n\
-         artifact in wasmtime (`cargo test` there picks it up); add a row for `{name}`\n\
-         to the README's component table and a budget to `size-budgets.toml`, as\n\
-         `cargo xtask tidy` and `cargo xtask size` will tell you.\n",
+         In an edgekit project (`cargo edgekit init` makes one), `cargo edgekit new\n\
+         {name} --template {template}` makes the same component inside it, and\n\
+         `cargo edgekit dist {name}` builds it: a core module for\n\
+         `wasm32-unknown-unknown`, stripped, `wasm-opt -Oz`, componentized and checked\n\
+         against `wit/`, importing only what the code calls, with a size budget\n\
+         `cargo edgekit size` keeps.\n",
         snake = name.to_snake_case(),
     )
 }
 
-/// Creates `components/<name>` from `components/<template>` in the workspace
-/// at `root`, or with `out` a standalone crate there; see the module header.
-pub fn create(root: &Path, name: &str, template: &str, out: Option<&Path>) -> Result<()> {
+/// Creates the component `name` from `template` in the project at `root`,
+/// or with `out` a standalone crate there (`root` then need not be a
+/// project); returns the directory written. See the module header.
+pub fn create(root: &Path, name: &str, template: &str, out: Option<&Path>) -> Result<PathBuf> {
     check_name(name)?;
-    let components = root.join("components");
-    let template_dir = components.join(template);
-    if !template_dir.join("Cargo.toml").is_file() {
-        let known = workspace::component_names(root).unwrap_or_default();
-        bail!("no template `{template}`: the templates are the components under components/ ({})", known.join(", "));
-    }
-    let dir = match out {
-        Some(out) => {
+    let project = match out {
+        Some(_) if !root.join(project::FILE).is_file() => None,
+        _ => Some(Project::load(root)?),
+    };
+    let source = self::template(project.as_ref(), template)?;
+    let dir = match (out, &project) {
+        (Some(out), _) => {
             if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
                 bail!("{} already exists and is not empty: name a new directory with --out", out.display());
             }
             out.to_path_buf()
         }
-        None => components.join(name),
+        (None, Some(project)) => project.components_dir().join(name),
+        (None, None) => unreachable!("loaded above"),
     };
     if out.is_none() && dir.exists() {
         bail!("{} already exists: pick another name, or remove that directory first", dir.display());
     }
-    let source = workspace::load(&template_dir)?;
     let (from, to) = (Spellings::of(template), Spellings::of(name));
+    // Tests and their data belong to edgekit's own test suite (host/tests),
+    // which runs every template; elsewhere nothing would run them.
+    let ours = out.is_none() && project.as_ref().is_some_and(Project::is_edgekit_source);
+    let test_only = |relative: &Path| {
+        !ours && (relative == Path::new("edgekit-test.rs") || relative.starts_with("proptest-regressions"))
+    };
 
     // Everything to write, computed before anything is written.
-    let mut writes: Vec<(PathBuf, String)> = Vec::new();
-    let mut template_files = Vec::new();
-    files(&template_dir, &mut template_files)?;
-    for path in template_files {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("{}: templates hold only text files", path.display()))?;
-        let relative = path.strip_prefix(&template_dir)?;
-        // The copies of the pinned WASI are not the template's to rename.
-        if relative.starts_with("wit/deps") {
-            writes.push((dir.join(relative), text));
+    let mut writes: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    let mut manifest = None;
+    for (relative, bytes) in &source.files {
+        if test_only(relative) {
             continue;
         }
-        let relative = relative.to_string_lossy().replace(template, name);
+        let text = String::from_utf8(bytes.clone())
+            .with_context(|| format!("{template}/{}: templates hold only text files", relative.display()))?;
+        // The copies of the pinned WASI are not the template's to rename.
+        if relative.starts_with("wit/deps") {
+            writes.push((dir.join(relative), text.into_bytes()));
+            continue;
+        }
+        let renamed_path = relative.to_string_lossy().replace(template, name);
         // The host tests call the host's `Greeter`, not the guest's type.
-        let camel = !relative.ends_with("edgekit-test.rs");
-        writes.push((dir.join(relative), rename(&text, &from, &to, camel)));
+        let camel = !renamed_path.ends_with("edgekit-test.rs");
+        let renamed = rename(&text, &from, &to, camel);
+        if relative == Path::new("Cargo.toml") {
+            manifest = Some(renamed.clone());
+        }
+        writes.push((dir.join(renamed_path), renamed.into_bytes()));
     }
-    if out.is_some() && source.uses_guest() {
-        vendor_guest(root, &dir.join(workspace::GUEST_DIR), &mut writes)?;
+    let manifest = manifest.with_context(|| format!("the template `{template}` has no Cargo.toml"))?;
+    let uses_guest = manifest.contains(workspace::GUEST_DEPENDENCY);
+    if out.is_some() && uses_guest {
+        vendor_guest(project.as_ref(), &dir.join(workspace::GUEST_DIR), &mut writes)?;
     }
-    let world = rename(&source.world, &from, &to, false);
-    if out.is_some() {
-        writes.push((dir.join("README.md"), standalone_readme(name, template, &world)));
-    } else {
-        workspace_entries(root, name, template, &mut writes)?;
+    match (out, &project) {
+        (Some(_), _) => {
+            let world = world_of(&manifest).unwrap_or_else(|| name.to_string());
+            writes.push((dir.join("README.md"), standalone_readme(name, template, &world).into_bytes()));
+        }
+        (None, Some(project)) => project_entries(project, &source.origin, name, template, ours, &mut writes)?,
+        (None, None) => unreachable!("loaded above"),
     }
 
     // Write, remembering what to undo if a write fails.
-    let originals: Vec<(PathBuf, Option<String>)> =
-        writes.iter().map(|(p, _)| (p.clone(), std::fs::read_to_string(p).ok())).collect();
-    let result = writes.iter().try_for_each(|(path, text)| -> Result<()> {
+    let originals: Vec<(PathBuf, Option<Vec<u8>>)> =
+        writes.iter().map(|(p, _)| (p.clone(), std::fs::read(p).ok())).collect();
+    let result = writes.iter().try_for_each(|(path, bytes)| -> Result<()> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        write_atomic(path, text.as_bytes())
+        write_atomic(path, bytes)
     });
-    let result = result.and_then(|()| match out.is_none() && source.uses_guest() {
-        true => link_guest(&dir),
-        false => Ok(()),
+    let result = result.and_then(|()| match (&project, out.is_none() && uses_guest) {
+        (Some(project), true) => link_guest(project, &dir),
+        _ => Ok(()),
     });
     if let Err(e) = result {
         let _ = std::fs::remove_dir_all(&dir);
         for (path, original) in originals {
             match original {
-                Some(text) => drop(std::fs::write(&path, text)),
+                Some(bytes) => drop(std::fs::write(&path, bytes)),
                 None => drop(std::fs::remove_file(&path)),
             }
         }
         return Err(e.context(format!("creating {} failed; nothing was left behind", dir.display())));
     }
-    Ok(())
+    Ok(dir)
 }
 
-/// The workspace files a new component adds itself to: a README row, a
-/// budget, and for a middleware the template's compositions.
-fn workspace_entries(root: &Path, name: &str, template: &str, writes: &mut Vec<(PathBuf, String)>) -> Result<()> {
-    let readme_path = root.join("README.md");
-    let readme =
-        std::fs::read_to_string(&readme_path).with_context(|| format!("cannot read {}", readme_path.display()))?;
-    let row_start = format!("| `{template}` |");
-    let row = readme
-        .lines()
-        .find(|l| l.starts_with(&row_start))
-        .with_context(|| format!("README.md has no component-table row for `{template}`"))?;
-    // The WASI and imports columns are the template's; size is filled in by
-    // hand after `dist`.
-    let wasi = row.split(" | ").nth(1).unwrap_or("none");
-    let imports = row.split(" | ").nth(3).unwrap_or("nothing");
-    let new_row = format!("| `{name}` | {wasi} | made from the `{template}` template | {imports} | |");
-    let at = readme.find(row).unwrap_or(0) + row.len();
-    let mut new_readme = readme.clone();
-    new_readme.insert_str(at, &format!("\n{new_row}"));
-    writes.push((readme_path, new_readme));
+/// The world a component's Cargo.toml names (`[package.metadata.component.target] world`).
+fn world_of(manifest: &str) -> Option<String> {
+    let toml: toml::Table = manifest.parse().ok()?;
+    let world = toml.get("package")?.get("metadata")?.get("component")?.get("target")?.get("world")?;
+    world.as_str().map(str::to_string)
+}
 
-    let budgets = Budgets::load(root)?;
+/// The project files a new component adds itself to: a budget (the
+/// template's, baseline 0) in the project file, and for a middleware the
+/// template's compositions with handlers the project has; in edgekit's
+/// repository (`ours`) a README row too.
+fn project_entries(
+    project: &Project,
+    origin: &ProjectOrigin,
+    name: &str,
+    template: &str,
+    ours: bool,
+    writes: &mut Vec<(PathBuf, Vec<u8>)>,
+) -> Result<()> {
+    let root = &project.root;
+    if ours {
+        let readme_path = root.join("README.md");
+        let readme =
+            std::fs::read_to_string(&readme_path).with_context(|| format!("cannot read {}", readme_path.display()))?;
+        let row_start = format!("| `{template}` |");
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&row_start))
+            .with_context(|| format!("README.md has no component-table row for `{template}`"))?;
+        // The WASI and imports columns are the template's; size is filled in by
+        // hand after `dist`.
+        let wasi = row.split(" | ").nth(1).unwrap_or("none");
+        let imports = row.split(" | ").nth(3).unwrap_or("nothing");
+        let new_row = format!("| `{name}` | {wasi} | made from the `{template}` template | {imports} | |");
+        let at = readme.find(row).unwrap_or(0) + row.len();
+        let mut new_readme = readme.clone();
+        new_readme.insert_str(at, &format!("\n{new_row}"));
+        writes.push((readme_path, new_readme.into_bytes()));
+    }
+
     let budget_of = |key: &str| {
-        budgets
-            .components
+        origin
+            .budgets
+            .artifacts
             .get(key)
             .map(|b| b.budget)
-            .with_context(|| format!("{} has no entry for `{key}`", size::BUDGETS_FILE))
+            .with_context(|| format!("edgekit's {} has no budget for the template `{key}`", project::FILE))
     };
     let mut entries = vec![(name.to_string(), budget_of(template)?)];
 
     // A middleware template's tests run its compositions: the copy gets the
-    // same ones, in front of the same handlers.
-    let copied: Vec<Composition> = compose::compositions(root)?
-        .into_iter()
-        .filter(|c| c.middleware == template)
-        .map(|c| Composition { middleware: name.to_string(), handler: c.handler })
+    // same ones, in front of the same handlers, where the project has them.
+    let handlers = workspace::component_names(root)?;
+    let copied: Vec<Composition> = origin
+        .compositions
+        .iter()
+        .filter(|c| c.middleware == template && handlers.contains(&c.handler))
+        .map(|c| Composition { middleware: name.to_string(), handler: c.handler.clone() })
         .collect();
     for composition in &copied {
         entries.push((composition.name(), budget_of(&format!("{template}+{}", composition.handler))?));
     }
-    if !copied.is_empty() {
-        writes.push((root.join(compose::COMPOSE_FILE), compose::edit(root, |list| list.extend(copied.clone()))?));
-    }
-    let text = Budgets::edit(root, |components| {
-        for (key, budget) in &entries {
-            size::set(components, key, Budget { budget: *budget, baseline: 0 });
-        }
+    let mut compositions = project.file.composition.clone();
+    compositions.extend(copied);
+    let text = project::edit(root, |doc| {
+        project::set_compositions(doc, &compositions)?;
+        entries
+            .iter()
+            .try_for_each(|(key, budget)| project::set_budget(doc, key, Budget { budget: *budget, baseline: 0 }))
     })?;
-    writes.push((root.join(size::BUDGETS_FILE), text));
+    writes.push((root.join(project::FILE), text.into_bytes()));
     Ok(())
 }

@@ -1,7 +1,7 @@
-//! `cargo xtask rm <component>`: takes a component out of the workspace, with
+//! `cargo xtask rm <component>`: takes a component out of the project, with
 //! everything that names it: its crate directory (code, WIT, tests), its
-//! budget in `size-budgets.toml`, its README row, the compositions it is part
-//! of (in `compose.toml`, with their budgets and rows), and its dist
+//! budget, the compositions it is part of (with their budgets) in the
+//! project file, its README row when the README has one, and its dist
 //! artifacts and manifest entries. What is left passes `dist`, `size`,
 //! `tidy` and `cargo test`. Everything is computed before anything changes.
 
@@ -11,8 +11,8 @@ use anyhow::{Context, Result, bail};
 use xshell::Shell;
 
 use crate::artifact::{Manifest, write_atomic};
-use crate::guard::size::{BUDGETS_FILE, Budgets};
-use crate::pipeline::compose::{self, COMPOSE_FILE};
+use crate::pipeline::compose;
+use crate::project::{self, Project};
 use crate::workspace;
 
 impl crate::flags::Rm {
@@ -30,8 +30,9 @@ impl crate::flags::Rm {
 pub fn remove(root: &Path, name: &str) -> Result<Vec<String>> {
     let names = workspace::component_names(root)?;
     if !names.iter().any(|n| n == name) {
-        bail!("no component `{name}` under components/ (there are: {}); nothing removed", names.join(", "));
+        bail!("no component `{name}` in this project (there are: {}); nothing removed", names.join(", "));
     }
+    let project = Project::load(root)?;
     let mut done = Vec::new();
     let gone: Vec<String> = compose::compositions(root)?
         .into_iter()
@@ -41,23 +42,18 @@ pub fn remove(root: &Path, name: &str) -> Result<Vec<String>> {
     let artifacts: Vec<String> = std::iter::once(name.to_string()).chain(gone.iter().cloned()).collect();
 
     let mut writes: Vec<(PathBuf, String)> = Vec::new();
-    if !gone.is_empty() {
-        writes.push((
-            root.join(COMPOSE_FILE),
-            compose::edit(root, |list| list.retain(|c| c.middleware != name && c.handler != name))?,
-        ));
-        done.extend(gone.iter().map(|c| format!("composition {c} from {COMPOSE_FILE}")));
-    }
-    let budgets = Budgets::edit(root, |components| {
-        for artifact in &artifacts {
-            components.remove(artifact);
-        }
+    let kept: Vec<project::Composition> =
+        project.file.composition.iter().filter(|c| c.middleware != name && c.handler != name).cloned().collect();
+    let file = project::edit(root, |doc| {
+        project::set_compositions(doc, &kept)?;
+        artifacts.iter().try_for_each(|artifact| project::remove_budget(doc, artifact))
     })?;
-    writes.push((root.join(BUDGETS_FILE), budgets));
-    done.push(format!("the budgets of {} from {BUDGETS_FILE}", artifacts.join(", ")));
+    writes.push((root.join(project::FILE), file));
+    done.extend(gone.iter().map(|c| format!("composition {c} from {}", project::FILE)));
+    done.push(format!("the budgets of {} from {}", artifacts.join(", "), project::FILE));
     let readme_path = root.join("README.md");
-    let readme =
-        std::fs::read_to_string(&readme_path).with_context(|| format!("cannot read {}", readme_path.display()))?;
+    // A team's README may have no component table, or no README at all.
+    let readme = std::fs::read_to_string(&readme_path).unwrap_or_default();
     let rows = |line: &str| artifacts.iter().any(|a| line.starts_with(&format!("| `{a}` ")));
     let kept: String = readme.split_inclusive('\n').filter(|line| !rows(line)).collect();
     if kept != readme {
@@ -68,13 +64,13 @@ pub fn remove(root: &Path, name: &str) -> Result<Vec<String>> {
     for (path, text) in &writes {
         write_atomic(path, text.as_bytes())?;
     }
-    let dir = root.join("components").join(name);
+    let dir = project.components_dir().join(name);
     std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     done.push(format!("{} (its code, WIT and tests)", dir.display()));
     // The dist artifacts of what no longer exists, and their manifest entries.
     let dist = workspace::dist_dir(root);
     if Manifest::path(&dist).exists() {
-        let pins = crate::wit::Pins::load(&root.join("wit"))?;
+        let pins = crate::wit::Pins::load(&project.pins_dir())?;
         let remaining = workspace::component_names(root)?;
         let compositions = compose::compositions(root)?;
         let exists = |n: &str| remaining.iter().any(|r| r == n) || compositions.iter().any(|c| c.name() == n);

@@ -80,7 +80,7 @@ fn new_renames_identifiers_and_names_and_leaves_prose() {
         &tests,
         &["\"edgekit:hello-world/api@0.1.0\"", "compiled(\"hello-world\"", "Greeter::for_interface"],
     );
-    assert_eq!(size::Budgets::load(tmp.path()).unwrap().components["hello-world"].baseline, 0);
+    assert_eq!(size::budgets(tmp.path()).unwrap().artifacts["hello-world"].baseline, 0);
     // Prose is the person's to rewrite: comments and response text keep the
     // template's words, while the code's names move.
     let gateway = read("components/gateway/src/lib.rs");
@@ -101,7 +101,7 @@ fn new_renames_identifiers_and_names_and_leaves_prose() {
     // its own name.
     new::create(tmp.path(), "auth", "middleware", None).unwrap();
     assert_mentions(&read("components/auth/edgekit-test.rs"), &["compiled(\"auth+http-api\""]);
-    assert_mentions(&read("compose.toml"), &["auth"]);
+    assert_mentions(&read("edgekit.toml"), &["middleware = \"auth\""]);
     // The name is taken now.
     assert_mentions(&error_of(new::create(tmp.path(), "hello-world", "edge-fn", None)), &["already exists"]);
 }
@@ -189,7 +189,7 @@ fn new_from_every_template_builds_and_passes_its_tests() {
     build.extend(compose::compositions(tmp.path()).unwrap().into_iter().map(|c| c.handler));
     let (pins, artifacts) = dist::produce(&sh, tmp.path(), &build).unwrap();
     dist::write(tmp.path(), &pins, &artifacts).unwrap();
-    let budgets = size::Budgets::load(tmp.path()).unwrap();
+    let budgets = size::budgets(tmp.path()).unwrap();
     let sizes: BTreeMap<String, usize> = artifacts.iter().map(|(a, _)| (a.name.clone(), a.bytes.len())).collect();
     for outcome in size::evaluate(&budgets, &sizes, budgets.tolerance_percent) {
         assert!(outcome.ok || !outcome.component.starts_with("new-"), "{}: {}", outcome.component, outcome.message);
@@ -227,8 +227,8 @@ fn removing_templates_leaves_a_workspace_that_passes() {
         let one = workspace_copy(&format!("rm-{name}"));
         rm::remove(one.path(), name).unwrap();
         tidy::check(one.path()).unwrap();
-        let budgets = size::Budgets::load(one.path()).unwrap();
-        assert!(!budgets.components.keys().any(|k| k == name || k.split('+').any(|p| p == name)), "{name}");
+        let budgets = size::budgets(one.path()).unwrap();
+        assert!(!budgets.artifacts.keys().any(|k| k == name || k.split('+').any(|p| p == name)), "{name}");
         let readme = std::fs::read_to_string(one.path().join("README.md")).unwrap();
         assert!(!readme.contains(&format!("| `{name}` ")), "{name} is still in the README");
     }
@@ -241,7 +241,7 @@ fn removing_templates_leaves_a_workspace_that_passes() {
     let manifest = crate::artifact::Manifest::read(&dist_dir).unwrap();
     assert_eq!(manifest.components.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["greeter"]);
     assert!(!dist_dir.join("edge-fn.wasm").exists());
-    let budgets = size::Budgets::load(tmp.path()).unwrap();
+    let budgets = size::budgets(tmp.path()).unwrap();
     let sizes = size::dist_sizes(tmp.path()).unwrap();
     assert!(size::evaluate(&budgets, &sizes, budgets.tolerance_percent).iter().all(|o| o.ok));
     let (_, artifacts) = dist::produce(&sh, tmp.path(), &[]).unwrap();

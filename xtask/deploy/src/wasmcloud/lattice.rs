@@ -36,8 +36,8 @@ pub struct Lattice {
 impl Lattice {
     /// Installs what is missing, starts every part and waits until each host
     /// has joined.
-    pub fn start(sh: &Shell, root: &Path, hosts: usize) -> Result<Lattice> {
-        let bin = tools::lattice_bin(sh, root)?;
+    pub fn start(sh: &Shell, hosts: usize) -> Result<Lattice> {
+        let bin = tools::lattice_bin(sh)?;
         let nats_bin = tools::nats_server(sh)?;
         let dir = tempfile::Builder::new().prefix("edgekit-lattice-").tempdir().context("cannot make a temp dir")?;
         let logs = dir.path();

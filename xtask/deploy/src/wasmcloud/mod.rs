@@ -39,11 +39,13 @@ fn wasmcloud(args: flags::Wasmcloud) -> Result<()> {
     let sh = Shell::new()?;
     let root = workspace::root();
     if !args.local {
-        let registry = args.registry.clone().context(
-            "name the registry the images are in: --registry ghcr.io/<org>/edgekit (push them there with \
-             `cargo xtask publish <component> ghcr.io/<org>/edgekit/<component>:<version>`), or deploy to a \
-             lattice on this machine with --local",
-        )?;
+        let registry = args.registry.clone().with_context(|| {
+            format!(
+                "name the registry the images are in: --registry ghcr.io/<org>/edgekit (push them there with \
+                 `{}`), or deploy to a lattice on this machine with --local",
+                xtask::tool::cmd("publish <component> ghcr.io/<org>/edgekit/<component>:<version>")
+            )
+        })?;
         let plan = Plan::new(&root, &args.components, args.hosts, args.replicas)?;
         let apps = plan.apps(&registry, args.listen, None)?;
         let written = write_manifests(&deploy_dir(&root), &apps)?;
@@ -109,7 +111,11 @@ impl Plan {
             }
         }
         if entries.is_empty() {
-            bail!("no artifact in {} can be deployed to wasmCloud 1.x: run `cargo xtask dist`", dist.display());
+            bail!(
+                "no artifact in {} can be deployed to wasmCloud 1.x: run `{}`",
+                dist.display(),
+                xtask::tool::cmd("dist")
+            );
         }
         Ok(Plan { entries, hosts, replicas })
     }
@@ -205,7 +211,7 @@ impl Local {
         listen: SocketAddr,
     ) -> Result<Local> {
         let plan = Plan::new(root, names, hosts, replicas)?;
-        let lattice = Lattice::start(sh, root, hosts)?;
+        let lattice = Lattice::start(sh, hosts)?;
         let registry_path = format!("{}/edgekit", lattice.registry.addr);
         let apps = plan.apps(&registry_path, listen, Some(hosts))?;
         for (entry, app) in plan.entries.iter().zip(&apps) {

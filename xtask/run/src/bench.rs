@@ -46,7 +46,8 @@ const WASMTIME_CONFIGS: [(&str, &[&str]); 2] =
     [("wasmtime serve", &[]), ("wasmtime serve -O pooling-allocator", &["-O", "pooling-allocator=y"])];
 
 pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
-    if cfg!(debug_assertions) {
+    // `cargo xtask` is a debug build; the installed tool is a release one.
+    if cfg!(debug_assertions) && matches!(xtask::tool::get().bundle, xtask::tool::Source::Checkout) {
         eprintln!("==> rerunning in release mode (timings of a debug build mean little)");
         return xtask::workspace::from_shell(cmd!(sh, "cargo run --release --quiet --package xtask-run -- bench"))
             .run()

@@ -63,6 +63,24 @@ extern crate alloc;
 #[cfg(not(any(feature = "p2", feature = "p3")))]
 compile_error!("enable one WASI line: features = [\"p2\"] (WASI 0.2.12) or [\"p3\"] (WASI 0.3.0)");
 
+#[cfg(all(feature = "p2", feature = "p3"))]
+compile_error!(
+    "edgekit: the features `p2` and `p3` are both on, and a component targets one WASI line. \
+     Enable exactly one: features = [\"p2\"] for WASI 0.2.12 or [\"p3\"] for WASI 0.3.0. \
+     If your manifest names only one, another crate in the build turns on the other \
+     (cargo unifies a crate's features): build each line on its own"
+);
+
+// The allocator, the 0.3 executor and the library's globals are shared
+// without locks because a component instance runs one thread. Wasm threads
+// (shared memory, the `atomics` target feature) would break that.
+#[cfg(target_feature = "atomics")]
+compile_error!(
+    "edgekit: this target has the `atomics` feature (Wasm threads and shared memory), but the library's \
+     allocator, 0.3 executor and globals are `Sync` only because a component instance runs one thread. \
+     Build without `-C target-feature=+atomics`"
+);
+
 #[cfg(any(test, all(target_arch = "wasm32", feature = "alloc", not(feature = "p3"))))]
 mod arena;
 mod bytes;

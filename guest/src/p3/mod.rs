@@ -228,7 +228,9 @@ where
     // SAFETY: the host passes an owned `request` handle.
     let request = unsafe { types::Request::from_handle(request) };
     rt::start(async move {
+        let unreturned = lower::Unreturned;
         handler(Request::new(request)).await.task_return();
+        unreturned.returned();
     })
 }
 

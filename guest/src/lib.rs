@@ -90,6 +90,7 @@ mod response;
 
 pub mod json;
 pub mod log;
+pub mod query;
 pub mod router;
 
 #[cfg(feature = "p2")]
@@ -100,12 +101,60 @@ pub mod p3;
 pub use bytes::Bytes;
 pub use response::Response;
 
-/// Requests and responses of the line this crate was built for: [`p3`] when
-/// the `p3` feature is on, [`p2`] otherwise.
+/// The module of the line this crate was built for: [`p3`] when the `p3`
+/// feature is on, [`p2`] otherwise.
+#[cfg(all(feature = "p2", not(feature = "p3")))]
+use p2 as line;
+#[cfg(feature = "p3")]
+use p3 as line;
+
+/// The raw WASI bindings of the line this crate was built for (the same
+/// path on both lines: `edgekit::wasi::keyvalue::store`,
+/// `edgekit::wasi::config::store`, `edgekit::wasi::random::random`), for
+/// what the library does not wrap.
+pub use line::wasi;
+
+/// The tokens inside, compiled on WASI 0.3 only: for the few lines of a
+/// source built for both lines that 0.2 cannot do (a middleware changing
+/// the request it passes on and the response that comes back). Statements
+/// or items; a `let` inside binds for the code after it.
+///
+/// ```ignore
+/// edgekit::on_p3! {
+///     let response = response.set_header("x-request-id", id);
+/// }
+/// ```
+#[cfg(feature = "p3")]
+#[macro_export]
+macro_rules! on_p3 {
+    ($($tokens:tt)*) => { $($tokens)* };
+}
+
+/// The tokens inside, compiled on WASI 0.3 only (here, on 0.2: nothing).
+#[cfg(not(feature = "p3"))]
+#[macro_export]
+macro_rules! on_p3 {
+    ($($tokens:tt)*) => {};
+}
+
+/// The tokens inside, compiled on WASI 0.2 only: the counterpart of
+/// [`on_p3!`].
+#[cfg(not(feature = "p3"))]
+#[macro_export]
+macro_rules! on_p2 {
+    ($($tokens:tt)*) => { $($tokens)* };
+}
+
+/// The tokens inside, compiled on WASI 0.2 only (here, on 0.3: nothing).
+#[cfg(feature = "p3")]
+#[macro_export]
+macro_rules! on_p2 {
+    ($($tokens:tt)*) => {};
+}
+
+/// Requests and responses of the line this crate was built for, under the
+/// same names on both: [`p3`] when the `p3` feature is on, [`p2`] otherwise.
 pub mod http {
-    #[cfg(all(feature = "p2", not(feature = "p3")))]
-    pub use crate::p2::{BodyError, Request};
-    #[cfg(feature = "p3")]
-    pub use crate::p3::{BodyError, Request};
+    pub use crate::line::{BodyError, ErrorCode, IntoResult, Request, next};
     pub use crate::response::Response;
 }

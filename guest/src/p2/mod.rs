@@ -1,14 +1,16 @@
-//! WASI 0.2.12: `wasi:http/proxy`. The handler is a plain `fn`; the host
-//! makes an instance per request, and the library writes the body in the
-//! 4,096-byte chunks a 0.2 stream takes per call.
+//! WASI 0.2.12: `wasi:http/proxy`. The handler is the same `async fn` as
+//! on 0.3; a 0.2 host makes an instance per request and every WASI call
+//! here blocks, so the library runs the handler to its end in one go
+//! ([`serve`]) and writes the body in the 4,096-byte chunks a 0.2 stream
+//! takes per call.
 //!
 //! ```no_run
 //! use edgekit::http::{Request, Response};
 //!
-//! fn handle(request: Request) -> Response {
-//!     match request.body(4096) {
+//! async fn handle(request: Request) -> Response {
+//!     match request.body(4096).await {
 //!         Ok(body) => Response::text(200, body),
-//!         Err(error) => Response::text(error.status(), "too large or unreadable\n"),
+//!         Err(error) => error.into(),
 //!     }
 //! }
 //!
@@ -18,6 +20,10 @@
 use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::convert::Infallible;
+use core::future::{Future, Pending, Ready};
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
 
 pub use crate::request::BodyError;
 use crate::request::{declared_too_large, split_target};
@@ -39,6 +45,7 @@ pub mod bindings {
 
 pub use bindings::wasi;
 
+pub use wasi::http::types::ErrorCode;
 use wasi::http::types::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use wasi::io::streams::{OutputStream, StreamError};
 
@@ -52,6 +59,10 @@ pub struct Request {
     inner: IncomingRequest,
     method: Cow<'static, str>,
     target: String,
+    /// The handle of the request's `response-outparam`, for [`next`] to pass
+    /// on, in a middleware's handler; 0 elsewhere. A bare handle: the
+    /// library, not the request, owns it (no drop to link).
+    out: u32,
 }
 
 impl Request {
@@ -59,7 +70,7 @@ impl Request {
     pub fn new(inner: IncomingRequest) -> Request {
         let method = method_of(&inner);
         let target = inner.path_with_query().unwrap_or_default();
-        Request { inner, method, target }
+        Request { inner, method, target, out: 0 }
     }
 
     /// The method, as the request line spells it (`GET`).
@@ -78,6 +89,7 @@ impl Request {
     }
 
     /// The first value of the header `name`.
+    #[inline(never)]
     pub fn header(&self, name: &str) -> Option<Vec<u8>> {
         self.inner.headers().get(name).into_iter().next()
     }
@@ -94,10 +106,17 @@ impl Request {
 
     /// Reads the whole body, refusing one longer than `limit` bytes: first
     /// by its declared `content-length`, then by counting what arrives.
-    pub fn body(self, limit: usize) -> Result<Vec<u8>, BodyError> {
+    /// Awaited as on 0.3; on 0.2 the reads block, and the future it returns
+    /// is ready at once (`core::future::Ready`, which a handler's state
+    /// machine folds away, where an `async fn` would leave a state behind).
+    pub fn body(self, limit: usize) -> Ready<Result<Vec<u8>, BodyError>> {
+        core::future::ready(self.read_body(limit))
+    }
+
+    fn read_body(self, limit: usize) -> Result<Vec<u8>, BodyError> {
         for value in self.inner.headers().get("content-length") {
             if declared_too_large(&value, limit) {
-                return Err(BodyError::TooLarge);
+                return Err(BodyError::TooLarge { limit });
             }
         }
         let body = self.inner.consume().map_err(|()| BodyError::Unreadable)?;
@@ -111,7 +130,7 @@ impl Request {
                 Err(StreamError::LastOperationFailed(_)) => return Err(BodyError::Unreadable),
             }
             if bytes.len() > limit {
-                return Err(BodyError::TooLarge);
+                return Err(BodyError::TooLarge { limit });
             }
         }
         Ok(bytes)
@@ -127,7 +146,7 @@ pub fn respond(out: ResponseOutparam, response: Response) {
     for (name, value) in &response.headers {
         // Fails only for forbidden or malformed headers; a handler's
         // headers are its own to get right.
-        let _ = headers.append(name, value);
+        let _ = headers.append(crate::response::name_str(name), value);
     }
     let outgoing = OutgoingResponse::new(headers);
     // A new response is 200 already: a handler that answers only 200 never
@@ -294,12 +313,120 @@ fn write(stream: &OutputStream, bytes: &[u8]) -> bool {
     result.case == 0
 }
 
-/// Exports `handle` as the component's `wasi:http/incoming-handler@0.2.12`:
-/// `fn handle(request: Request) -> Response`.
+/// What a handler may return: a [`Response`], or a `Result` whose error
+/// the host answers for (`response-outparam.set` with the `error-code`).
+pub trait IntoResult {
+    /// Sends the answer through `out`.
+    #[doc(hidden)]
+    fn respond(self, out: ResponseOutparam);
+}
+
+impl IntoResult for Response {
+    fn respond(self, out: ResponseOutparam) {
+        respond(out, self);
+    }
+}
+
+/// Only a handler that can fail links the lowering of `error-code`.
+impl<R: IntoResult> IntoResult for Result<R, ErrorCode> {
+    fn respond(self, out: ResponseOutparam) {
+        match self {
+            Ok(response) => response.respond(out),
+            Err(error) => ResponseOutparam::set(out, Err(error)),
+        }
+    }
+}
+
+/// Runs one call of the exported `handle`: `handler` on the request, to its
+/// end, and its answer sent through `out`.
 ///
-/// `handler!(raw handle)` exports `fn handle(request: IncomingRequest, out:
-/// ResponseOutparam)` as it is, for a handler that passes `out` on (a
-/// middleware calling the next handler).
+/// A 0.2 handler never waits for an event: every WASI call blocks, so its
+/// future is ready when first polled, and the library polls it once, with a
+/// waker that does nothing. A future that is not ready then (one that waits
+/// for a wake-up, which nothing on 0.2 sends) panics, which traps. One poll,
+/// not a loop: the compiler then drops every state the handler's future
+/// would resume from, which made a middleware 450 bytes larger.
+#[doc(hidden)]
+pub fn serve<F, R>(request: IncomingRequest, out: ResponseOutparam, handler: fn(Request) -> F)
+where
+    F: Future<Output = R>,
+    R: IntoResult,
+{
+    run(handler(Request::new(request))).respond(out);
+}
+
+/// Runs `future` to its end where it stands (see [`serve`]), in one poll.
+#[inline(always)]
+fn run<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(answer) => answer,
+        // Nothing on 0.2 would wake it: every WASI call here blocks.
+        Poll::Pending => panic!("a 0.2 handler waited for something that never comes"),
+    }
+}
+
+/// `next(request).await?` in a handler that returns `Result<_, ErrorCode>`,
+/// as on 0.3: on 0.2 `next` cannot fail, and its error type says so, so
+/// that the handler links no lowering of an `error-code` it never returns.
+impl From<Infallible> for ErrorCode {
+    fn from(never: Infallible) -> ErrorCode {
+        match never {}
+    }
+}
+
+/// [`serve`] for a middleware (`handler!(middleware handle)`): the request
+/// carries `out`, for [`next`] to pass on. The handler's answer is sent
+/// through `out` unless it passed the request on, and then it has no answer:
+/// awaiting [`next`] does not return on 0.2 (the handler's future waits for
+/// ever, and is dropped).
+#[doc(hidden)]
+pub fn serve_middleware<F, R>(request: IncomingRequest, out: ResponseOutparam, handler: fn(Request) -> F)
+where
+    F: Future<Output = R>,
+    R: IntoResult,
+{
+    let mut request = Request::new(request);
+    request.out = out.take_handle();
+    let out = request.out;
+    let mut future = pin!(handler(request));
+    if let Poll::Ready(answer) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        // SAFETY: the handle `serve_middleware` was given; the handler
+        // answered without passing the request on.
+        answer.respond(unsafe { ResponseOutparam::from_handle(out) });
+    }
+}
+
+/// A middleware's call of the next handler (the `wasi:http/incoming-handler`
+/// it imports), with the request as it came. Only in a handler exported
+/// with `handler!(middleware handle)`: anywhere else it panics.
+///
+/// On 0.2 the next handler answers the client itself, through the
+/// `response-outparam` this request came with: a guest can neither build a
+/// request to pass on nor read the answer. So the next handler runs when
+/// `next` is called, and awaiting `next` does not return: the handler ends
+/// there (the code after it, which would change the answer, is for 0.3,
+/// whose `next` returns the next handler's response). A handler that calls
+/// `next` must await it.
+pub fn next(request: Request) -> Pending<Result<Response, Infallible>> {
+    if request.out == 0 {
+        panic!("edgekit::http::next: export the handler with `edgekit::handler!(middleware handle)`");
+    }
+    // SAFETY: the handle `serve_middleware` was given, passed on once: the
+    // request is consumed, and `serve_middleware` sends nothing through it
+    // once the handler waits here.
+    let out = unsafe { ResponseOutparam::from_handle(request.out) };
+    wasi::http::incoming_handler::handle(request.into_wasi(), out);
+    core::future::pending()
+}
+
+/// Exports `handle` as the component's `wasi:http/incoming-handler@0.2.12`:
+/// `async fn handle(request: Request) -> impl IntoResult`, run to its end.
+///
+/// `handler!(middleware handle)` exports a middleware's handler, which may
+/// pass the request on with [`next`]. `handler!(raw handle)` exports `fn
+/// handle(request: IncomingRequest, out: ResponseOutparam)` as it is, for
+/// code on the raw bindings.
 #[cfg(not(feature = "p3"))]
 #[macro_export]
 macro_rules! handler {
@@ -317,6 +444,16 @@ macro_rules! handler {
 
         $crate::p2::bindings::__export_p2!(__EdgekitHandler with_types_in $crate::p2::bindings);
     };
+    (middleware $handle:path) => {
+        $crate::handler!(raw __edgekit_handle);
+
+        fn __edgekit_handle(
+            request: $crate::p2::wasi::http::types::IncomingRequest,
+            out: $crate::p2::wasi::http::types::ResponseOutparam,
+        ) {
+            $crate::p2::serve_middleware(request, out, |request| $handle(request))
+        }
+    };
     ($handle:path) => {
         $crate::handler!(raw __edgekit_handle);
 
@@ -324,7 +461,7 @@ macro_rules! handler {
             request: $crate::p2::wasi::http::types::IncomingRequest,
             out: $crate::p2::wasi::http::types::ResponseOutparam,
         ) {
-            $crate::p2::respond(out, $handle($crate::p2::Request::new(request)))
+            $crate::p2::serve(request, out, |request| $handle(request))
         }
     };
 }

@@ -4,7 +4,7 @@
 //!
 //! Both follow the canonical ABI for `wasi:http@0.3.0` exactly. The
 //! component tests in `host/` return responses through `return_ok`, and
-//! `host/tests/cancel.rs` returns an `error-code` of every payload shape
+//! `host/tests/p3_runtime.rs` returns an `error-code` of every payload shape
 //! through `return_error` and reads each back in wasmtime.
 
 use alloc::string::String;

@@ -98,7 +98,7 @@ pub mod p2;
 #[cfg(feature = "p3")]
 pub mod p3;
 
-pub use bytes::Bytes;
+pub use bytes::{Bytes, HeaderName};
 pub use response::Response;
 
 /// The module of the line this crate was built for: [`p3`] when the `p3`

@@ -19,7 +19,7 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::mem::MaybeUninit;
+use core::cell::UnsafeCell;
 use core::ptr;
 
 /// The longest line written, in bytes, the level and newline included; a
@@ -81,18 +81,17 @@ pub fn line(level: Level, pieces: &[&str]) -> Vec<u8> {
     line.finish().to_vec()
 }
 
-/// A line being built on the stack: the level, then the pieces, as much as
-/// fits before the newline. The macros build one per call.
+/// A line being built: the level, then the pieces, as much as fits before
+/// the newline. The macros build one per call.
 pub struct Line {
-    /// The first `len` bytes are written; the rest is not (no 4 KB to zero).
-    buf: MaybeUninit<[u8; MAX_LINE]>,
+    /// Bytes written to [`buffer`].
     len: usize,
 }
 
 impl Line {
     /// A line that starts with `level`.
     pub fn new(level: Level) -> Line {
-        let mut line = Line { buf: MaybeUninit::uninit(), len: 0 };
+        let mut line = Line { len: 0 };
         line.push(level.prefix());
         line
     }
@@ -107,7 +106,7 @@ impl Line {
     fn push_bytes(&mut self, bytes: &[u8]) {
         let take = bytes.len().min(MAX_LINE - 1 - self.len);
         // SAFETY: `len + take` is at most `MAX_LINE - 1`: the bytes fit.
-        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), self.buf.as_mut_ptr().cast::<u8>().add(self.len), take) };
+        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), buffer().add(self.len), take) };
         self.len += take;
     }
 
@@ -141,7 +140,7 @@ impl Line {
         // SAFETY: `len` is at most `MAX_LINE - 1`, so the newline fits, and
         // the `len + 1` bytes are written.
         unsafe {
-            let buf = self.buf.as_mut_ptr().cast::<u8>();
+            let buf = buffer();
             buf.add(self.len).write(b'\n');
             core::slice::from_raw_parts(buf, self.len + 1)
         }
@@ -151,13 +150,41 @@ impl Line {
     pub fn write(&mut self) {
         let line = self.finish();
         // On 0.2 the write is done when the call returns: the line is
-        // written from the stack, with no allocation.
+        // written from the buffer, with no allocation.
         #[cfg(all(feature = "p2", not(feature = "p3")))]
         crate::p2::write_stderr(line);
         // On 0.3 the host reads the line after the call returns: it is owned.
         #[cfg(feature = "p3")]
         crate::p3::write_stderr(line.to_vec());
     }
+}
+
+/// Where lines are built: one buffer, as a component instance runs one
+/// thread and a line is written before the next is begun (a piece that
+/// logs while its line is built garbles that line, nothing worse). Not on
+/// the stack: a 4 KB local in the caller's frame moves the caller's other
+/// locals to offsets that take a byte more to encode in every load and
+/// store (about 100 bytes of a middleware's handler).
+#[cfg(target_arch = "wasm32")]
+fn buffer() -> *mut u8 {
+    struct Buffer(UnsafeCell<[u8; MAX_LINE]>);
+    // SAFETY: without Wasm threads (the `atomics` target feature, refused at
+    // compile time in lib.rs) a component instance runs one thread, and the
+    // buffer is only written through raw pointers, never borrowed.
+    #[cfg(not(target_feature = "atomics"))]
+    unsafe impl Sync for Buffer {}
+    static BUFFER: Buffer = Buffer(UnsafeCell::new([0; MAX_LINE]));
+    BUFFER.0.get().cast()
+}
+
+/// On the host (a component's unit tests), a buffer per thread.
+#[cfg(not(target_arch = "wasm32"))]
+fn buffer() -> *mut u8 {
+    extern crate std;
+    std::thread_local! {
+        static BUFFER: UnsafeCell<[u8; MAX_LINE]> = const { UnsafeCell::new([0; MAX_LINE]) };
+    }
+    BUFFER.with(|buffer| buffer.get().cast())
 }
 
 /// What a log line is made of: strings (`&str`, `String`) and integers, each

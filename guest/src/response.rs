@@ -1,11 +1,10 @@
 //! [`Response`]: what a handler answers, the same type on both lines. The
 //! line's module turns it into a WASI response and writes its body.
 
-use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::Bytes;
+use crate::{Bytes, HeaderName};
 
 /// A response still to be sent: status, headers and body.
 ///
@@ -18,7 +17,7 @@ use crate::Bytes;
 #[derive(Debug)]
 pub struct Response {
     pub(crate) status: u16,
-    pub(crate) headers: Vec<(Bytes, Bytes)>,
+    pub(crate) headers: Vec<(HeaderName, Bytes)>,
     pub(crate) body: Body,
 }
 
@@ -66,29 +65,29 @@ impl Response {
     /// `status`, one `content-type` header and `body`: the vector made at
     /// its size, with no growth to link for a response that adds nothing.
     fn with_content_type(status: u16, content_type: &'static str, body: Bytes) -> Response {
-        let headers = alloc::vec![(Bytes::from("content-type"), Bytes::from(content_type))];
+        let headers = alloc::vec![(HeaderName::from("content-type"), Bytes::from(content_type))];
         Response { status, headers, body: Body::Bytes(body) }
     }
 
     /// Adds a header (after any of the same name). The name is a
     /// `&'static str` or a `String` (a header copied from another message).
-    pub fn header(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<Bytes>) -> Response {
-        self.headers.push((name_bytes(name.into()), value.into()));
+    pub fn header(mut self, name: impl Into<HeaderName>, value: impl Into<Bytes>) -> Response {
+        self.headers.push((name.into(), value.into()));
         self
     }
 
     /// Sets a header: removes any of the same name (in any case), then adds
     /// it.
-    pub fn set_header(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<Bytes>) -> Response {
-        let name = name_bytes(name.into());
+    pub fn set_header(mut self, name: impl Into<HeaderName>, value: impl Into<Bytes>) -> Response {
+        let name = name.into();
         // A response passed on keeps its headers as the WASI `fields` it
         // came with: set there.
         #[cfg(feature = "p3")]
         if let Body::Passed(passed) = &self.body {
-            let _ = passed.headers.set(name_str(&name), &[value.into().into_vec()]);
+            let _ = passed.headers.set(name.as_str(), &[value.into().into_vec()]);
             return self;
         }
-        self.headers.retain(|(other, _)| !other.eq_ignore_ascii_case(&name));
+        self.headers.retain(|(other, _)| !other.as_str().eq_ignore_ascii_case(name.as_str()));
         self.headers.push((name, value.into()));
         self
     }
@@ -106,7 +105,7 @@ impl Response {
 
     /// The headers, in the order they were added.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.headers.iter().map(|(name, value)| (name_str(name), &**value))
+        self.headers.iter().map(|(name, value)| (name.as_str(), &**value))
     }
 
     /// The body, when it is in memory (not a stream).
@@ -117,20 +116,6 @@ impl Response {
             Body::Stream(_) | Body::Passed(_) => None,
         }
     }
-}
-
-/// A header name as the bytes it is stored in.
-fn name_bytes(name: Cow<'static, str>) -> Bytes {
-    match name {
-        Cow::Borrowed(name) => Bytes::from(name),
-        Cow::Owned(name) => Bytes::from(name),
-    }
-}
-
-/// A header name back from its bytes: always UTF-8, made by `name_bytes`.
-pub(crate) fn name_str(name: &Bytes) -> &str {
-    // SAFETY: names are stored only from `str`s.
-    unsafe { core::str::from_utf8_unchecked(name) }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 
 mod body;
 mod lower;
+mod message;
 pub mod rt;
 
 use alloc::boxed::Box;
@@ -100,13 +101,7 @@ impl Response {
         let status = response.get_status_code();
         // A mutable copy; the view `get-headers` returns must go before its response.
         let headers = response.get_headers().clone();
-        let (result, res) = wit_future::new(|| Ok(()));
-        let (contents, trailers) = types::Response::consume_body(response, res);
-        let make = Box::new(move |headers| {
-            let (response, transmitted) = types::Response::new(headers, Some(contents), trailers);
-            forward(transmitted, result);
-            response
-        });
+        let make = Box::new(move |headers| pass_response_on(response, headers));
         let mut passed = Response::new(status);
         passed.body = Body::Passed(Passed { headers, make });
         passed
@@ -118,7 +113,7 @@ impl Response {
     pub fn into_wasi(self) -> types::Response {
         let Response { status, headers: added, body } = self;
         let (contents, trailers) = match body {
-            Body::Passed(Passed { headers, make }) => return with_status(make(with(headers, added)), status),
+            Body::Passed(Passed { headers, make }) => return make(with(headers, added)),
             Body::Stream(stream) => (Some(stream.contents), stream.trailers),
             Body::Bytes(bytes) if bytes.is_empty() => (None, no_trailers()),
             Body::Bytes(bytes) => (Some(body::stream_of(bytes)), no_trailers()),
@@ -129,11 +124,11 @@ impl Response {
 }
 
 /// `fields` with `added` appended.
-fn with(fields: Fields, added: Vec<(Bytes, Bytes)>) -> Fields {
+fn with(fields: Fields, added: Vec<(crate::HeaderName, Bytes)>) -> Fields {
     for (name, value) in &added {
         // Fails only for forbidden or malformed headers; a handler's
         // headers are its own to get right.
-        let _ = fields.append(crate::response::name_str(name), value);
+        let _ = fields.append(name.as_str(), value);
     }
     fields
 }
@@ -192,9 +187,10 @@ impl Request {
     }
 
     /// The first value of the header `name`.
-    #[inline(never)]
     pub fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.inner.get_headers().get(name).into_iter().next()
+        let fields = self.inner.get_headers();
+        // SAFETY: the import's own signature, and the fields' handle, borrowed.
+        unsafe { crate::request::first_value(message::fields_get, fields.handle(), name) }
     }
 
     /// The headers, immutable (clone them to change them).
@@ -213,23 +209,10 @@ impl Request {
     /// and body stream, never read; what its consumer reports about the
     /// body goes back to the client's side.
     pub fn set_header(self, name: &str, value: impl Into<Bytes>) -> Request {
-        let Request { inner: request, method, target } = self;
-        let headers = request.get_headers().clone();
+        let Request { inner, method, target } = self;
+        let headers = inner.get_headers().clone();
         let _ = headers.set(name, &[value.into().into_vec()]);
-        let path = request.get_path_with_query();
-        let scheme = request.get_scheme();
-        let authority = request.get_authority();
-        // A mutable copy; the view `get-options` returns must go before its request.
-        let options = request.get_options().map(|options| options.clone());
-        let (result, res) = wit_future::new(|| Ok(()));
-        let (body, trailers) = types::Request::consume_body(request, res);
-        let (inner, transmitted) = types::Request::new(headers, Some(body), trailers, options);
-        let _ = inner.set_method(&method);
-        let _ = inner.set_path_with_query(path.as_deref());
-        let _ = inner.set_scheme(scheme.as_ref());
-        let _ = inner.set_authority(authority.as_deref());
-        forward(transmitted, result);
-        Request { inner, method, target }
+        Request { inner: pass_request_on(inner, headers), method, target }
     }
 
     /// Reads the whole body, refusing one longer than `limit` bytes: first
@@ -237,10 +220,12 @@ impl Request {
     /// reads are asynchronous: while this request waits for its body, the
     /// instance serves others.
     pub async fn body(self, limit: usize) -> Result<Vec<u8>, BodyError> {
-        for value in self.inner.get_headers().get("content-length") {
-            if declared_too_large(&value, limit) {
-                return Err(BodyError::TooLarge { limit });
-            }
+        // A request has one `content-length` (hosts refuse more, as HTTP
+        // says they must).
+        if let Some(value) = self.header("content-length")
+            && declared_too_large(&value, limit)
+        {
+            return Err(BodyError::TooLarge { limit });
         }
         // `res` tells the host how handling the body went; dropping the
         // writer unwritten sends its default, `ok`.
@@ -297,6 +282,38 @@ impl<R: IntoResult> IntoResult for Result<R, ErrorCode> {
     }
 }
 
+/// `request` passed on with `headers` instead of its own: a new request
+/// with the same method, target, scheme, authority, options and body
+/// stream, never read (a 0.3 message's headers cannot change once it
+/// exists). What its consumer reports about the body goes back to the
+/// body's producer. The report is copied as it was read, so no lifting and
+/// lowering of an `error-code` is linked.
+pub fn pass_request_on(request: types::Request, headers: Fields) -> types::Request {
+    let method = request.get_method();
+    let path = request.get_path_with_query();
+    let scheme = request.get_scheme();
+    let authority = request.get_authority();
+    // A mutable copy; the view `get-options` returns must go before its request.
+    let options = request.get_options().map(|options| options.clone());
+    let body = message::request_body(request);
+    let passed = message::request_around(headers, body, options);
+    let _ = passed.set_method(&method);
+    let _ = passed.set_path_with_query(path.as_deref());
+    let _ = passed.set_scheme(scheme.as_ref());
+    let _ = passed.set_authority(authority.as_deref());
+    passed
+}
+
+/// `response` passed on with `headers` instead of its own: a new response
+/// with the same status and body stream, never read; what its consumer
+/// reports about the body goes back to the body's producer, as for
+/// [`pass_request_on`].
+pub fn pass_response_on(response: types::Response, headers: Fields) -> types::Response {
+    let status = response.get_status_code();
+    let body = message::response_body(response);
+    with_status(message::response_around(headers, body), status)
+}
+
 /// A middleware's call of the next handler (the `wasi:http/handler` it
 /// imports): `request` passed on, and the next handler's response, its
 /// body handed on as the stream it is ([`Response::from_wasi`]), to change
@@ -304,18 +321,6 @@ impl<R: IntoResult> IntoResult for Result<R, ErrorCode> {
 pub async fn next(request: Request) -> Result<Response, ErrorCode> {
     let response = wasi::http::handler::handle(request.into_wasi()).await?;
     Ok(Response::from_wasi(response))
-}
-
-/// What a body's consumer reports: it went through, or why not.
-type TransmitResult = Result<(), ErrorCode>;
-
-/// Tells the producer of a body passed on whether it went through: what
-/// the new message's consumer reports (`transmitted`) is written to the
-/// future the original's `consume-body` took (`result`).
-fn forward(transmitted: FutureReader<TransmitResult>, result: FutureWriter<TransmitResult>) {
-    spawn(async move {
-        let _ = result.write(transmitted.await).await;
-    });
 }
 
 /// Runs one call of the exported `handle`: `handler` on the request, its

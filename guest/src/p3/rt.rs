@@ -24,8 +24,6 @@
 //! ends with its task.
 
 use alloc::boxed::Box;
-use alloc::sync::Arc;
-use alloc::task::Wake;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::ffi::c_void;
@@ -33,8 +31,7 @@ use core::future::Future;
 use core::mem::ManuallyDrop;
 use core::pin::Pin;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, Ordering};
-use core::task::{Context, Waker};
+use core::task::{Context, RawWaker, RawWakerVTable, Waker};
 
 type Job = Pin<Box<dyn Future<Output = ()>>>;
 
@@ -125,7 +122,6 @@ pub fn start(future: impl Future<Output = ()> + 'static) -> u32 {
         spawned: ManuallyDrop::new(Cell::new(Vec::new())),
         waitables: Cell::new(Vec::new()),
         set: Cell::new(0),
-        woken: Arc::new(Flag(AtomicBool::new(false))),
     }));
     // SAFETY: `call` was just made and is owned by this task from now on.
     unsafe {
@@ -164,8 +160,6 @@ struct Call {
     waitables: Cell<Vec<Registered>>,
     /// The task's waitable set, made on first use (0: none yet).
     set: Cell<u32>,
-    /// Set when a future's waker is woken.
-    woken: Arc<Flag>,
 }
 
 struct Registered {
@@ -174,16 +168,21 @@ struct Registered {
     data: *mut c_void,
 }
 
-struct Flag(AtomicBool);
+/// Set when a future's waker is woken while the current task is polled.
+static WOKEN: Global<bool> = Global(Cell::new(false));
 
-impl Wake for Flag {
-    fn wake(self: Arc<Self>) {
-        self.0.store(true, Ordering::Relaxed);
+/// The waker every future here gets: waking it sets [`WOKEN`], so the task
+/// being polled yields and is polled again. A future is woken by its own
+/// task (see the module's doc), so one flag serves every task, and the
+/// waker needs no memory of its own to count or free.
+fn waker() -> Waker {
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(|_| RawWaker::new(ptr::null(), &VTABLE), wake, wake, |_| {});
+    fn wake(_: *const ()) {
+        WOKEN.set(true);
     }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.store(true, Ordering::Relaxed);
-    }
+    // SAFETY: the functions ignore the data pointer and do what a waker's
+    // must: clone to a copy of itself, wake, and drop, all without memory.
+    unsafe { Waker::from_raw(RawWaker::new(ptr::null(), &VTABLE)) }
 }
 
 /// A single-threaded global: a component instance has one thread.
@@ -277,10 +276,10 @@ fn turn(call: &Call, event: u32, waitable: u32, code: u32) -> u32 {
     if event != EVENT_NONE {
         deliver(call, waitable, code);
     }
-    let waker = Waker::from(call.woken.clone());
+    let waker = waker();
     let mut cx = Context::from_waker(&waker);
     loop {
-        call.woken.0.store(false, Ordering::Relaxed);
+        WOKEN.set(false);
         let mut jobs = call.jobs.take();
         jobs.retain_mut(|job| job.as_mut().poll(&mut cx).is_pending());
         let spawned = call.spawned.take();
@@ -299,7 +298,7 @@ fn turn(call: &Call, event: u32, waitable: u32, code: u32) -> u32 {
         };
         return if done && !waiting {
             EXIT
-        } else if call.woken.0.load(Ordering::Relaxed) {
+        } else if WOKEN.get() {
             // A future woke itself or another: let the host run others first.
             YIELD
         } else if waiting {

@@ -12,9 +12,8 @@
 
 use edgekit::http::{Request, Response};
 
+#[edgekit::handler]
 async fn handle(request: Request) -> Response {
     edgekit::info!(request.method(), " ", request.path());
     Response::text(200, "hello from the edge\n")
 }
-
-edgekit::handler!(handle);

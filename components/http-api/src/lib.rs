@@ -42,6 +42,7 @@ const MAX_PRICE: i64 = 1_000_000;
 const ITEMS: &[(u64, &str, u64)] = &[(1, "kettle", 2500), (2, "teapot", 1800), (3, "mug", 650)];
 
 /// Logs the request, then matches its method and path to a handler.
+#[edgekit::handler]
 async fn handle(request: Request) -> Response {
     edgekit::info!(request.method(), " ", request.path());
     let mut route = Router::new(request.method(), request.path());
@@ -63,8 +64,6 @@ async fn handle(request: Request) -> Response {
     }
     route.miss().into()
 }
-
-edgekit::handler!(handle);
 
 fn push_item(out: &mut String, (id, name, price): (u64, &str, u64)) {
     out.push_str("{\"id\":");

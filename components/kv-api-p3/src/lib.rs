@@ -56,6 +56,7 @@ const COUNTER: &str = "counter:";
 const LIST_MIN: usize = 50;
 const LIST_PAGES: usize = 8;
 
+#[edgekit::handler]
 async fn handle(request: Request) -> Response {
     let method = String::from(request.method());
     let path = String::from(request.path());
@@ -64,8 +65,7 @@ async fn handle(request: Request) -> Response {
     response
 }
 
-edgekit::handler!(handle);
-
+#[edgekit::maybe_async]
 async fn route(request: Request) -> Response {
     let mut route = Router::new(request.method(), request.path());
     if route.at("GET", "/items").is_some() {

@@ -40,6 +40,7 @@ const TOKEN: &[u8] = b"edgekit-example-token";
 /// The origins CORS allows.
 const ALLOW_ORIGIN: &str = "*";
 
+#[edgekit::handler(middleware)]
 async fn handle(request: Request) -> Result<Response, ErrorCode> {
     edgekit::info!(request.method(), " ", request.path());
     let request_id = request.header("x-request-id").filter(|id| valid_id(id)).unwrap_or_else(fresh_id);
@@ -73,8 +74,6 @@ async fn handle(request: Request) -> Result<Response, ErrorCode> {
     };
     Ok(response.header("x-request-id", request_id))
 }
-
-edgekit::handler!(middleware handle);
 
 /// `Bearer <TOKEN>`, the scheme case-insensitive, compared in constant time.
 fn bearer_matches(value: &[u8]) -> bool {

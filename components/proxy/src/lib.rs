@@ -171,7 +171,7 @@ edgekit::on_p2! {
         finish(reply_body);
     }
 
-    edgekit::handler!(raw handle);
+    edgekit::export_handler!(raw handle);
 
     fn upstream_error(out: ResponseOutparam, e: ErrorCode) {
         match timed_out(&e) {
@@ -236,7 +236,7 @@ edgekit::on_p3! {
         pass_response_on(response, headers)
     }
 
-    edgekit::handler!(handle);
+    edgekit::export_handler!(handle);
 
     fn error(status: u16, message: &'static str) -> types::Response {
         Response::text(status, message).into_wasi()

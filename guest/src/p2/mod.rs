@@ -1,27 +1,26 @@
 //! WASI 0.2.12: `wasi:http/proxy`. The handler is the same `async fn` as
 //! on 0.3; a 0.2 host makes an instance per request and every WASI call
-//! here blocks, so the library runs the handler to its end in one go
-//! ([`serve`]) and writes the body in the 4,096-byte chunks a 0.2 stream
-//! takes per call.
+//! here blocks, so `#[edgekit::handler]` compiles it as a plain `fn`
+//! ([`Now`], [`Done`]), and the library writes the body in the 4,096-byte
+//! chunks a 0.2 stream takes per call.
 //!
 //! ```no_run
 //! use edgekit::http::{Request, Response};
 //!
+//! #[edgekit::handler]
 //! async fn handle(request: Request) -> Response {
 //!     match request.body(4096).await {
 //!         Ok(body) => Response::text(200, body),
 //!         Err(error) => error.into(),
 //!     }
 //! }
-//!
-//! edgekit::handler!(handle);
 //! ```
 
 use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::convert::Infallible;
-use core::future::{Future, Pending, Ready};
+use core::future::{Future, IntoFuture, Pending, Ready};
 use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 
@@ -105,11 +104,10 @@ impl Request {
 
     /// Reads the whole body, refusing one longer than `limit` bytes: first
     /// by its declared `content-length`, then by counting what arrives.
-    /// Awaited as on 0.3; on 0.2 the reads block, and the future it returns
-    /// is ready at once (`core::future::Ready`, which a handler's state
-    /// machine folds away, where an `async fn` would leave a state behind).
-    pub fn body(self, limit: usize) -> Ready<Result<Vec<u8>, BodyError>> {
-        core::future::ready(self.read_body(limit))
+    /// Awaited as on 0.3; on 0.2 the reads block, and the value is there
+    /// when it returns ([`Done`]).
+    pub fn body(self, limit: usize) -> Done<Result<Vec<u8>, BodyError>> {
+        Done(self.read_body(limit))
     }
 
     fn read_body(self, limit: usize) -> Result<Vec<u8>, BodyError> {
@@ -410,6 +408,71 @@ fn run<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// A value that is there at once, as what an `async` call gives on 0.3:
+/// what the library's 0.2 calls that a handler awaits return
+/// ([`Request::body`]), and what a `#[edgekit::maybe_async]` function's 0.2
+/// copy returns. A handler's 0.2 copy takes the value with [`Now::now`];
+/// any other code may `.await` it.
+#[must_use = "await it: it holds the value"]
+pub struct Done<T>(pub T);
+
+impl<T> IntoFuture for Done<T> {
+    type Output = T;
+    type IntoFuture = Ready<T>;
+
+    fn into_future(self) -> Ready<T> {
+        core::future::ready(self.0)
+    }
+}
+
+/// What `e.await` becomes in the 0.2 copy of an `async fn` that
+/// `#[edgekit::handler]` or `#[edgekit::maybe_async]` makes, a plain `fn`:
+/// `Now::now(e)`, the value, with no future to run. The awaits of futures
+/// made inside it (`async` blocks, closures) stay theirs:
+///
+/// ```
+/// use edgekit::p2::{Done, Now};
+///
+/// #[edgekit::maybe_async]
+/// async fn double(n: u32) -> u32 {
+///     let later = async move { Done(n).await };
+///     drop(later);
+///     Done(n).await * 2
+/// }
+///
+/// // On 0.2, a plain `fn` whose value is there at once.
+/// assert_eq!(double(21).now(), 42);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is awaited in the WASI 0.2 copy of an `async fn`, where nothing can wait",
+    label = "not ready at once on WASI 0.2",
+    note = "on 0.2 an awaited call must give its value at once: one of the library's, or an `async fn` \
+            marked `#[edgekit::maybe_async]`"
+)]
+pub trait Now {
+    /// The value.
+    type Output;
+
+    /// The value, now.
+    fn now(self) -> Self::Output;
+}
+
+impl<T> Now for Done<T> {
+    type Output = T;
+
+    #[inline(always)]
+    fn now(self) -> T {
+        self.0
+    }
+}
+
+/// [`serve`] for a plain `fn` handler: the 0.2 copy `#[edgekit::handler]`
+/// makes of an `async fn`, with no future to run.
+#[doc(hidden)]
+pub fn serve_sync<R: IntoResult>(request: IncomingRequest, out: ResponseOutparam, handler: fn(Request) -> R) {
+    handler(Request::new(request)).respond(out);
+}
+
 /// `next(request).await?` in a handler that returns `Result<_, ErrorCode>`,
 /// as on 0.3: on 0.2 `next` cannot fail, and its error type says so, so
 /// that the handler links no lowering of an `error-code` it never returns.
@@ -419,7 +482,7 @@ impl From<Infallible> for ErrorCode {
     }
 }
 
-/// [`serve`] for a middleware (`handler!(middleware handle)`): the request
+/// [`serve`] for a middleware (`#[edgekit::handler(middleware)]`): the request
 /// carries `out`, for [`next`] to pass on. The handler's answer is sent
 /// through `out` unless it passed the request on, and then it has no answer:
 /// awaiting [`next`] does not return on 0.2 (the handler's future waits for
@@ -443,7 +506,7 @@ where
 
 /// A middleware's call of the next handler (the `wasi:http/incoming-handler`
 /// it imports), with the request as it came. Only in a handler exported
-/// with `handler!(middleware handle)`: anywhere else it panics.
+/// with `#[edgekit::handler(middleware)]`: anywhere else it panics.
 ///
 /// On 0.2 the next handler answers the client itself, through the
 /// `response-outparam` this request came with: a guest can neither build a
@@ -454,7 +517,7 @@ where
 /// `next` must await it.
 pub fn next(request: Request) -> Pending<Result<Response, Infallible>> {
     if request.out == 0 {
-        panic!("edgekit::http::next: export the handler with `edgekit::handler!(middleware handle)`");
+        panic!("edgekit::http::next: export the handler with `#[edgekit::handler(middleware)]`");
     }
     // SAFETY: the handle `serve_middleware` was given, passed on once: the
     // request is consumed, and `serve_middleware` sends nothing through it
@@ -465,15 +528,17 @@ pub fn next(request: Request) -> Pending<Result<Response, Infallible>> {
 }
 
 /// Exports `handle` as the component's `wasi:http/incoming-handler@0.2.12`:
-/// `async fn handle(request: Request) -> impl IntoResult`, run to its end.
+/// `async fn handle(request: Request) -> impl IntoResult`, polled once.
+/// What `#[edgekit::handler]` writes, and what code without it may call.
 ///
-/// `handler!(middleware handle)` exports a middleware's handler, which may
-/// pass the request on with [`next`]. `handler!(raw handle)` exports `fn
-/// handle(request: IncomingRequest, out: ResponseOutparam)` as it is, for
-/// code on the raw bindings.
+/// `export_handler!(sync handle)` exports a plain `fn` (the 0.2 copy
+/// `#[edgekit::handler]` makes); `export_handler!(middleware handle)` a
+/// middleware's `async fn`, which may pass the request on with [`next`];
+/// `export_handler!(raw handle)` a `fn handle(request: IncomingRequest,
+/// out: ResponseOutparam)` as it is, for code on the raw bindings.
 #[cfg(not(feature = "p3"))]
 #[macro_export]
-macro_rules! handler {
+macro_rules! export_handler {
     (raw $handle:path) => {
         struct __EdgekitHandler;
 
@@ -488,8 +553,18 @@ macro_rules! handler {
 
         $crate::p2::bindings::__export_p2!(__EdgekitHandler with_types_in $crate::p2::bindings);
     };
+    (sync $handle:path) => {
+        $crate::export_handler!(raw __edgekit_handle);
+
+        fn __edgekit_handle(
+            request: $crate::p2::wasi::http::types::IncomingRequest,
+            out: $crate::p2::wasi::http::types::ResponseOutparam,
+        ) {
+            $crate::p2::serve_sync(request, out, |request| $handle(request))
+        }
+    };
     (middleware $handle:path) => {
-        $crate::handler!(raw __edgekit_handle);
+        $crate::export_handler!(raw __edgekit_handle);
 
         fn __edgekit_handle(
             request: $crate::p2::wasi::http::types::IncomingRequest,
@@ -499,7 +574,7 @@ macro_rules! handler {
         }
     };
     ($handle:path) => {
-        $crate::handler!(raw __edgekit_handle);
+        $crate::export_handler!(raw __edgekit_handle);
 
         fn __edgekit_handle(
             request: $crate::p2::wasi::http::types::IncomingRequest,

@@ -5,14 +5,13 @@
 //! ```no_run
 //! use edgekit::http::{Request, Response};
 //!
+//! #[edgekit::handler]
 //! async fn handle(request: Request) -> Response {
 //!     match request.body(4096).await {
 //!         Ok(body) => Response::text(200, body),
 //!         Err(error) => error.into(),
 //!     }
 //! }
-//!
-//! edgekit::handler!(handle);
 //! ```
 
 mod body;
@@ -341,15 +340,16 @@ where
 }
 
 /// Exports `handle` as the component's `wasi:http/handler@0.3.0`:
-/// `async fn handle(request: Request) -> impl IntoResult`.
+/// `async fn handle(request: Request) -> impl IntoResult`. What
+/// `#[edgekit::handler]` writes on 0.3, and what code without it may call.
 ///
-/// `handler!(middleware handle)` is the same on 0.3 (a handler may call
-/// [`next`] either way); it exists so that one middleware source exports
-/// its handler the same way on both lines.
+/// `export_handler!(middleware handle)` is the same on 0.3 (a handler may
+/// call [`next`] either way); it exists so that one middleware source
+/// exports its handler the same way on both lines.
 #[macro_export]
-macro_rules! handler {
+macro_rules! export_handler {
     (middleware $handle:path) => {
-        $crate::handler!($handle);
+        $crate::export_handler!($handle);
     };
     ($handle:path) => {
         #[unsafe(export_name = "[async-lift]wasi:http/handler@0.3.0#handle")]

@@ -11,6 +11,10 @@
 //!   48 cancels a guest task only for a guest caller (`subtask.cancel`):
 //!   dropping the host's own call leaves the task running, so a client that
 //!   disconnects from `serve` cannot stand in for the caller here.
+//!   The same in front of middleware-p3+http-api-p3: the middleware,
+//!   cancelled while it waits for the API, drops the call it made (the API
+//!   is cancelled in turn) and the request it passed on, whose body's report
+//!   it was forwarding.
 //! - an `error-code` returned: middleware-p3 passes on the errors a handler
 //!   behind it answers with, and what wasmtime reads back is what the
 //!   library's hand-written lowering (`guest/src/p3/lower.rs`) made of
@@ -131,6 +135,45 @@ fn a_cancelled_request_leaves_its_instance_serving() {
         // And the instance serves the next request.
         let (response, instance) = handler.respond_numbered(get("/health"), 14).await;
         assert_eq!((response.unwrap().status().as_u16(), instance), (200, Some(1)));
+    });
+    assert_eq!(handler.instances_made(), 1, "the cancelled tasks' instance served every request");
+}
+
+/// A middleware cancelled while it waits for the handler behind it (its
+/// request passed on by handle, the body's report being forwarded) ends
+/// with `task.cancel` too, and the handler's task with it; the instance
+/// serves on.
+#[test]
+fn a_cancelled_middleware_leaves_its_instance_serving() {
+    let composed = compose(&test_guests::p3::cancels_the_next().unwrap(), &dist("middleware-p3+http-api-p3"));
+    let (_engine, handler) = handler(&composed);
+    let token = ("authorization", "Bearer edgekit-example-token");
+    runtime().block_on(async {
+        for n in 1..10 {
+            if n % 3 == 0 {
+                let body = Stalled(Some(Bytes::from_static(br#"{"name": "kett"#)));
+                let request =
+                    hyper::Request::post("http://localhost/items").header(token.0, token.1).body(body).unwrap();
+                match handler.respond_numbered(request, n).await {
+                    (Err(Failure::Guest(code)), Some(1)) => {
+                        assert_eq!(code, format!("{:?}", test_guests::p3::CANCELLED))
+                    }
+                    (Err(other), instance) => panic!("request {n}, cancelled on {instance:?}: {other}"),
+                    (Ok(response), _) => panic!("request {n}, cancelled, answered {}", response.status()),
+                }
+            } else {
+                let request = hyper::Request::get("http://localhost/items/2")
+                    .header(token.0, token.1)
+                    .body(full_body(""))
+                    .unwrap();
+                let (response, instance) = handler.respond_numbered(request, n).await;
+                let response = response.unwrap_or_else(|e| panic!("request {n}: {e}"));
+                assert_eq!((response.status().as_u16(), instance), (200, Some(1)), "request {n}");
+                assert!(response.headers().contains_key("x-request-id"), "request {n}");
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                assert_eq!(&body[..], br#"{"id":2,"name":"teapot","price":1800}"#);
+            }
+        }
     });
     assert_eq!(handler.instances_made(), 1, "the cancelled tasks' instance served every request");
 }

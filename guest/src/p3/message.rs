@@ -33,9 +33,12 @@ const CONTENTS: &wit_bindgen::rt::async_support::StreamVtable<u8> = <u8 as Strea
 const BLOCKED: u32 = u32::MAX;
 /// The low bits of a finished operation's code: it went through.
 const COMPLETED: u32 = 0;
+/// The low bits of a cancelled operation's code.
+const CANCELLED: u32 = 2;
 
 /// The body of a message taken out of it, as handles this crate owns.
-/// Dropped unused, it closes them all.
+/// Dropped unused, it closes them all, and reports "ok" to the body's
+/// producer (a future's writer may not go unwritten).
 pub(crate) struct Body {
     contents: u32,
     trailers: u32,
@@ -49,8 +52,8 @@ impl Drop for Body {
         unsafe {
             (CONTENTS.drop_readable)(self.contents);
             (TRAILERS.drop_readable)(self.trailers);
-            (REPORT.drop_writable)(self.report);
         }
+        report_ok(self.report);
     }
 }
 
@@ -137,7 +140,7 @@ unsafe fn new_report() -> (u32, u32) {
 /// was read as, in a task of its own.
 fn forward(reported: u32, report: u32) {
     spawn(async move {
-        let mut ends = Ends { reported, report, reading: false, writing: false, value: Lowered([0; 64]) };
+        let mut ends = Ends { reported, report: Some(report), reading: false, writing: false, value: Lowered([0; 64]) };
         let at = ends.value.0.as_mut_ptr();
         // SAFETY: `value` stays where it is in `ends` (the future is
         // pinned) until the operations on it complete or `Ends` cancels them.
@@ -148,7 +151,10 @@ fn forward(reported: u32, report: u32) {
             ends.reading = false;
         }
         if code & 0xf != COMPLETED {
-            // The new message went without a report: none to pass on.
+            // The new message went without a report: pass on the default.
+            if let Some(report) = ends.report.take() {
+                report_ok(report);
+            }
             return;
         }
         // SAFETY: as above; the value read is a valid lowered report.
@@ -158,11 +164,39 @@ fn forward(reported: u32, report: u32) {
             wait(report).await;
             ends.writing = false;
         }
+        // Written (or its reader gone): the writer may close.
+        if let Some(report) = ends.report.take() {
+            // SAFETY: the handle is ours, its write over.
+            unsafe { (REPORT.drop_writable)(report) };
+        }
         // The lists in the value (an error's strings) were allocated here by
         // the read, and copied by the write's reader, if any: ours to free.
         // SAFETY: the value is a lowered report no one else reads now.
         unsafe { (REPORT.dealloc_lists)(at) };
     });
+}
+
+/// Writes "ok" to the report future `report` and closes it: what a body's
+/// producer learns when nothing else is to be said (a future's writer may
+/// not be dropped unwritten). If the reader is not reading yet, a task of
+/// its own waits for it; where no task can run any more (the call torn
+/// down), the write stays pending until the instance ends, from a static
+/// buffer, and the handle with it.
+fn report_ok(report: u32) {
+    /// `ok` lowered: the case 0, no payload.
+    static OK: Lowered = Lowered([0; 64]);
+    // SAFETY: the handle is ours; the buffer is static, so a write the
+    // host completes later reads valid memory.
+    unsafe {
+        if (REPORT.start_write)(report, OK.0.as_ptr()) == BLOCKED {
+            spawn(async move {
+                wait(report).await;
+                (REPORT.drop_writable)(report);
+            });
+        } else {
+            (REPORT.drop_writable)(report);
+        }
+    }
 }
 
 /// A lowered report, aligned as any payload is.
@@ -171,11 +205,13 @@ struct Lowered([u8; 64]);
 const _: () = assert!(REPORT.layout.size() <= 64 && REPORT.layout.align() <= 8);
 
 /// The two report futures being forwarded, and the value between them:
-/// dropped, they cancel an operation in progress (so the host never writes
-/// to or reads from freed memory) and close.
+/// dropped before the end, they cancel an operation in progress (so the
+/// host never writes to or reads from freed memory), report "ok" if
+/// nothing was reported yet, and close.
 struct Ends {
     reported: u32,
-    report: u32,
+    /// The writer, until it is written and closed.
+    report: Option<u32>,
     reading: bool,
     writing: bool,
     value: Lowered,
@@ -189,11 +225,17 @@ impl Drop for Ends {
             if self.reading {
                 (REPORT.cancel_read)(self.reported);
             }
-            if self.writing {
-                (REPORT.cancel_write)(self.report);
-            }
             (REPORT.drop_readable)(self.reported);
-            (REPORT.drop_writable)(self.report);
+            if let Some(report) = self.report.take() {
+                // A write in progress, cancelled, may have gone through
+                // first (or found its reader gone): then the writer only
+                // closes.
+                if self.writing && (REPORT.cancel_write)(report) & 0xf != CANCELLED {
+                    (REPORT.drop_writable)(report);
+                } else {
+                    report_ok(report);
+                }
+            }
         }
     }
 }

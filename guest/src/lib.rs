@@ -34,7 +34,7 @@
 //!
 //! [`http`] is the line's module under a name that does not change:
 //! `Request`, `Response`, `BodyError`, `ErrorCode`, and [`http::next`] for
-//! a middleware (`#[edgekit::handler(middleware)]`). [`router`], [`log`],
+//! a middleware (`#[edgekit::handler(next)]`). [`router`], [`log`],
 //! [`json`] and [`query`] are the same on both lines, and [`wasi`] holds
 //! the line's raw bindings under one path, for what the library does not
 //! wrap (`wasi:config`, `wasi:keyvalue`, outgoing requests). Where a source
@@ -110,7 +110,7 @@ pub mod p3;
 pub use bytes::{Bytes, HeaderName};
 /// `#[edgekit::handler]`: exports an `async fn` as the component's
 /// `wasi:http` handler, compiled as a plain `fn` on 0.2;
-/// `#[edgekit::handler(middleware)]` for a middleware's, which may call
+/// `#[edgekit::handler(next)]` for a middleware's, which may call
 /// [`http::next`].
 pub use edgekit_macros::handler;
 /// `#[edgekit::maybe_async]`: an `async fn` on 0.3 that a handler awaits,

@@ -40,7 +40,7 @@ const TOKEN: &[u8] = b"edgekit-example-token";
 /// The origins CORS allows.
 const ALLOW_ORIGIN: &str = "*";
 
-#[edgekit::handler(middleware)]
+#[edgekit::handler(next)]
 async fn handle(request: Request) -> Result<Response, ErrorCode> {
     edgekit::info!(request.method(), " ", request.path());
     let request_id = request.header("x-request-id").filter(|id| valid_id(id)).unwrap_or_else(fresh_id);

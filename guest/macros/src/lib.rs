@@ -19,7 +19,7 @@
 //!   so that its callers await it the same way.
 //!
 //! `#[edgekit::handler]` also exports the function as the component's
-//! handler (`edgekit::export_handler!`); `#[edgekit::handler(middleware)]`
+//! handler (`edgekit::export_handler!`); `#[edgekit::handler(next)]`
 //! exports a middleware's, which stays `async` on 0.2 too: there, awaiting
 //! `edgekit::http::next` does not return.
 
@@ -59,7 +59,7 @@ pub fn maybe_async(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Exports the `async fn` as the component's `wasi:http` handler, a plain
-/// `fn` on 0.2 (see the crate's doc); `#[edgekit::handler(middleware)]`
+/// `fn` on 0.2 (see the crate's doc); `#[edgekit::handler(next)]`
 /// for a middleware's, `async` on both lines.
 #[proc_macro_attribute]
 pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -79,10 +79,10 @@ pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
             }
             .into()
         }
-        "middleware" => quote!(#function ::edgekit::export_handler!(middleware #name);).into(),
+        "next" => quote!(#function ::edgekit::export_handler!(next #name);).into(),
         other => syn::Error::new(
             proc_macro2::Span::call_site(),
-            format!("#[edgekit::handler({other})]: the one argument is `middleware`"),
+            format!("#[edgekit::handler({other})]: the one argument is `next` (a middleware's handler)"),
         )
         .to_compile_error()
         .into(),

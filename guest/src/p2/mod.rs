@@ -482,7 +482,7 @@ impl From<Infallible> for ErrorCode {
     }
 }
 
-/// [`serve`] for a middleware (`#[edgekit::handler(middleware)]`): the request
+/// [`serve`] for a middleware (`#[edgekit::handler(next)]`): the request
 /// carries `out`, for [`next`] to pass on. The handler's answer is sent
 /// through `out` unless it passed the request on, and then it has no answer:
 /// awaiting [`next`] does not return on 0.2 (the handler's future waits for
@@ -506,7 +506,7 @@ where
 
 /// A middleware's call of the next handler (the `wasi:http/incoming-handler`
 /// it imports), with the request as it came. Only in a handler exported
-/// with `#[edgekit::handler(middleware)]`: anywhere else it panics.
+/// with `#[edgekit::handler(next)]`: anywhere else it panics.
 ///
 /// On 0.2 the next handler answers the client itself, through the
 /// `response-outparam` this request came with: a guest can neither build a
@@ -517,7 +517,7 @@ where
 /// `next` must await it.
 pub fn next(request: Request) -> Pending<Result<Response, Infallible>> {
     if request.out == 0 {
-        panic!("edgekit::http::next: export the handler with `#[edgekit::handler(middleware)]`");
+        panic!("edgekit::http::next: export the handler with `#[edgekit::handler(next)]`");
     }
     // SAFETY: the handle `serve_middleware` was given, passed on once: the
     // request is consumed, and `serve_middleware` sends nothing through it
@@ -532,7 +532,7 @@ pub fn next(request: Request) -> Pending<Result<Response, Infallible>> {
 /// What `#[edgekit::handler]` writes, and what code without it may call.
 ///
 /// `export_handler!(sync handle)` exports a plain `fn` (the 0.2 copy
-/// `#[edgekit::handler]` makes); `export_handler!(middleware handle)` a
+/// `#[edgekit::handler]` makes); `export_handler!(next handle)` a
 /// middleware's `async fn`, which may pass the request on with [`next`];
 /// `export_handler!(raw handle)` a `fn handle(request: IncomingRequest,
 /// out: ResponseOutparam)` as it is, for code on the raw bindings.
@@ -563,7 +563,7 @@ macro_rules! export_handler {
             $crate::p2::serve_sync(request, out, |request| $handle(request))
         }
     };
-    (middleware $handle:path) => {
+    (next $handle:path) => {
         $crate::export_handler!(raw __edgekit_handle);
 
         fn __edgekit_handle(

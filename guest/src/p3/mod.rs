@@ -343,12 +343,12 @@ where
 /// `async fn handle(request: Request) -> impl IntoResult`. What
 /// `#[edgekit::handler]` writes on 0.3, and what code without it may call.
 ///
-/// `export_handler!(middleware handle)` is the same on 0.3 (a handler may
+/// `export_handler!(next handle)` is the same on 0.3 (a handler may
 /// call [`next`] either way); it exists so that one middleware source
 /// exports its handler the same way on both lines.
 #[macro_export]
 macro_rules! export_handler {
-    (middleware $handle:path) => {
+    (next $handle:path) => {
         $crate::export_handler!($handle);
     };
     ($handle:path) => {

@@ -100,8 +100,10 @@ impl Global {
     }
 }
 
-// SAFETY: a component instance is single-threaded.
-#[cfg(target_arch = "wasm32")]
+// SAFETY: without Wasm threads (the `atomics` target feature, refused at
+// compile time in lib.rs) a component instance runs one thread, so no
+// other thread can reach the arena.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 unsafe impl Sync for Global {}
 
 #[cfg(target_arch = "wasm32")]

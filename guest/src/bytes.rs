@@ -58,6 +58,31 @@ impl From<String> for Bytes {
     }
 }
 
+/// A header name: a `&'static str`, or a `String` (a name copied from
+/// another message). Kept as [`Bytes`], always UTF-8.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderName(Bytes);
+
+impl HeaderName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        // SAFETY: made only from `str`s (the `From` impls below).
+        unsafe { core::str::from_utf8_unchecked(&self.0) }
+    }
+}
+
+impl From<&'static str> for HeaderName {
+    fn from(name: &'static str) -> HeaderName {
+        HeaderName(Bytes::from(name))
+    }
+}
+
+impl From<String> for HeaderName {
+    fn from(name: String) -> HeaderName {
+        HeaderName(Bytes::from(name))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -299,20 +299,9 @@ pub fn push_string(out: &mut String, s: &str) {
 
 /// Appends `n` in decimal, without `core::fmt`.
 #[inline]
-pub fn push_u64(out: &mut String, mut n: u64) {
+pub fn push_u64(out: &mut String, n: u64) {
     let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        out.push(d as char);
-    }
+    out.push_str(crate::log::decimal(n, &mut digits));
 }
 
 #[cfg(test)]

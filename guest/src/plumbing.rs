@@ -16,7 +16,7 @@ static ALLOCATOR: crate::arena::Global = crate::arena::Global::new();
 /// allocator", has the trade.
 #[cfg(all(target_arch = "wasm32", feature = "alloc", feature = "p3"))]
 #[global_allocator]
-// SAFETY: a component instance is single-threaded.
+// SAFETY: a component instance runs one thread (lib.rs refuses Wasm threads).
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 

@@ -19,6 +19,8 @@
 
 use alloc::string::String;
 
+use crate::response::Response;
+
 /// The most `{param}` segments one pattern may have.
 pub const MAX_PARAMS: usize = 4;
 
@@ -30,8 +32,9 @@ pub struct Router<'r> {
     allow: String,
 }
 
-/// What the router answers when no pattern fitted: a handler turns it into
-/// its own 404 or 405 response (see [`Miss::status`] and [`Miss::allow`]).
+/// What the router answers when no pattern fitted: `Response::from(miss)`
+/// (or `miss.into()`) answers it, 404, or 405 with `allow`; a handler that
+/// wants other bodies reads [`Miss::status`] and [`Miss::allow`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Miss {
     /// No pattern fits the path: 404.
@@ -58,6 +61,18 @@ impl Miss {
         match self {
             Miss::NotFound => None,
             Miss::MethodNotAllowed { allow } => Some(allow),
+        }
+    }
+}
+
+/// The answer to a miss: 404 `{"error":"no such route"}`, or 405
+/// `{"error":"method not allowed"}` with the `allow` header.
+impl From<Miss> for Response {
+    #[inline]
+    fn from(miss: Miss) -> Response {
+        match miss {
+            Miss::NotFound => Response::error(404, "no such route"),
+            Miss::MethodNotAllowed { allow } => Response::error(405, "method not allowed").header("allow", allow),
         }
     }
 }
@@ -179,6 +194,17 @@ mod tests {
         assert!(route.at("GET", "/health").is_none());
         let miss = route.miss();
         assert_eq!((miss.status(), miss.allow()), (404, None));
+    }
+
+    #[test]
+    fn misses_answer_json() {
+        let response = Response::from(Miss::NotFound);
+        assert_eq!((response.status(), response.body_bytes()), (404, Some(&br#"{"error":"no such route"}"#[..])));
+        let response = Response::from(Miss::MethodNotAllowed { allow: "GET, POST".into() });
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.body_bytes(), Some(&br#"{"error":"method not allowed"}"#[..]));
+        let allow = response.headers().find(|(name, _)| *name == "allow").map(|(_, value)| value);
+        assert_eq!(allow, Some(&b"GET, POST"[..]));
     }
 
     #[test]

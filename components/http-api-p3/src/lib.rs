@@ -1,6 +1,7 @@
-//! The http-api-p3 template: the http-api JSON API on WASI 0.3's `wasi:http`.
+//! The http-api template: a small JSON API over `wasi:http`, one source for
+//! both WASI lines (http-api on 0.2, http-api-p3 on 0.3).
 //!
-//! Routes (see docs/templates.md, "http-api-p3"), as http-api's:
+//! Routes (see docs/templates.md, "http-api"):
 //!
 //! - `GET /health`: `{"status":"ok"}`
 //! - `GET /items?min_price=<n>&limit=<n>`: the catalogue, filtered
@@ -12,21 +13,22 @@
 //! `allow` header, a body over `MAX_BODY` bytes 413, and malformed JSON or a
 //! failed validation 400; every error has a `{"error": "..."}` body. No input
 //! makes it trap: the code has no `unwrap`, no indexing that can fail, and
-//! JSON nesting is bounded. Each request logs one line on stderr.
+//! JSON nesting is bounded. Each request logs `METHOD path` on stderr.
 //!
-//! On 0.3 the body is read asynchronously, under the same 4,096-byte limit,
-//! and a host reuses an instance for many requests, some at once, so nothing
-//! here keeps state between requests: the catalogue is static data, and
-//! `POST` shows validation and the response a real API gives after writing
-//! to its store.
+//! A 0.2 edge host makes a fresh instance per request; a 0.3 host reuses one
+//! for many requests, some at once (while one waits for its body, another
+//! runs). Either way the component keeps no state between requests: the
+//! catalogue is static data, and `POST` shows validation and the response a
+//! real API gives after writing to its store.
 #![no_std]
 
 extern crate alloc;
 
 use alloc::string::String;
-use alloc::vec::Vec;
-use edgekit::http::{BodyError, Request, Response};
+
+use edgekit::http::{Request, Response};
 use edgekit::json::{self, Value};
+use edgekit::query;
 use edgekit::router::Router;
 
 /// The largest request body accepted; a bigger one is answered 413.
@@ -39,11 +41,13 @@ const MAX_PRICE: i64 = 1_000_000;
 /// The catalogue: `(id, name, price in cents)`.
 const ITEMS: &[(u64, &str, u64)] = &[(1, "kettle", 2500), (2, "teapot", 1800), (3, "mug", 650)];
 
+/// Logs the request, then matches its method and path to a handler.
+#[edgekit::handler]
 async fn handle(request: Request) -> Response {
     edgekit::info!(request.method(), " ", request.path());
     let mut route = Router::new(request.method(), request.path());
     if route.at("GET", "/health").is_some() {
-        return Response::json(200, "{\"status\":\"ok\"}");
+        return Response::json(200, r#"{"status":"ok"}"#);
     }
     if route.at("GET", "/items").is_some() {
         return list(request.query());
@@ -52,28 +56,13 @@ async fn handle(request: Request) -> Response {
         drop(route); // it borrows the request, which reading the body consumes
         return match request.body(MAX_BODY).await {
             Ok(body) => create(&body),
-            Err(BodyError::TooLarge) => error(413, "the body is larger than 4096 bytes"),
-            Err(BodyError::Unreadable) => error(400, "the request body could not be read"),
+            Err(error) => error.into(),
         };
     }
     if let Some(params) = route.at("GET", "/items/{id}") {
         return get(params.get("id"));
     }
-    let miss = route.miss();
-    match miss.allow() {
-        Some(allow) => error(405, "method not allowed").header("allow", String::from(allow)),
-        None => error(404, "no such route"),
-    }
-}
-
-edgekit::handler!(handle);
-
-/// `{"error": message}` with `status`.
-fn error(status: u16, message: &str) -> Response {
-    let mut body = String::from("{\"error\":");
-    json::push_string(&mut body, message);
-    body.push('}');
-    Response::json(status, body)
+    route.miss().into()
 }
 
 fn push_item(out: &mut String, (id, name, price): (u64, &str, u64)) {
@@ -88,8 +77,8 @@ fn push_item(out: &mut String, (id, name, price): (u64, &str, u64)) {
 
 /// `GET /items/{id}`
 fn get(id: &str) -> Response {
-    let Some(id) = parse_u64(id) else {
-        return error(400, "id must be a positive integer");
+    let Some(id) = query::parse_u64(id) else {
+        return Response::error(400, "id must be a positive integer");
     };
     match ITEMS.iter().find(|item| item.0 == id) {
         Some(&item) => {
@@ -97,7 +86,7 @@ fn get(id: &str) -> Response {
             push_item(&mut body, item);
             Response::json(200, body)
         }
-        None => error(404, "no such item"),
+        None => Response::error(404, "no such item"),
     }
 }
 
@@ -105,18 +94,17 @@ fn get(id: &str) -> Response {
 fn list(query: &str) -> Response {
     let mut min_price = 0;
     let mut limit = u64::MAX;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let Some(value) = percent_decode(value) else {
-            return error(400, "malformed percent-encoding in the query");
+    for (key, value) in query::pairs(query) {
+        let Some(value) = query::decode(value) else {
+            return Response::error(400, "malformed percent-encoding in the query");
         };
-        match (key, parse_u64(&value)) {
+        match (key, query::parse_u64(&value)) {
             ("min_price", Some(n)) => min_price = n,
             ("limit", Some(n)) => limit = n,
             ("min_price" | "limit", None) => {
-                return error(400, "min_price and limit must be non-negative integers");
+                return Response::error(400, "min_price and limit must be non-negative integers");
             }
-            _ => return error(400, "unknown query parameter; use min_price or limit"),
+            _ => return Response::error(400, "unknown query parameter; use min_price or limit"),
         }
     }
     let mut body = String::from("{\"items\":[");
@@ -135,30 +123,30 @@ fn list(query: &str) -> Response {
 fn create(body: &[u8]) -> Response {
     let fields = match json::parse(body) {
         Ok(Value::Object(fields)) => fields,
-        Ok(_) => return error(400, "the body must be a JSON object"),
-        Err(message) => return error(400, message),
+        Ok(_) => return Response::error(400, "the body must be a JSON object"),
+        Err(message) => return Response::error(400, message),
     };
     let mut name = None;
     let mut price = None;
     for (key, value) in &fields {
         match (key.as_str(), value) {
             ("name", Value::String(s)) => name = Some(s.trim()),
-            ("name", _) => return error(400, "`name` must be a string"),
+            ("name", _) => return Response::error(400, "`name` must be a string"),
             ("price", v) => match v.as_i64() {
                 Some(p) => price = Some(p),
-                None => return error(400, "`price` must be an integer (cents)"),
+                None => return Response::error(400, "`price` must be an integer (cents)"),
             },
-            _ => return error(400, "unknown field; an item has `name` and `price`"),
+            _ => return Response::error(400, "unknown field; an item has `name` and `price`"),
         }
     }
     let (Some(name), Some(price)) = (name, price) else {
-        return error(400, "`name` and `price` are required");
+        return Response::error(400, "`name` and `price` are required");
     };
     if name.is_empty() || name.chars().count() > MAX_NAME {
-        return error(400, "`name` must be 1 to 64 characters");
+        return Response::error(400, "`name` must be 1 to 64 characters");
     }
     if !(0..=MAX_PRICE).contains(&price) {
-        return error(400, "`price` must be between 0 and 1000000");
+        return Response::error(400, "`price` must be between 0 and 1000000");
     }
     // The catalogue is static (see the header): the new item gets the next id.
     let id = ITEMS.len() as u64 + 1;
@@ -167,29 +155,4 @@ fn create(body: &[u8]) -> Response {
     let mut location = String::from("/items/");
     json::push_u64(&mut location, id);
     Response::json(201, out).header("location", location)
-}
-
-/// A decimal integer of at most 18 digits, with no sign or other text.
-fn parse_u64(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 18 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// Decodes `%XX` escapes and `+` in a query value; `None` if malformed.
-fn percent_decode(s: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        out.push(match b {
-            b'+' => b' ',
-            b'%' => {
-                let hex = [bytes.next()?, bytes.next()?];
-                u8::from_str_radix(core::str::from_utf8(&hex).ok()?, 16).ok()?
-            }
-            b => b,
-        });
-    }
-    String::from_utf8(out).ok()
 }

@@ -1,7 +1,7 @@
-//! The kv-api-p3 template: kv-api on WASI 0.3, JSON records and counters
-//! kept in `wasi:keyvalue`.
+//! The kv-api template: JSON records and counters kept in `wasi:keyvalue`,
+//! one source for both WASI lines (kv-api on 0.2, kv-api-p3 on 0.3).
 //!
-//! Routes (see docs/templates.md, "kv-api-p3"), as kv-api's:
+//! Routes (see docs/templates.md, "kv-api"):
 //!
 //! - `PUT /items/{key}` with a JSON object: stored as sent; 201 when the
 //!   key was new, 200 when it replaced a record
@@ -23,21 +23,23 @@
 //! (`no-such-store`), the template opens the host's unnamed bucket `""`,
 //! which is the one bucket `wasmtime serve -Skeyvalue` offers.
 //!
-//! On 0.3 the handler is `async` and the body is read asynchronously; the
-//! `wasi:keyvalue` calls are plain calls, as on 0.2. A host reuses an
-//! instance for many requests, some at once, so nothing here keeps state
-//! between requests: the store does.
+//! The `wasi:keyvalue` calls are plain calls on both lines (its
+//! `0.2.0-draft` has no async form). A 0.3 host reuses an instance for many
+//! requests, some at once; nothing here keeps state between requests: the
+//! store does.
 #![no_std]
 
 extern crate alloc;
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use edgekit::http::{BodyError, Request, Response};
+
+use edgekit::http::{Request, Response};
 use edgekit::json::{self, Value};
-use edgekit::p3::wasi::keyvalue::atomics;
-use edgekit::p3::wasi::keyvalue::store::{self, Bucket, Error};
+use edgekit::query;
 use edgekit::router::Router;
+use edgekit::wasi::keyvalue::atomics;
+use edgekit::wasi::keyvalue::store::{self, Bucket, Error};
 
 /// The largest record accepted; a bigger body is answered 413.
 const MAX_BODY: usize = 4096;
@@ -54,18 +56,16 @@ const COUNTER: &str = "counter:";
 const LIST_MIN: usize = 50;
 const LIST_PAGES: usize = 8;
 
+#[edgekit::handler]
 async fn handle(request: Request) -> Response {
     let method = String::from(request.method());
     let path = String::from(request.path());
     let response = route(request).await;
-    let mut status = String::new();
-    json::push_u64(&mut status, u64::from(response.status()));
-    edgekit::info!(&method, " ", &path, " ", &status);
+    edgekit::info!(method, " ", path, " ", response.status());
     response
 }
 
-edgekit::handler!(handle);
-
+#[edgekit::maybe_async]
 async fn route(request: Request) -> Response {
     let mut route = Router::new(request.method(), request.path());
     if route.at("GET", "/items").is_some() {
@@ -79,8 +79,7 @@ async fn route(request: Request) -> Response {
         drop(route); // it borrows the request, which reading the body consumes
         return match request.body(MAX_BODY).await {
             Ok(body) => put(&key, body),
-            Err(BodyError::TooLarge) => error(413, "the body is larger than 4096 bytes"),
-            Err(BodyError::Unreadable) => error(400, "the request body could not be read"),
+            Err(error) => error.into(),
         };
     }
     if let Some(params) = route.at("DELETE", "/items/{key}") {
@@ -92,31 +91,19 @@ async fn route(request: Request) -> Response {
     if let Some(params) = route.at("POST", "/counters/{key}") {
         return increment(params.get("key"));
     }
-    let miss = route.miss();
-    match miss.allow() {
-        Some(allow) => error(405, "method not allowed").header("allow", String::from(allow)),
-        None => error(404, "no such route"),
-    }
-}
-
-/// `{"error": message}` with `status`.
-fn error(status: u16, message: &str) -> Response {
-    let mut body = String::from("{\"error\":");
-    json::push_string(&mut body, message);
-    body.push('}');
-    Response::json(status, body)
+    route.miss().into()
 }
 
 /// The answer to a store error: 503 when the host has no store for the
 /// template, 500 when it failed.
 fn store_error(e: Error) -> Response {
     match e {
-        Error::NoSuchStore => error(503, "the host offers no key-value bucket `default`"),
-        Error::AccessDenied => error(503, "the host denies access to the key-value bucket `default`"),
+        Error::NoSuchStore => Response::error(503, "the host offers no key-value bucket `default`"),
+        Error::AccessDenied => Response::error(503, "the host denies access to the key-value bucket `default`"),
         Error::Other(message) => {
             let mut text = String::from("the key-value store failed: ");
             text.push_str(&message);
-            error(500, &text)
+            Response::error(500, &text)
         }
     }
 }
@@ -133,7 +120,7 @@ fn bucket() -> Result<Bucket, Response> {
 fn stored_key(prefix: &str, key: &str) -> Result<String, Response> {
     let valid = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-');
     if key.is_empty() || key.len() > MAX_KEY || !key.bytes().all(valid) {
-        return Err(error(400, "a key is 1 to 128 of A-Z a-z 0-9 . _ ~ -"));
+        return Err(Response::error(400, "a key is 1 to 128 of A-Z a-z 0-9 . _ ~ -"));
     }
     let mut stored = String::from(prefix);
     stored.push_str(key);
@@ -157,7 +144,7 @@ fn get(key: &str) -> Response {
     with_key(ITEM, key, |bucket, stored| {
         Ok(match bucket.get(stored)? {
             Some(record) => Response::json(200, record),
-            None => error(404, "no such item"),
+            None => Response::error(404, "no such item"),
         })
     })
 }
@@ -166,8 +153,8 @@ fn get(key: &str) -> Response {
 fn put(key: &str, body: Vec<u8>) -> Response {
     match json::parse(&body) {
         Ok(Value::Object(_)) => {}
-        Ok(_) => return error(400, "a record must be a JSON object"),
-        Err(message) => return error(400, message),
+        Ok(_) => return Response::error(400, "a record must be a JSON object"),
+        Err(message) => return Response::error(400, message),
     }
     with_key(ITEM, key, |bucket, stored| {
         let existed = bucket.exists(stored)?;
@@ -187,7 +174,7 @@ fn put(key: &str, body: Vec<u8>) -> Response {
 fn delete(key: &str) -> Response {
     with_key(ITEM, key, |bucket, stored| {
         if !bucket.exists(stored)? {
-            return Ok(error(404, "no such item"));
+            return Ok(Response::error(404, "no such item"));
         }
         bucket.delete(stored)?;
         Ok(Response::new(204))
@@ -217,9 +204,9 @@ fn counter(key: &str) -> Response {
     with_key(COUNTER, key, |bucket, stored| {
         let value = match bucket.get(stored)? {
             None => 0,
-            Some(digits) => match core::str::from_utf8(&digits).ok().and_then(parse_u64) {
+            Some(digits) => match core::str::from_utf8(&digits).ok().and_then(query::parse_u64) {
                 Some(value) => value,
-                None => return Ok(error(500, "the counter holds something other than a number")),
+                None => return Ok(Response::error(500, "the counter holds something other than a number")),
             },
         };
         Ok(Response::json(200, counter_body(key, value)))
@@ -230,18 +217,17 @@ fn counter(key: &str) -> Response {
 fn list(query: &str) -> Response {
     let mut prefix = String::new();
     let mut cursor = None;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let Some(value) = percent_decode(value) else {
-            return error(400, "malformed percent-encoding in the query");
+    for (name, value) in query::pairs(query) {
+        let Some(value) = query::decode(value) else {
+            return Response::error(400, "malformed percent-encoding in the query");
         };
         match name {
             "prefix" => prefix = value,
-            "cursor" => match parse_u64(&value) {
+            "cursor" => match query::parse_u64(&value) {
                 Some(n) => cursor = Some(n),
-                None => return error(400, "cursor must be a non-negative integer"),
+                None => return Response::error(400, "cursor must be a non-negative integer"),
             },
-            _ => return error(400, "unknown query parameter; use prefix or cursor"),
+            _ => return Response::error(400, "unknown query parameter; use prefix or cursor"),
         }
     }
     let bucket = match bucket() {
@@ -276,29 +262,4 @@ fn list(query: &str) -> Response {
     }
     body.push('}');
     Response::json(200, body)
-}
-
-/// A decimal integer of at most 20 digits, with no sign or other text.
-fn parse_u64(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// Decodes `%XX` escapes and `+` in a query value; `None` if malformed.
-fn percent_decode(s: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        out.push(match b {
-            b'+' => b' ',
-            b'%' => {
-                let hex = [bytes.next()?, bytes.next()?];
-                u8::from_str_radix(core::str::from_utf8(&hex).ok()?, 16).ok()?
-            }
-            b => b,
-        });
-    }
-    String::from_utf8(out).ok()
 }

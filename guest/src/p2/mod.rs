@@ -1,23 +1,28 @@
-//! WASI 0.2.12: `wasi:http/proxy`. The handler is a plain `fn`; the host
-//! makes an instance per request, and the library writes the body in the
-//! 4,096-byte chunks a 0.2 stream takes per call.
+//! WASI 0.2.12: `wasi:http/proxy`. The handler is the same `async fn` as
+//! on 0.3; a 0.2 host makes an instance per request and every WASI call
+//! here blocks, so `#[edgekit::handler]` compiles it as a plain `fn`
+//! ([`Now`], [`Done`]), and the library writes the body in the 4,096-byte
+//! chunks a 0.2 stream takes per call.
 //!
 //! ```no_run
 //! use edgekit::http::{Request, Response};
 //!
-//! fn handle(request: Request) -> Response {
-//!     match request.body(4096) {
+//! #[edgekit::handler]
+//! async fn handle(request: Request) -> Response {
+//!     match request.body(4096).await {
 //!         Ok(body) => Response::text(200, body),
-//!         Err(error) => Response::text(error.status(), "too large or unreadable\n"),
+//!         Err(error) => error.into(),
 //!     }
 //! }
-//!
-//! edgekit::handler!(handle);
 //! ```
 
 use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::convert::Infallible;
+use core::future::{Future, IntoFuture, Pending, Ready};
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
 
 pub use crate::request::BodyError;
 use crate::request::{declared_too_large, split_target};
@@ -39,6 +44,7 @@ pub mod bindings {
 
 pub use bindings::wasi;
 
+pub use wasi::http::types::ErrorCode;
 use wasi::http::types::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use wasi::io::streams::{OutputStream, StreamError};
 
@@ -52,6 +58,10 @@ pub struct Request {
     inner: IncomingRequest,
     method: Cow<'static, str>,
     target: String,
+    /// The handle of the request's `response-outparam`, for [`next`] to pass
+    /// on, in a middleware's handler; 0 elsewhere. A bare handle: the
+    /// library, not the request, owns it (no drop to link).
+    out: u32,
 }
 
 impl Request {
@@ -59,7 +69,7 @@ impl Request {
     pub fn new(inner: IncomingRequest) -> Request {
         let method = method_of(&inner);
         let target = inner.path_with_query().unwrap_or_default();
-        Request { inner, method, target }
+        Request { inner, method, target, out: 0 }
     }
 
     /// The method, as the request line spells it (`GET`).
@@ -79,7 +89,7 @@ impl Request {
 
     /// The first value of the header `name`.
     pub fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.inner.headers().get(name).into_iter().next()
+        first_value(&self.inner.headers(), name)
     }
 
     /// The headers, immutable (clone them to change them).
@@ -94,11 +104,19 @@ impl Request {
 
     /// Reads the whole body, refusing one longer than `limit` bytes: first
     /// by its declared `content-length`, then by counting what arrives.
-    pub fn body(self, limit: usize) -> Result<Vec<u8>, BodyError> {
-        for value in self.inner.headers().get("content-length") {
-            if declared_too_large(&value, limit) {
-                return Err(BodyError::TooLarge);
-            }
+    /// Awaited as on 0.3; on 0.2 the reads block, and the value is there
+    /// when it returns ([`Done`]).
+    pub fn body(self, limit: usize) -> Done<Result<Vec<u8>, BodyError>> {
+        Done(self.read_body(limit))
+    }
+
+    fn read_body(self, limit: usize) -> Result<Vec<u8>, BodyError> {
+        // A request has one `content-length` (hosts refuse more, as HTTP
+        // says they must).
+        if let Some(value) = self.header("content-length")
+            && declared_too_large(&value, limit)
+        {
+            return Err(BodyError::TooLarge { limit });
         }
         let body = self.inner.consume().map_err(|()| BodyError::Unreadable)?;
         let stream = body.stream().map_err(|()| BodyError::Unreadable)?;
@@ -111,7 +129,7 @@ impl Request {
                 Err(StreamError::LastOperationFailed(_)) => return Err(BodyError::Unreadable),
             }
             if bytes.len() > limit {
-                return Err(BodyError::TooLarge);
+                return Err(BodyError::TooLarge { limit });
             }
         }
         Ok(bytes)
@@ -127,7 +145,7 @@ pub fn respond(out: ResponseOutparam, response: Response) {
     for (name, value) in &response.headers {
         // Fails only for forbidden or malformed headers; a handler's
         // headers are its own to get right.
-        let _ = headers.append(name, value);
+        let _ = headers.append(name.as_str(), value);
     }
     let outgoing = OutgoingResponse::new(headers);
     // A new response is 200 already: a handler that answers only 200 never
@@ -136,7 +154,7 @@ pub fn respond(out: ResponseOutparam, response: Response) {
         let _ = outgoing.set_status_code(response.status);
     }
     let Ok(body) = outgoing.body() else { return };
-    ResponseOutparam::set(out, Ok(outgoing));
+    set_response(out, outgoing);
     // A 0.3 stream cannot reach a 0.2 response: on this line a body is bytes.
     let bytes = response.body_bytes().unwrap_or_default();
     if !bytes.is_empty() {
@@ -148,6 +166,16 @@ pub fn respond(out: ResponseOutparam, response: Response) {
         }
     }
     finish(body);
+}
+
+/// Sets `out` to `response`: `ResponseOutparam::set(out, Ok(response))`,
+/// calling the same import without the lowering of every `error-code`
+/// that the generated call links wherever it is not inlined (about 1 KB:
+/// the proxy template sets its response in two places).
+pub fn set_response(out: ResponseOutparam, response: OutgoingResponse) {
+    // SAFETY: both handles owned (the host takes them); `ok` is case 0 with
+    // the response in the first slot, the error's slots unused.
+    unsafe { abi::set(out.take_handle() as i32, 0, response.take_handle() as i32, 0, 0, 0, 0, 0, 0) };
 }
 
 /// Ends `body` (no trailers): `OutgoingBody::finish(body, None)`, without
@@ -165,6 +193,13 @@ pub fn finish(body: OutgoingBody) {
     // SAFETY: the import takes the body's handle (owned: the host takes it),
     // `none` for the trailers, and 40 bytes 8-aligned for the result.
     unsafe { abi::finish(body.take_handle() as i32, 0, 0, result.0.as_mut_ptr().cast()) };
+}
+
+/// The first of the values of `name` in `fields` (see
+/// [`crate::request::first_value`]).
+fn first_value(fields: &Fields, name: &str) -> Option<Vec<u8>> {
+    // SAFETY: the import's own signature, and the fields' handle, borrowed.
+    unsafe { crate::request::first_value(abi::fields_get, fields.handle(), name) }
 }
 
 /// The method of `request` by its name, read straight from the import: the
@@ -219,6 +254,8 @@ mod abi {
         pub(super) len: usize,
     }
 
+    use crate::request::List;
+
     /// `result<_, error-code>`: 40 bytes, 8-aligned.
     pub(super) struct Result40(pub(super) [u64; 5]);
 
@@ -233,6 +270,17 @@ mod abi {
         /// `[method]incoming-request.method`: request, where to write it.
         #[link_name = "[method]incoming-request.method"]
         pub(super) fn method(request: i32, method: *mut Method);
+
+        /// `[static]response-outparam.set`: the outparam, then
+        /// `result<outgoing-response, error-code>` flat (its case, then
+        /// seven slots joined over both cases, the third 64 bits wide).
+        #[link_name = "[static]response-outparam.set"]
+        pub(super) fn set(out: i32, case: i32, s0: i32, s1: i32, s2: i64, s3: i32, s4: i32, s5: i32, s6: i32);
+
+        /// `[method]fields.get`: fields, name, where to write the list of
+        /// values.
+        #[link_name = "[method]fields.get"]
+        pub(super) fn fields_get(fields: u32, name: *const u8, name_len: usize, values: *mut List);
     }
 
     #[cfg(target_arch = "wasm32")]
@@ -259,6 +307,19 @@ mod abi {
     /// Only a component has the import; a host build never calls it.
     #[cfg(not(target_arch = "wasm32"))]
     pub(super) unsafe fn method(_: i32, _: *mut Method) {
+        unreachable!("wasi:http exists only in a component")
+    }
+
+    /// Only a component has the import; a host build never calls it.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn set(_: i32, _: i32, _: i32, _: i32, _: i64, _: i32, _: i32, _: i32, _: i32) {
+        unreachable!("wasi:http exists only in a component")
+    }
+
+    /// Only a component has the import; a host build never calls it.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(super) unsafe extern "C" fn fields_get(_: u32, _: *const u8, _: usize, _: *mut List) {
         unreachable!("wasi:http exists only in a component")
     }
 }
@@ -294,15 +355,190 @@ fn write(stream: &OutputStream, bytes: &[u8]) -> bool {
     result.case == 0
 }
 
-/// Exports `handle` as the component's `wasi:http/incoming-handler@0.2.12`:
-/// `fn handle(request: Request) -> Response`.
+/// What a handler may return: a [`Response`], or a `Result` whose error
+/// the host answers for (`response-outparam.set` with the `error-code`).
+pub trait IntoResult {
+    /// Sends the answer through `out`.
+    #[doc(hidden)]
+    fn respond(self, out: ResponseOutparam);
+}
+
+impl IntoResult for Response {
+    fn respond(self, out: ResponseOutparam) {
+        respond(out, self);
+    }
+}
+
+/// Only a handler that can fail links the lowering of `error-code`.
+impl<R: IntoResult> IntoResult for Result<R, ErrorCode> {
+    fn respond(self, out: ResponseOutparam) {
+        match self {
+            Ok(response) => response.respond(out),
+            Err(error) => ResponseOutparam::set(out, Err(error)),
+        }
+    }
+}
+
+/// Runs one call of the exported `handle`: `handler` on the request, to its
+/// end, and its answer sent through `out`.
 ///
-/// `handler!(raw handle)` exports `fn handle(request: IncomingRequest, out:
-/// ResponseOutparam)` as it is, for a handler that passes `out` on (a
-/// middleware calling the next handler).
+/// A 0.2 handler never waits for an event: every WASI call blocks, so its
+/// future is ready when first polled, and the library polls it once, with a
+/// waker that does nothing. A future that is not ready then (one that waits
+/// for a wake-up, which nothing on 0.2 sends) panics, which traps. One poll,
+/// not a loop: the compiler can then drop the states the handler's future
+/// would resume from (25 bytes of http-api, 24 of kv-api).
+#[doc(hidden)]
+pub fn serve<F, R>(request: IncomingRequest, out: ResponseOutparam, handler: fn(Request) -> F)
+where
+    F: Future<Output = R>,
+    R: IntoResult,
+{
+    run(handler(Request::new(request))).respond(out);
+}
+
+/// Runs `future` to its end where it stands (see [`serve`]), in one poll.
+#[inline(always)]
+fn run<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(answer) => answer,
+        // Nothing on 0.2 would wake it: every WASI call here blocks.
+        Poll::Pending => panic!("a 0.2 handler waited for something that never comes"),
+    }
+}
+
+/// A value that is there at once, as what an `async` call gives on 0.3:
+/// what the library's 0.2 calls that a handler awaits return
+/// ([`Request::body`]), and what a `#[edgekit::maybe_async]` function's 0.2
+/// copy returns. A handler's 0.2 copy takes the value with [`Now::now`];
+/// any other code may `.await` it.
+#[must_use = "await it: it holds the value"]
+pub struct Done<T>(pub T);
+
+impl<T> IntoFuture for Done<T> {
+    type Output = T;
+    type IntoFuture = Ready<T>;
+
+    fn into_future(self) -> Ready<T> {
+        core::future::ready(self.0)
+    }
+}
+
+/// What `e.await` becomes in the 0.2 copy of an `async fn` that
+/// `#[edgekit::handler]` or `#[edgekit::maybe_async]` makes, a plain `fn`:
+/// `Now::now(e)`, the value, with no future to run. The awaits of futures
+/// made inside it (`async` blocks, closures) stay theirs:
+///
+/// ```
+/// use edgekit::p2::{Done, Now};
+///
+/// #[edgekit::maybe_async]
+/// async fn double(n: u32) -> u32 {
+///     let later = async move { Done(n).await };
+///     drop(later);
+///     Done(n).await * 2
+/// }
+///
+/// // On 0.2, a plain `fn` whose value is there at once.
+/// assert_eq!(double(21).now(), 42);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is awaited in the WASI 0.2 copy of an `async fn`, where nothing can wait",
+    label = "not ready at once on WASI 0.2",
+    note = "on 0.2 an awaited call must give its value at once: one of the library's, or an `async fn` \
+            marked `#[edgekit::maybe_async]`"
+)]
+pub trait Now {
+    /// The value.
+    type Output;
+
+    /// The value, now.
+    fn now(self) -> Self::Output;
+}
+
+impl<T> Now for Done<T> {
+    type Output = T;
+
+    #[inline(always)]
+    fn now(self) -> T {
+        self.0
+    }
+}
+
+/// [`serve`] for a plain `fn` handler: the 0.2 copy `#[edgekit::handler]`
+/// makes of an `async fn`, with no future to run.
+#[doc(hidden)]
+pub fn serve_sync<R: IntoResult>(request: IncomingRequest, out: ResponseOutparam, handler: fn(Request) -> R) {
+    handler(Request::new(request)).respond(out);
+}
+
+/// `next(request).await?` in a handler that returns `Result<_, ErrorCode>`,
+/// as on 0.3: on 0.2 `next` cannot fail, and its error type says so, so
+/// that the handler links no lowering of an `error-code` it never returns.
+impl From<Infallible> for ErrorCode {
+    fn from(never: Infallible) -> ErrorCode {
+        match never {}
+    }
+}
+
+/// [`serve`] for a middleware (`#[edgekit::handler(next)]`): the request
+/// carries `out`, for [`next`] to pass on. The handler's answer is sent
+/// through `out` unless it passed the request on, and then it has no answer:
+/// awaiting [`next`] does not return on 0.2 (the handler's future waits for
+/// ever, and is dropped).
+#[doc(hidden)]
+pub fn serve_middleware<F, R>(request: IncomingRequest, out: ResponseOutparam, handler: fn(Request) -> F)
+where
+    F: Future<Output = R>,
+    R: IntoResult,
+{
+    let mut request = Request::new(request);
+    request.out = out.take_handle();
+    let out = request.out;
+    let mut future = pin!(handler(request));
+    if let Poll::Ready(answer) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        // SAFETY: the handle `serve_middleware` was given; the handler
+        // answered without passing the request on.
+        answer.respond(unsafe { ResponseOutparam::from_handle(out) });
+    }
+}
+
+/// A middleware's call of the next handler (the `wasi:http/incoming-handler`
+/// it imports), with the request as it came. Only in a handler exported
+/// with `#[edgekit::handler(next)]`: anywhere else it panics.
+///
+/// On 0.2 the next handler answers the client itself, through the
+/// `response-outparam` this request came with: a guest can neither build a
+/// request to pass on nor read the answer. So the next handler runs when
+/// `next` is called, and awaiting `next` does not return: the handler ends
+/// there (the code after it, which would change the answer, is for 0.3,
+/// whose `next` returns the next handler's response). A handler that calls
+/// `next` must await it.
+pub fn next(request: Request) -> Pending<Result<Response, Infallible>> {
+    if request.out == 0 {
+        panic!("edgekit::http::next: export the handler with `#[edgekit::handler(next)]`");
+    }
+    // SAFETY: the handle `serve_middleware` was given, passed on once: the
+    // request is consumed, and `serve_middleware` sends nothing through it
+    // once the handler waits here.
+    let out = unsafe { ResponseOutparam::from_handle(request.out) };
+    wasi::http::incoming_handler::handle(request.into_wasi(), out);
+    core::future::pending()
+}
+
+/// Exports `handle` as the component's `wasi:http/incoming-handler@0.2.12`:
+/// `async fn handle(request: Request) -> impl IntoResult`, polled once.
+/// What `#[edgekit::handler]` writes, and what code without it may call.
+///
+/// `export_handler!(sync handle)` exports a plain `fn` (the 0.2 copy
+/// `#[edgekit::handler]` makes); `export_handler!(next handle)` a
+/// middleware's `async fn`, which may pass the request on with [`next`];
+/// `export_handler!(raw handle)` a `fn handle(request: IncomingRequest,
+/// out: ResponseOutparam)` as it is, for code on the raw bindings.
 #[cfg(not(feature = "p3"))]
 #[macro_export]
-macro_rules! handler {
+macro_rules! export_handler {
     (raw $handle:path) => {
         struct __EdgekitHandler;
 
@@ -317,14 +553,34 @@ macro_rules! handler {
 
         $crate::p2::bindings::__export_p2!(__EdgekitHandler with_types_in $crate::p2::bindings);
     };
-    ($handle:path) => {
-        $crate::handler!(raw __edgekit_handle);
+    (sync $handle:path) => {
+        $crate::export_handler!(raw __edgekit_handle);
 
         fn __edgekit_handle(
             request: $crate::p2::wasi::http::types::IncomingRequest,
             out: $crate::p2::wasi::http::types::ResponseOutparam,
         ) {
-            $crate::p2::respond(out, $handle($crate::p2::Request::new(request)))
+            $crate::p2::serve_sync(request, out, |request| $handle(request))
+        }
+    };
+    (next $handle:path) => {
+        $crate::export_handler!(raw __edgekit_handle);
+
+        fn __edgekit_handle(
+            request: $crate::p2::wasi::http::types::IncomingRequest,
+            out: $crate::p2::wasi::http::types::ResponseOutparam,
+        ) {
+            $crate::p2::serve_middleware(request, out, |request| $handle(request))
+        }
+    };
+    ($handle:path) => {
+        $crate::export_handler!(raw __edgekit_handle);
+
+        fn __edgekit_handle(
+            request: $crate::p2::wasi::http::types::IncomingRequest,
+            out: $crate::p2::wasi::http::types::ResponseOutparam,
+        ) {
+            $crate::p2::serve(request, out, |request| $handle(request))
         }
     };
 }

@@ -1,8 +1,11 @@
 //! The result of `handle` handed to the host by hand: its `task.return`,
-//! which wit-bindgen generates only inside its own executor.
+//! which wit-bindgen generates only inside its own executor, and the
+//! `task.cancel` that ends a cancelled call without one.
 //!
-//! Both follow the canonical ABI for `wasi:http@0.3.0` exactly; the
-//! component tests in `host/` run every path through wasmtime.
+//! Both follow the canonical ABI for `wasi:http@0.3.0` exactly. The
+//! component tests in `host/` return responses through `return_ok`, and
+//! `host/tests/p3_runtime.rs` returns an `error-code` of every payload shape
+//! through `return_error` and reads each back in wasmtime.
 
 use alloc::string::String;
 
@@ -50,6 +53,29 @@ impl Flat {
             0 => self.slots[0] = value as i32,
             _ => self.slots[at - 1] = value as i32,
         }
+    }
+}
+
+/// Held by the export's future until it returns its result: dropped
+/// before that, it ends the task with `task.cancel`. The executor drops the
+/// futures of a task its caller cancelled (the canonical ABI: a cancelled
+/// task that has not returned must end with `task.cancel`). The one other
+/// way a future is dropped unreturned, a task whose futures wait on nothing
+/// it could ever get, traps here (`task.cancel` of a task not cancelled)
+/// where it would trap on ending without a result.
+pub(super) struct Unreturned;
+
+impl Unreturned {
+    /// The result went to the host: nothing to cancel.
+    pub(super) fn returned(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for Unreturned {
+    fn drop(&mut self) {
+        // SAFETY: the current task has not returned (see above).
+        unsafe { abi::task_cancel() }
     }
 }
 
@@ -176,6 +202,10 @@ mod abi {
         /// `task.return` for `handle`: `result<response, error-code>`, flat.
         #[link_name = "[task-return]handle"]
         pub fn task_return(case: i32, error: i32, s0: i32, s1: i64, s2: i32, s3: i32, s4: i32, s5: i32);
+
+        /// `task.cancel`: the current task, cancelled, ends without a result.
+        #[link_name = "[task-cancel]"]
+        pub fn task_cancel();
     }
 
     /// Only a component has `task.return`; a host build never calls it.
@@ -183,5 +213,11 @@ mod abi {
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn task_return(_: i32, _: i32, _: i32, _: i64, _: i32, _: i32, _: i32, _: i32) {
         unreachable!("task.return exists only in a component")
+    }
+
+    /// Only a component has `task.cancel`; a host build never calls it.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub unsafe fn task_cancel() {
+        unreachable!("task.cancel exists only in a component")
     }
 }

@@ -5,24 +5,26 @@
 //! ```no_run
 //! use edgekit::http::{Request, Response};
 //!
+//! #[edgekit::handler]
 //! async fn handle(request: Request) -> Response {
 //!     match request.body(4096).await {
 //!         Ok(body) => Response::text(200, body),
-//!         Err(error) => Response::text(error.status(), "too large or unreadable\n"),
+//!         Err(error) => error.into(),
 //!     }
 //! }
-//!
-//! edgekit::handler!(handle);
 //! ```
 
 mod body;
 mod lower;
+mod message;
 pub mod rt;
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::Future;
 
+use crate::Bytes;
 pub use crate::request::BodyError;
 use crate::request::{declared_too_large, split_target};
 use crate::response::Body;
@@ -45,7 +47,8 @@ pub use bindings::wasi;
 pub use bindings::{wit_future, wit_stream};
 pub use wit_bindgen::{FutureReader, FutureWriter, StreamReader, StreamResult, StreamWriter};
 
-use wasi::http::types::{self, ErrorCode, Fields, Method, Trailers};
+pub use wasi::http::types::ErrorCode;
+use wasi::http::types::{self, Fields, Method, Trailers};
 
 /// A response body read from elsewhere (another response, an upstream),
 /// passed on as it arrives: the stream and the future of its trailers.
@@ -53,6 +56,25 @@ use wasi::http::types::{self, ErrorCode, Fields, Method, Trailers};
 pub struct BodyStream {
     contents: StreamReader<u8>,
     trailers: FutureReader<Result<Option<Trailers>, ErrorCode>>,
+}
+
+/// A response passed on ([`Response::from_wasi`]): its own headers, and
+/// what makes the new WASI response, given its headers, around the
+/// original's body and passes what the new one's consumer reports back to
+/// the original's producer. A boxed closure, so that a component that
+/// passes no response on links none of it (the forwarding, and the lifting
+/// and lowering of that report's `result<_, error-code>`, 2.8 KB).
+pub(crate) struct Passed {
+    /// The original's headers, a mutable copy: the `Response`'s own are
+    /// added to them, and [`Response::set_header`] deletes from them.
+    pub(crate) headers: Fields,
+    make: Box<dyn FnOnce(Fields) -> types::Response>,
+}
+
+impl core::fmt::Debug for Passed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Passed")
+    }
 }
 
 impl Response {
@@ -68,30 +90,56 @@ impl Response {
         response
     }
 
+    /// A WASI response as a `Response`, to pass on, changed or not: its
+    /// status, its headers, and its body handed on as the stream it is,
+    /// never read; what the new response's consumer reports about the body
+    /// goes back to this one's producer. Its headers stay a WASI `fields`
+    /// (not listed in [`Response::headers`]): those added here join them,
+    /// and [`Response::set_header`] replaces any of them.
+    pub fn from_wasi(response: types::Response) -> Response {
+        let status = response.get_status_code();
+        // A mutable copy; the view `get-headers` returns must go before its response.
+        let headers = response.get_headers().clone();
+        let make = Box::new(move |headers| pass_response_on(response, headers));
+        let mut passed = Response::new(status);
+        passed.body = Body::Passed(Passed { headers, make });
+        passed
+    }
+
     /// The WASI response: headers set, and the body written by a task of its
     /// own once the host reads it (a stream write completes only when the
     /// reader takes the bytes, and the host reads after `handle` returns).
     pub fn into_wasi(self) -> types::Response {
-        let headers = Fields::new();
-        for (name, value) in &self.headers {
-            // Fails only for forbidden or malformed headers; a handler's
-            // headers are its own to get right.
-            let _ = headers.append(name, value);
-        }
-        let (contents, trailers) = match self.body {
+        let Response { status, headers: added, body } = self;
+        let (contents, trailers) = match body {
+            Body::Passed(Passed { headers, make }) => return make(with(headers, added)),
             Body::Stream(stream) => (Some(stream.contents), stream.trailers),
             Body::Bytes(bytes) if bytes.is_empty() => (None, no_trailers()),
             Body::Bytes(bytes) => (Some(body::stream_of(bytes)), no_trailers()),
         };
-        let (response, _) = types::Response::new(headers, contents, trailers);
-        // A new response is 200 already: a handler that answers only 200
-        // never links `set-status-code`. It fails only for a status outside
-        // 100..=999.
-        if self.status != 200 {
-            let _ = response.set_status_code(self.status);
-        }
-        response
+        let (response, _) = types::Response::new(with(Fields::new(), added), contents, trailers);
+        with_status(response, status)
     }
+}
+
+/// `fields` with `added` appended.
+fn with(fields: Fields, added: Vec<(crate::HeaderName, Bytes)>) -> Fields {
+    for (name, value) in &added {
+        // Fails only for forbidden or malformed headers; a handler's
+        // headers are its own to get right.
+        let _ = fields.append(name.as_str(), value);
+    }
+    fields
+}
+
+/// `response` with `status`.
+fn with_status(response: types::Response, status: u16) -> types::Response {
+    // A new response is 200 already: a handler that answers only 200 never
+    // links `set-status-code`. It fails only for a status outside 100..=999.
+    if status != 200 {
+        let _ = response.set_status_code(status);
+    }
+    response
 }
 
 /// A request as the handler gets it: method, path, query and headers to
@@ -139,7 +187,9 @@ impl Request {
 
     /// The first value of the header `name`.
     pub fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.inner.get_headers().get(name).into_iter().next()
+        let fields = self.inner.get_headers();
+        // SAFETY: the import's own signature, and the fields' handle, borrowed.
+        unsafe { crate::request::first_value(message::fields_get, fields.handle(), name) }
     }
 
     /// The headers, immutable (clone them to change them).
@@ -152,15 +202,29 @@ impl Request {
         self.inner
     }
 
+    /// The request with the header `name` set to `value` (any of that name
+    /// replaced), to pass on. A 0.3 request's headers cannot change once it
+    /// exists: this is a new request with the same method, target, options
+    /// and body stream, never read; what its consumer reports about the
+    /// body goes back to the client's side.
+    pub fn set_header(self, name: &str, value: impl Into<Bytes>) -> Request {
+        let Request { inner, method, target } = self;
+        let headers = inner.get_headers().clone();
+        let _ = headers.set(name, &[value.into().into_vec()]);
+        Request { inner: pass_request_on(inner, headers), method, target }
+    }
+
     /// Reads the whole body, refusing one longer than `limit` bytes: first
     /// by its declared `content-length`, then by counting what arrives. The
     /// reads are asynchronous: while this request waits for its body, the
     /// instance serves others.
     pub async fn body(self, limit: usize) -> Result<Vec<u8>, BodyError> {
-        for value in self.inner.get_headers().get("content-length") {
-            if declared_too_large(&value, limit) {
-                return Err(BodyError::TooLarge);
-            }
+        // A request has one `content-length` (hosts refuse more, as HTTP
+        // says they must).
+        if let Some(value) = self.header("content-length")
+            && declared_too_large(&value, limit)
+        {
+            return Err(BodyError::TooLarge { limit });
         }
         // `res` tells the host how handling the body went; dropping the
         // writer unwritten sends its default, `ok`.
@@ -170,7 +234,7 @@ impl Request {
         let mut bytes = Vec::with_capacity(limit + 1);
         loop {
             if bytes.len() > limit {
-                return Err(BodyError::TooLarge);
+                return Err(BodyError::TooLarge { limit });
             }
             let (result, read) = stream.read(bytes).await;
             bytes = read;
@@ -217,6 +281,47 @@ impl<R: IntoResult> IntoResult for Result<R, ErrorCode> {
     }
 }
 
+/// `request` passed on with `headers` instead of its own: a new request
+/// with the same method, target, scheme, authority, options and body
+/// stream, never read (a 0.3 message's headers cannot change once it
+/// exists). What its consumer reports about the body goes back to the
+/// body's producer. The report is copied as it was read, so no lifting and
+/// lowering of an `error-code` is linked.
+pub fn pass_request_on(request: types::Request, headers: Fields) -> types::Request {
+    let method = request.get_method();
+    let path = request.get_path_with_query();
+    let scheme = request.get_scheme();
+    let authority = request.get_authority();
+    // A mutable copy; the view `get-options` returns must go before its request.
+    let options = request.get_options().map(|options| options.clone());
+    let body = message::request_body(request);
+    let passed = message::request_around(headers, body, options);
+    let _ = passed.set_method(&method);
+    let _ = passed.set_path_with_query(path.as_deref());
+    let _ = passed.set_scheme(scheme.as_ref());
+    let _ = passed.set_authority(authority.as_deref());
+    passed
+}
+
+/// `response` passed on with `headers` instead of its own: a new response
+/// with the same status and body stream, never read; what its consumer
+/// reports about the body goes back to the body's producer, as for
+/// [`pass_request_on`].
+pub fn pass_response_on(response: types::Response, headers: Fields) -> types::Response {
+    let status = response.get_status_code();
+    let body = message::response_body(response);
+    with_status(message::response_around(headers, body), status)
+}
+
+/// A middleware's call of the next handler (the `wasi:http/handler` it
+/// imports): `request` passed on, and the next handler's response, its
+/// body handed on as the stream it is ([`Response::from_wasi`]), to change
+/// and pass on in turn. Its error, if it answers with one.
+pub async fn next(request: Request) -> Result<Response, ErrorCode> {
+    let response = wasi::http::handler::handle(request.into_wasi()).await?;
+    Ok(Response::from_wasi(response))
+}
+
 /// Runs one call of the exported `handle`: `handler` on the request, its
 /// answer returned to the host, then the body writers to their end.
 #[doc(hidden)]
@@ -228,14 +333,24 @@ where
     // SAFETY: the host passes an owned `request` handle.
     let request = unsafe { types::Request::from_handle(request) };
     rt::start(async move {
+        let unreturned = lower::Unreturned;
         handler(Request::new(request)).await.task_return();
+        unreturned.returned();
     })
 }
 
 /// Exports `handle` as the component's `wasi:http/handler@0.3.0`:
-/// `async fn handle(request: Request) -> impl IntoResult`.
+/// `async fn handle(request: Request) -> impl IntoResult`. What
+/// `#[edgekit::handler]` writes on 0.3, and what code without it may call.
+///
+/// `export_handler!(next handle)` is the same on 0.3 (a handler may
+/// call [`next`] either way); it exists so that one middleware source
+/// exports its handler the same way on both lines.
 #[macro_export]
-macro_rules! handler {
+macro_rules! export_handler {
+    (next $handle:path) => {
+        $crate::export_handler!($handle);
+    };
     ($handle:path) => {
         #[unsafe(export_name = "[async-lift]wasi:http/handler@0.3.0#handle")]
         unsafe extern "C" fn __edgekit_handle(request: u32) -> u32 {

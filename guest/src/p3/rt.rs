@@ -11,22 +11,27 @@
 //! time. wit-bindgen's own executor does the same job with a `BTreeMap` and
 //! more machinery (about 9 KB of a hello handler; docs/size.md).
 //!
+//! A task the caller cancels (event `TASK_CANCELLED`) drops its futures,
+//! which cancel their operations in progress; the export's future ends the
+//! task with `task.cancel` when it is dropped before it returned a result
+//! (`lower::Unreturned`), as the canonical ABI wants. A task's futures are
+//! dropped while its state is whole and current, and the state is freed
+//! only after that, when nothing points at it any more.
+//!
 //! What it does not do: wake a task from another task. A future here is
 //! woken by a WASI event of its own task or by another future of the same
 //! task; one that waits for something only another request's task would do
 //! ends with its task.
 
 use alloc::boxed::Box;
-use alloc::sync::Arc;
-use alloc::task::Wake;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::ffi::c_void;
 use core::future::Future;
+use core::mem::ManuallyDrop;
 use core::pin::Pin;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, Ordering};
-use core::task::{Context, Waker};
+use core::task::{Context, RawWaker, RawWakerVTable, Waker};
 
 type Job = Pin<Box<dyn Future<Output = ()>>>;
 
@@ -113,11 +118,10 @@ unsafe extern "C" fn arrived(data: *mut c_void, code: u32) {
 #[doc(hidden)]
 pub fn start(future: impl Future<Output = ()> + 'static) -> u32 {
     let call = Box::into_raw(Box::new(Call {
-        jobs: Cell::new(Vec::new()),
-        spawned: Cell::new(Vec::new()),
+        jobs: ManuallyDrop::new(Cell::new(Vec::new())),
+        spawned: ManuallyDrop::new(Cell::new(Vec::new())),
         waitables: Cell::new(Vec::new()),
         set: Cell::new(0),
-        woken: Arc::new(Flag(AtomicBool::new(false))),
     }));
     // SAFETY: `call` was just made and is owned by this task from now on.
     unsafe {
@@ -144,17 +148,18 @@ pub unsafe fn callback(event: u32, waitable: u32, code: u32) -> u32 {
 }
 
 /// One export call: its futures, and the waitables they block on.
+///
+/// The futures are not dropped with the call: `run` drops them before it
+/// frees the call, leaving both vectors empty, with no memory of their own.
 struct Call {
     /// The futures not yet finished (taken out while they are polled).
-    jobs: Cell<Vec<Job>>,
+    jobs: ManuallyDrop<Cell<Vec<Job>>>,
     /// Futures spawned while polling, polled on the same turn.
-    spawned: Cell<Vec<Job>>,
+    spawned: ManuallyDrop<Cell<Vec<Job>>>,
     /// Who to tell when a waitable is ready: (waitable, callback, its data).
     waitables: Cell<Vec<Registered>>,
     /// The task's waitable set, made on first use (0: none yet).
     set: Cell<u32>,
-    /// Set when a future's waker is woken.
-    woken: Arc<Flag>,
 }
 
 struct Registered {
@@ -163,22 +168,30 @@ struct Registered {
     data: *mut c_void,
 }
 
-struct Flag(AtomicBool);
+/// Set when a future's waker is woken while the current task is polled.
+static WOKEN: Global<bool> = Global(Cell::new(false));
 
-impl Wake for Flag {
-    fn wake(self: Arc<Self>) {
-        self.0.store(true, Ordering::Relaxed);
+/// The waker every future here gets: waking it sets [`WOKEN`], so the task
+/// being polled yields and is polled again. A future is woken by its own
+/// task (see the module's doc), so one flag serves every task, and the
+/// waker needs no memory of its own to count or free.
+fn waker() -> Waker {
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(|_| RawWaker::new(ptr::null(), &VTABLE), wake, wake, |_| {});
+    fn wake(_: *const ()) {
+        WOKEN.set(true);
     }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.store(true, Ordering::Relaxed);
-    }
+    // SAFETY: the functions ignore the data pointer and do what a waker's
+    // must: clone to a copy of itself, wake, and drop, all without memory.
+    unsafe { Waker::from_raw(RawWaker::new(ptr::null(), &VTABLE)) }
 }
 
 /// A single-threaded global: a component instance has one thread.
 struct Global<T>(Cell<T>);
 
-// SAFETY: a component instance is single-threaded.
+// SAFETY: without Wasm threads (the `atomics` target feature, refused at
+// compile time in lib.rs) a component instance runs one thread, so no
+// other thread can reach the cell.
+#[cfg(not(target_feature = "atomics"))]
 unsafe impl<T> Sync for Global<T> {}
 
 impl<T: Copy> Global<T> {
@@ -207,44 +220,66 @@ fn push<T>(list: &Cell<Vec<T>>, item: T) {
 }
 
 /// Runs one turn of `call` as the current task, then either keeps it in the
-/// task's context slot for the next event or frees it when it exits.
+/// task's context slot for the next event or ends the task.
 ///
 /// # Safety
 ///
 /// `call` comes from `Box::into_raw` in [`start`] and is not in use.
 unsafe fn run(call: *mut Call, event: u32, waitable: u32, code: u32) -> u32 {
-    // SAFETY: see above; the reference ends before the box is freed.
-    let answer = as_current(call, || unsafe { turn(&*call, event, waitable, code) });
-    if answer == EXIT {
-        // Dropping futures may unregister waitables: do it as the current task.
-        // SAFETY: the task is over; nothing else holds `call`.
-        let set = unsafe { (*call).set.get() };
-        as_current(call, || drop(unsafe { Box::from_raw(call) }));
-        if set != 0 {
-            // SAFETY: the set is this task's, and empty now.
-            unsafe { abi::waitable_set_drop(set) };
+    let answer = as_current(call, || {
+        // SAFETY: see above; the reference ends before the box is freed.
+        let call = unsafe { &*call };
+        let answer = turn(call, event, waitable, code);
+        if answer == EXIT {
+            // The futures are dropped while the call is whole and current:
+            // a future's drop may cancel an operation and unregister its
+            // waitable, end the task (`task.cancel`), or spawn another
+            // future, dropped in turn.
+            while drop_jobs(&call.jobs) | drop_jobs(&call.spawned) {}
         }
-    } else {
+        answer
+    });
+    if answer != EXIT {
         // SAFETY: the slot is this task's; `callback` takes it back.
         unsafe { abi::context_set(call.cast()) };
+        return answer;
     }
-    answer
+    // SAFETY: nothing points at the call any more: its futures are gone and
+    // it is no longer current.
+    let call = unsafe { Box::from_raw(call) };
+    let set = call.set.get();
+    drop(call);
+    if set != 0 {
+        // SAFETY: the set is this task's, and empty now.
+        unsafe { abi::waitable_set_drop(set) };
+    }
+    EXIT
+}
+
+/// Drops the futures in `list`; says whether there were any.
+#[inline(never)]
+fn drop_jobs(list: &Cell<Vec<Job>>) -> bool {
+    let jobs = list.take();
+    let any = !jobs.is_empty();
+    drop(jobs);
+    any
 }
 
 /// Delivers the event, then polls the futures until none can go on, and
 /// says what the host should do next.
 fn turn(call: &Call, event: u32, waitable: u32, code: u32) -> u32 {
     if event == EVENT_CANCEL {
-        // The caller gave up: the futures are dropped with the call.
+        // The caller gave up: `run` drops the futures, and the export's
+        // future, if it has not returned, ends the task with `task.cancel`.
         return EXIT;
     }
     if event != EVENT_NONE {
         deliver(call, waitable, code);
     }
-    let waker = Waker::from(call.woken.clone());
+    let waker = waker();
     let mut cx = Context::from_waker(&waker);
     loop {
-        call.woken.0.store(false, Ordering::Relaxed);
+        WOKEN.set(false);
         let mut jobs = call.jobs.take();
         jobs.retain_mut(|job| job.as_mut().poll(&mut cx).is_pending());
         let spawned = call.spawned.take();
@@ -263,7 +298,7 @@ fn turn(call: &Call, event: u32, waitable: u32, code: u32) -> u32 {
         };
         return if done && !waiting {
             EXIT
-        } else if call.woken.0.load(Ordering::Relaxed) {
+        } else if WOKEN.get() {
             // A future woke itself or another: let the host run others first.
             YIELD
         } else if waiting {

@@ -280,10 +280,16 @@ pub fn logs(text: &str, times: u32) -> Result<Vec<u8>> {
     wat::parse_str(&text).with_context(|| format!("test guest WAT does not assemble:\n{text}"))
 }
 
-/// Misbehaving WASI 0.3 guests: `wasi:http/handler@0.3.0#handle` lifted
-/// asynchronously (callback form), misbehaving before it returns a response.
+/// WASI 0.3 guests: `wasi:http/handler@0.3.0#handle` lifted asynchronously
+/// (callback form). Most misbehave before they return a response; two
+/// stand beside a guest written on the guest library in a composition, to
+/// test what its 0.3 runtime does when called: [`p3::cancels_the_next`]
+/// in front of it, [`p3::error_codes`] behind it.
 pub mod p3 {
     use anyhow::{Context, Result};
+    use wasmtime_wasi_http::p3::bindings::http::types::{
+        DnsErrorPayload, ErrorCode, FieldSizePayload, TlsAlertReceivedPayload,
+    };
     use wit_component::{ComponentEncoder, StringEncoding};
     use wit_parser::Resolve;
 
@@ -300,7 +306,14 @@ pub mod p3 {
   (func (export "[async-lift]{HANDLE}") (param i32) (result i32) {body} unreachable)
   (func (export "[callback][async-lift]{HANDLE}") (param i32 i32 i32) (result i32) unreachable))"#
         );
-        let mut module = wat::parse_str(&text).with_context(|| format!("test guest WAT does not assemble:\n{text}"))?;
+        componentize(&text, "export wasi:http/handler@0.3.0;")
+    }
+
+    /// The core module in WAT `text` as a component of the world whose
+    /// body is `world`, against the vendored WASI 0.3 WIT, as `dist`
+    /// componentizes a guest.
+    fn componentize(text: &str, world: &str) -> Result<Vec<u8>> {
+        let mut module = wat::parse_str(text).with_context(|| format!("test guest WAT does not assemble:\n{text}"))?;
         let deps = crate::root().join("wit").join("p3").join("deps");
         let mut resolve = Resolve::default();
         // Each dependency before the packages that use it.
@@ -310,11 +323,9 @@ pub mod p3 {
                 .push_file(&file)
                 .with_context(|| format!("cannot read the vendored WASI 0.3 WIT {}", file.display()))?;
         }
-        let package = resolve.push_str(
-            "misbehaving.wit",
-            "package edgekit:test-guests;\nworld misbehaving { export wasi:http/handler@0.3.0; }\n",
-        )?;
-        let world = resolve.select_world(&[package], Some("misbehaving"))?;
+        let package = resolve
+            .push_str("test-guest.wit", &format!("package edgekit:test-guests;\nworld guest {{ {world} }}\n"))?;
+        let world = resolve.select_world(&[package], Some("guest"))?;
         wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8, false)?;
         ComponentEncoder::default()
             .validate(true)
@@ -337,6 +348,178 @@ pub mod p3 {
     /// growth, or after it.
     pub fn allocates(mib: u32) -> Result<Vec<u8>> {
         handler(&format!("(drop (memory.grow (i32.const {pages})))", pages = mib * 16))
+    }
+
+    /// What [`cancels_the_next`] answers for a request it cancelled.
+    pub const CANCELLED: ErrorCode = ErrorCode::ConnectionTerminated;
+
+    /// A middleware (it imports the next `wasi:http/handler` and exports
+    /// its own) that cancels every request the next handler does not answer
+    /// at once: it calls the next handler's `handle` asynchronously, and
+    /// when the call comes back started but not returned (the handler
+    /// waits, say, for a request body), cancels the subtask
+    /// (`subtask.cancel`, waiting for the handler to end) and answers
+    /// `err(connection-terminated)` ([`CANCELLED`]). Answers the next
+    /// handler gave, at once or before the cancel took, it passes on (an
+    /// error as its case alone). The way a 0.3 handler gets cancelled in
+    /// wasmtime 48, whose host-side calls are never cancelled (a caller
+    /// dropping its future leaves the guest task running).
+    pub fn cancels_the_next() -> Result<Vec<u8>> {
+        // The canonical ABI: `handle` lowered asynchronously takes the
+        // request and where to write its `result<response, error-code>`
+        // (the case at 0, the response handle or the error's case at 8),
+        // and returns the subtask's state in its low 4 bits (1 started,
+        // 2 returned) and its handle above them. `subtask.cancel` returns
+        // the state it ended in: 2 returned first, 3 or 4 cancelled.
+        let text = format!(
+            r#"(module
+  (import "wasi:http/handler@0.3.0" "[async-lower]handle" (func $handle (param i32 i32) (result i32)))
+  (import "$root" "[subtask-cancel]" (func $subtask-cancel (param i32) (result i32)))
+  (import "$root" "[subtask-drop]" (func $subtask-drop (param i32)))
+  (import "[export]wasi:http/handler@0.3.0" "[task-return]handle"
+    (func $task-return (param i32 i32 i32 i64 i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  ;; Each call's result slot, in turn from 1 KiB to 32 KiB; realloc's
+  ;; blocks, in turn from 32 KiB to 64 KiB.
+  (global $slot (mut i32) (i32.const 1024))
+  (global $heap (mut i32) (i32.const 32768))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $at i32)
+    (if (i32.gt_u (i32.add (global.get $heap) (local.get 3)) (i32.const 65536))
+      (then (global.set $heap (i32.const 32768))))
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.and (i32.add (i32.add (local.get $at) (local.get 3)) (i32.const 7)) (i32.const -8)))
+    (local.get $at))
+  ;; Passes on the answer written at `slot`.
+  (func $pass-on (param $slot i32)
+    (if (i32.eqz (i32.load8_u (local.get $slot)))
+      (then (call $task-return (i32.const 0) (i32.load offset=8 (local.get $slot))
+        (i32.const 0) (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+      (else (call $task-return (i32.const 1) (i32.load8_u offset=8 (local.get $slot))
+        (i32.const 0) (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))))
+  (func (export "[async-lift]{HANDLE}") (param $request i32) (result i32)
+    (local $slot i32) (local $status i32) (local $subtask i32)
+    (local.set $slot (global.get $slot))
+    (global.set $slot (i32.add (global.get $slot) (i32.const 64)))
+    (if (i32.ge_u (global.get $slot) (i32.const 32768)) (then (global.set $slot (i32.const 1024))))
+    (local.set $status (call $handle (local.get $request) (local.get $slot)))
+    (if (i32.eq (i32.and (local.get $status) (i32.const 15)) (i32.const 2))
+      (then (call $pass-on (local.get $slot)) (return (i32.const 0))))
+    (local.set $subtask (i32.shr_u (local.get $status) (i32.const 4)))
+    (if (i32.eq (call $subtask-cancel (local.get $subtask)) (i32.const 2))
+      (then (call $pass-on (local.get $slot)))
+      (else (call $task-return (i32.const 1) (i32.const {terminated})
+        (i32.const 0) (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))))
+    (call $subtask-drop (local.get $subtask))
+    (i32.const 0))
+  (func (export "[callback][async-lift]{HANDLE}") (param i32 i32 i32) (result i32) unreachable))"#,
+            // `connection-terminated`'s case in `error-code`.
+            terminated = 7,
+        );
+        componentize(&text, "import wasi:http/handler@0.3.0;\n  export wasi:http/handler@0.3.0;")
+    }
+
+    /// A handler that answers `GET /<n>` with the n-th of the error codes
+    /// it returns with it: an `error-code` of each shape of payload the
+    /// canonical ABI flattens differently (none; an optional string and
+    /// number; a number then a string; a 64-bit number; an optional record
+    /// of a string and a number; a record of numbers only; a string), each
+    /// returned with `task.return` as its flat values. Behind a middleware
+    /// on the guest library, what the host reads back is what the library's
+    /// own lowering made of them.
+    pub fn error_codes() -> Result<(Vec<u8>, Vec<ErrorCode>)> {
+        // The strings, in the data at 0.
+        let mut data = String::new();
+        let mut place = |s: &str| -> (i64, i64) {
+            let here = (data.len() as i64, s.len() as i64);
+            data.push_str(s);
+            here
+        };
+        let [servfail, handshake, big, br, boom] = ["servfail", "handshake", "x-big", "br", "boom"].map(&mut place);
+        let string = |s: &str| Some(s.to_string());
+        // The error's case and the six payload slots after it (the second
+        // is 64 bits wide), as `task.return` takes them after `err`'s case.
+        let returns: Vec<(ErrorCode, [i64; 7])> = vec![
+            (ErrorCode::DnsTimeout, [0, 0, 0, 0, 0, 0, 0]),
+            (
+                ErrorCode::DnsError(DnsErrorPayload { rcode: string("servfail"), info_code: Some(7) }),
+                [1, 1, servfail.0, servfail.1, 1, 7, 0],
+            ),
+            (
+                ErrorCode::TlsAlertReceived(TlsAlertReceivedPayload {
+                    alert_id: Some(40),
+                    alert_message: string("handshake"),
+                }),
+                [14, 1, 40, 1, handshake.0, handshake.1, 0],
+            ),
+            (ErrorCode::HttpRequestBodySize(Some(1 << 40)), [17, 1, 1 << 40, 0, 0, 0, 0]),
+            (
+                ErrorCode::HttpRequestHeaderSize(Some(FieldSizePayload {
+                    field_name: string("x-big"),
+                    field_size: Some(9000),
+                })),
+                [22, 1, 1, big.0, big.1, 1, 9000],
+            ),
+            (ErrorCode::HttpRequestHeaderSize(None), [22, 0, 0, 0, 0, 0, 0]),
+            (
+                ErrorCode::HttpRequestTrailerSize(FieldSizePayload { field_name: None, field_size: Some(5) }),
+                [24, 0, 0, 0, 1, 5, 0],
+            ),
+            (ErrorCode::HttpResponseHeaderSectionSize(Some(u32::MAX)), [26, 1, u32::MAX.into(), 0, 0, 0, 0]),
+            (ErrorCode::HttpResponseContentCoding(string("br")), [32, 1, br.0, br.1, 0, 0, 0]),
+            (ErrorCode::ConfigurationError, [37, 0, 0, 0, 0, 0, 0]),
+            (ErrorCode::InternalError(string("boom")), [38, 1, boom.0, boom.1, 0, 0, 0]),
+            (ErrorCode::InternalError(None), [38, 0, 0, 0, 0, 0, 0]),
+        ];
+        let cases: String = returns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, [case, s0, s1, s2, s3, s4, s5]))| {
+                format!(
+                    "\n    (if (i32.eq (local.get $n) (i32.const {i})) (then (call $task-return (i32.const 1) \
+                     (i32.const {case}) (i32.const {s0}) (i64.const {s1}) (i32.const {s2}) (i32.const {s3}) \
+                     (i32.const {s4}) (i32.const {s5})) (return (i32.const 0))))"
+                )
+            })
+            .collect();
+        // `get-path-with-query` writes `option<string>` where it is told
+        // (present at 0, the string's address at 4 and length at 8), the
+        // string in a block of `cabi_realloc`'s.
+        let text = format!(
+            r#"(module
+  (import "wasi:http/types@0.3.0" "[method]request.get-path-with-query" (func $path (param i32 i32)))
+  (import "wasi:http/types@0.3.0" "[resource-drop]request" (func $drop-request (param i32)))
+  (import "[export]wasi:http/handler@0.3.0" "[task-return]handle"
+    (func $task-return (param i32 i32 i32 i64 i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{data}")
+  (global $heap (mut i32) (i32.const 32768))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $at i32)
+    (if (i32.gt_u (i32.add (global.get $heap) (local.get 3)) (i32.const 65536))
+      (then (global.set $heap (i32.const 32768))))
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.add (local.get $at) (local.get 3)))
+    (local.get $at))
+  (func (export "[async-lift]{HANDLE}") (param $request i32) (result i32)
+    (local $at i32) (local $end i32) (local $n i32)
+    (call $path (local.get $request) (i32.const 1024))
+    (call $drop-request (local.get $request))
+    ;; The decimal number after the path's `/`.
+    (local.set $at (i32.add (i32.load (i32.const 1028)) (i32.const 1)))
+    (local.set $end (i32.add (i32.load (i32.const 1028)) (i32.load (i32.const 1032))))
+    (block $done
+      (loop $digit
+        (br_if $done (i32.ge_u (local.get $at) (local.get $end)))
+        (local.set $n (i32.add (i32.mul (local.get $n) (i32.const 10))
+          (i32.sub (i32.load8_u (local.get $at)) (i32.const 48))))
+        (local.set $at (i32.add (local.get $at) (i32.const 1)))
+        (br $digit))){cases}
+    unreachable)
+  (func (export "[callback][async-lift]{HANDLE}") (param i32 i32 i32) (result i32) unreachable))"#
+        );
+        let component = componentize(&text, "export wasi:http/handler@0.3.0;")?;
+        Ok((component, returns.into_iter().map(|(code, _)| code).collect()))
     }
 }
 

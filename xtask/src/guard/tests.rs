@@ -1,6 +1,8 @@
 //! The guards' tests: tidy on the workspace and on a component missing each
 //! thing it needs, size budgets failing on purpose, byte attribution on the
-//! real artifacts, and a WASI bump in a copy of the workspace.
+//! real artifacts, a WASI bump in a copy of the workspace, and the guest
+//! library's own tests on each WASI line (the library is no workspace
+//! member, so `cargo test` reaches its tests only through here).
 
 use std::collections::BTreeMap;
 
@@ -53,6 +55,40 @@ fn tidy_names_what_a_new_component_lacks() {
             "edge-fn-p3/wit names WASI {\"0.2.12\", \"0.3.0\"}: a component targets one WASI line, never both",
         ],
     );
+}
+
+/// `cargo <args>` on the guest library (`guest/`, its own lockfile and no
+/// workspace member), started as from a shell; its output, and whether it
+/// succeeded.
+fn cargo_on_guest(args: &[&str]) -> (bool, String) {
+    let sh = xshell::Shell::new().unwrap();
+    let manifest = workspace::root().join(workspace::GUEST).join("Cargo.toml");
+    let output = workspace::from_shell(xshell::cmd!(sh, "cargo {args...} --manifest-path {manifest}"))
+        .ignore_status()
+        .quiet()
+        .output()
+        .unwrap();
+    let text = [String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)].concat();
+    (output.status.success(), text)
+}
+
+/// The guest library's unit tests and doc examples pass on each line, as
+/// `.ci/run` runs them.
+#[test]
+fn guest_library_tests_pass_on_each_line() {
+    for line in ["p2", "p3"] {
+        let (passed, output) = cargo_on_guest(&["test", "--features", line]);
+        assert!(passed, "the guest library's tests fail with --features {line}:\n{output}");
+        assert!(output.contains("test result: ok"), "no tests ran with --features {line}:\n{output}");
+    }
+}
+
+/// Both lines at once is refused, saying what to do.
+#[test]
+fn guest_library_refuses_both_lines_at_once() {
+    let (passed, output) = cargo_on_guest(&["check", "--features", "p2,p3"]);
+    assert!(!passed, "the guest library built with both lines:\n{output}");
+    assert_mentions(&output, &["the features `p2` and `p3` are both on", "Enable exactly one"]);
 }
 
 fn budgets() -> size::Budgets {

@@ -62,7 +62,7 @@ fn tidy_names_what_a_new_component_lacks() {
 /// succeeded.
 fn cargo_on_guest(args: &[&str]) -> (bool, String) {
     let sh = xshell::Shell::new().unwrap();
-    let manifest = workspace::root().join(workspace::GUEST).join("Cargo.toml");
+    let manifest = crate::project::Project::load(&workspace::root()).unwrap().library_dir().join("Cargo.toml");
     let output = workspace::from_shell(xshell::cmd!(sh, "cargo {args...} --manifest-path {manifest}"))
         .ignore_status()
         .quiet()

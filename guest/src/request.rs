@@ -1,5 +1,6 @@
 //! What a request is on both lines beyond its WASI type: why its body was
-//! not read, and where its path ends and its query starts.
+//! not read, where its path ends and its query starts, the names of its
+//! methods, and the first value of a header.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -57,6 +58,17 @@ pub(crate) fn split_target(target: &str) -> (&str, &str) {
         None => (target, ""),
     }
 }
+
+/// The names of the cases of a request's `method` without a payload (0
+/// to 8, `GET` to `PATCH`), one after the other, and where each starts
+/// ([`METHOD_STARTS`]); case 9 is `other(string)`. Both lines read a
+/// request's method straight from their import (its case, then `other`'s
+/// string), so that nothing lifts it into the generated `Method` enum only
+/// to match it back into these names; each line's reader looks its case up
+/// here.
+pub(crate) const METHOD_NAMES: &str = "GETHEADPOSTPUTDELETECONNECTOPTIONSTRACEPATCH";
+/// Where each name in [`METHOD_NAMES`] starts, and where the last ends.
+pub(crate) const METHOD_STARTS: [u8; 10] = [0, 3, 7, 11, 14, 20, 27, 34, 39, 44];
 
 /// A `list<T>` as the canonical ABI passes it: where its items are, and
 /// how many.

@@ -219,12 +219,9 @@ fn method_of(request: &IncomingRequest) -> Cow<'static, str> {
 
 /// The imports the library calls without wit-bindgen's lifting.
 mod abi {
-    /// The names of the cases of `method` without a payload (0 to 8), one
-    /// after the other, and where each starts; case 9 is `other(string)`.
-    const NAMES: &str = "GETHEADPOSTPUTDELETECONNECTOPTIONSTRACEPATCH";
-    const STARTS: [u8; 10] = [0, 3, 7, 11, 14, 20, 27, 34, 39, 44];
+    use crate::request::{METHOD_NAMES as NAMES, METHOD_STARTS as STARTS};
 
-    /// The name of case `case`, if it has no payload.
+    /// The name of case `case` of `method`, if it has no payload.
     pub(super) fn standard(case: u8) -> Option<&'static str> {
         let case = usize::from(case);
         let (start, end) = (*STARTS.get(case)?, *STARTS.get(case + 1)?);

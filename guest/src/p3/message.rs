@@ -10,7 +10,14 @@
 //! lowering of `result<option<trailers>, error-code>` and of
 //! `result<_, error-code>` (about 2.8 KB each) and wit-bindgen's generic
 //! future read and write, though a message passed on never looks inside
-//! either: the report is copied as the bytes it was read as.
+//! either: the report is copied as the bytes it was read as. A request's
+//! method is read the same way ([`method`]): named for the handler, or set
+//! on the request passed on as it was read, so neither the lifting nor the
+//! lowering of the `method` variant is linked (about 250 to 300 bytes of
+//! every 0.3 template).
+
+use alloc::borrow::Cow;
+use alloc::string::String;
 
 use super::bindings::wit_future::FuturePayload;
 use super::bindings::wit_stream::StreamPayload;
@@ -242,9 +249,65 @@ impl Drop for Ends {
 
 pub(crate) use abi::fields_get;
 
+/// A request's method as it was lowered ([`method`]): passed on to a new
+/// request as it was read ([`set_method`]), or named ([`Method::name`]).
+pub(crate) use abi::Method;
+
+impl Method {
+    /// The method by its name, as the request line spells it (`GET`).
+    pub(crate) fn name(self) -> Cow<'static, str> {
+        match standard(self.case) {
+            Some(name) => Cow::Borrowed(name),
+            // SAFETY: case 9, `other(string)`: `len` bytes of UTF-8 at
+            // `ptr`, which the host allocated through `cabi_realloc` for us
+            // to own.
+            None => Cow::Owned(unsafe { String::from_raw_parts(self.ptr, self.len, self.len) }),
+        }
+    }
+}
+
+/// The name of case `case` of `method`, if it has no payload: the lookup
+/// the 0.2 line's `abi::standard` makes, in the one table of names. Each
+/// line keeps its own three lines of it: one shared function moved some of
+/// the 0.2 templates' bytes (by one to six, measured), as code moved between
+/// modules can.
+fn standard(case: u8) -> Option<&'static str> {
+    use crate::request::{METHOD_NAMES as NAMES, METHOD_STARTS as STARTS};
+    let case = usize::from(case);
+    let (start, end) = (*STARTS.get(case)?, *STARTS.get(case + 1)?);
+    NAMES.get(usize::from(start)..usize::from(end))
+}
+
+/// The method of `request`, read straight from the import: the generated
+/// `get_method` lifts it into the `Method` enum, which the library would
+/// then match back into names, or lower again to pass it on.
+pub(crate) fn method(request: &types::Request) -> Method {
+    let mut method = Method { case: 0, ptr: core::ptr::null_mut(), len: 0 };
+    // SAFETY: the request's handle, borrowed, and room for a `method`.
+    unsafe { abi::get_method(request.handle() as i32, &mut method) };
+    method
+}
+
+/// Sets `method`, as [`method`] read it, on `request`, lowered as it was
+/// read; `other`'s string is freed once the host has copied it.
+pub(crate) fn set_method(request: &types::Request, method: Method) {
+    // SAFETY: the request's handle, borrowed; the case and the string of
+    // `other` (a null pointer and 0 for the others), flat.
+    unsafe { abi::set_method(request.handle() as i32, i32::from(method.case), method.ptr as i32, method.len as i32) };
+    drop(method.name());
+}
+
 /// The imports this module calls without wit-bindgen's lifting.
 mod abi {
     use crate::request::List;
+
+    /// `method`: its case, then the string of `other` (case 9).
+    #[repr(C)]
+    pub(crate) struct Method {
+        pub(super) case: u8,
+        pub(super) ptr: *mut u8,
+        pub(super) len: usize,
+    }
 
     #[cfg(target_arch = "wasm32")]
     #[link(wasm_import_module = "wasi:http/types@0.3.0")]
@@ -267,6 +330,12 @@ mod abi {
         /// values.
         #[link_name = "[method]fields.get"]
         pub(crate) fn fields_get(fields: u32, name: *const u8, name_len: usize, values: *mut List);
+        /// `[method]request.get-method`: request, where to write it.
+        #[link_name = "[method]request.get-method"]
+        pub(super) fn get_method(request: i32, method: *mut Method);
+        /// `[method]request.set-method`: request, the method flat.
+        #[link_name = "[method]request.set-method"]
+        pub(super) fn set_method(request: i32, case: i32, ptr: i32, len: i32) -> i32;
         #[link_name = "[static]request.new"]
         pub(super) fn request_new(
             headers: i32,
@@ -292,6 +361,12 @@ mod abi {
             unreachable!("wasi:http exists only in a component")
         }
         pub(in super::super) unsafe fn response_new(_: i32, _: i32, _: i32, _: i32, _: *mut u32) {
+            unreachable!("wasi:http exists only in a component")
+        }
+        pub(in super::super) unsafe fn get_method(_: i32, _: *mut super::Method) {
+            unreachable!("wasi:http exists only in a component")
+        }
+        pub(in super::super) unsafe fn set_method(_: i32, _: i32, _: i32, _: i32) -> i32 {
             unreachable!("wasi:http exists only in a component")
         }
         pub(crate) unsafe extern "C" fn fields_get(_: u32, _: *const u8, _: usize, _: *mut super::List) {

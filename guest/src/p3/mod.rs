@@ -19,6 +19,7 @@ mod lower;
 mod message;
 pub mod rt;
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -48,7 +49,7 @@ pub use bindings::{wit_future, wit_stream};
 pub use wit_bindgen::{FutureReader, FutureWriter, StreamReader, StreamResult, StreamWriter};
 
 pub use wasi::http::types::ErrorCode;
-use wasi::http::types::{self, Fields, Method, Trailers};
+use wasi::http::types::{self, Fields, Trailers};
 
 /// A response body read from elsewhere (another response, an upstream),
 /// passed on as it arrives: the stream and the future of its trailers.
@@ -147,32 +148,21 @@ fn with_status(response: types::Response, status: u16) -> types::Response {
 #[derive(Debug)]
 pub struct Request {
     inner: types::Request,
-    method: Method,
+    method: Cow<'static, str>,
     target: String,
 }
 
 impl Request {
     /// Wraps the WASI request.
     pub fn new(inner: types::Request) -> Request {
-        let method = inner.get_method();
+        let method = message::method(&inner).name();
         let target = inner.get_path_with_query().unwrap_or_default();
         Request { inner, method, target }
     }
 
     /// The method, as the request line spells it (`GET`).
     pub fn method(&self) -> &str {
-        match &self.method {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-            Method::Connect => "CONNECT",
-            Method::Options => "OPTIONS",
-            Method::Trace => "TRACE",
-            Method::Patch => "PATCH",
-            Method::Other(other) => other,
-        }
+        &self.method
     }
 
     /// The path, without the query (`/items/7`).
@@ -288,7 +278,7 @@ impl<R: IntoResult> IntoResult for Result<R, ErrorCode> {
 /// body's producer. The report is copied as it was read, so no lifting and
 /// lowering of an `error-code` is linked.
 pub fn pass_request_on(request: types::Request, headers: Fields) -> types::Request {
-    let method = request.get_method();
+    let method = message::method(&request);
     let path = request.get_path_with_query();
     let scheme = request.get_scheme();
     let authority = request.get_authority();
@@ -296,7 +286,7 @@ pub fn pass_request_on(request: types::Request, headers: Fields) -> types::Reque
     let options = request.get_options().map(|options| options.clone());
     let body = message::request_body(request);
     let passed = message::request_around(headers, body, options);
-    let _ = passed.set_method(&method);
+    message::set_method(&passed, method);
     let _ = passed.set_path_with_query(path.as_deref());
     let _ = passed.set_scheme(scheme.as_ref());
     let _ = passed.set_authority(authority.as_deref());

@@ -1,8 +1,10 @@
 //! Lists the crates under `components/` so the test suite runs each one's
 //! tests: `component_tests!()` expands to one module per component,
 //! `#[path = "../../components/<name>/edgekit-test.rs"] mod <name>;`
-//! (`edge-fn` becomes `edge_fn`), for `tests/components.rs`. A component
-//! without that file is then a compile error, not a silent gap.
+//! (`edge-fn` becomes `edge_fn`), for `tests/components.rs`; a crate built
+//! for both WASI lines tests each line's artifact in a module of its own
+//! inside (`edge_fn::p2`, `edge_fn::p3`). A component without that file is
+//! then a compile error, not a silent gap.
 
 use std::path::Path;
 
@@ -24,6 +26,12 @@ fn main() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
+    // A directory's scan sees new and changed files, not removed ones: each
+    // component's manifest, gone, makes the list be read again (`rm`, or a
+    // crate merged into another).
+    for name in &names {
+        println!("cargo::rerun-if-changed=../components/{name}/Cargo.toml");
+    }
     let modules: String = names
         .iter()
         .map(|n| {

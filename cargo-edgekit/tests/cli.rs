@@ -96,7 +96,25 @@ fn init_makes_a_project_and_new_adds_a_component_to_it() {
     assert!(!orders.join("edgekit-test.rs").exists(), "edgekit's own tests are not a team's");
     assert_mentions(&std::fs::read_to_string(orders.join("Cargo.toml")).unwrap(), &["name = \"orders\""]);
     let project = std::fs::read_to_string(tmp.path().join("edgekit.toml")).unwrap();
-    assert_mentions(&project, &["[budgets.orders]", "baseline = 0"]);
+    // Both WASI lines by default: a world file and a budget per artifact,
+    // and no copy of the pinned WASI in the component.
+    assert_mentions(&project, &["[budgets.orders]", "[budgets.orders-p3]", "baseline = 0"]);
+    assert!(orders.join("wit/orders.wit").is_file() && orders.join("wit/orders-p3.wit").is_file());
+    assert!(!orders.join("wit/deps").exists(), "a component's wit/ holds its worlds alone");
+    // The library reaches the pins through its links, written from the binary.
+    for (line, pins) in [("p2", "../../../wit/deps"), ("p3", "../../../wit/p3/deps")] {
+        let deps = tmp.path().join(".edgekit/guest/wit").join(line).join("deps");
+        assert_eq!(std::fs::read_link(&deps).unwrap(), Path::new(pins));
+        assert!(deps.join("http.wit").is_file(), "{} does not reach the pins", deps.display());
+    }
+    // One line of two, as asked.
+    ok(tmp.path(), &["new", "solo", "--template", "edge-fn", "--lines", "p3"]);
+    let project = std::fs::read_to_string(tmp.path().join("edgekit.toml")).unwrap();
+    assert!(project.contains("[budgets.solo-p3]") && !project.contains("[budgets.solo]"), "{project}");
+    // rm takes every line's artifact out.
+    ok(tmp.path(), &["rm", "solo"]);
+    let project = std::fs::read_to_string(tmp.path().join("edgekit.toml")).unwrap();
+    assert!(!project.contains("solo"), "{project}");
     // The template list comes from the binary, not a checkout.
     assert_mentions(&fails(tmp.path(), &["new", "x", "--template", "nope"]), &["no template `nope`", "http-api"]);
     // A middleware's compositions come along only with handlers the project has.
@@ -149,7 +167,7 @@ fn a_broken_project_file_is_named_with_its_line_and_changes_nothing() {
     )
     .unwrap();
     let message = fails(tmp.path(), &["dist"]);
-    assert_mentions(&message, &["composition auth+orders names a component that does not exist"]);
+    assert_mentions(&message, &["composition auth+orders names an artifact no component builds", "[[composition]]"]);
 }
 
 #[test]

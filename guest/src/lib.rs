@@ -70,7 +70,10 @@
 extern crate alloc;
 
 #[cfg(not(any(feature = "p2", feature = "p3")))]
-compile_error!("enable one WASI line: features = [\"p2\"] (WASI 0.2.12) or [\"p3\"] (WASI 0.3.0)");
+compile_error!(
+    "edgekit: enable one WASI line: features = [\"p2\"] (WASI 0.2.12) or [\"p3\"] (WASI 0.3.0); \
+     a component built for both lines picks one per build: `cargo build --features p2` (or p3)"
+);
 
 #[cfg(all(feature = "p2", feature = "p3"))]
 compile_error!(

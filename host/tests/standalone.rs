@@ -1,10 +1,12 @@
 //! A template copied out of the workspace by hand, the way a team starts a
 //! new edge function in its own repository (`cp -rL`: the link to the guest
-//! library, `edgekit/`, becomes a copy of it), builds with the stock toolchain
-//! alone (`cargo build --release --target wasm32-wasip2`, no edgekit) into a
-//! component that answers the same requests as edgekit's dist artifact. It
-//! is bigger and imports std's `wasi:cli` interfaces, so it is served with
-//! all of WASI linked (`Grants::cli`), as `wasmtime serve -Scli` would.
+//! library, `edgekit/`, becomes a copy of it, and the library's links to the
+//! pinned WASI copies of them), builds with the stock toolchain alone
+//! (`cargo build --release --target wasm32-wasip2 --features <line>`, no
+//! edgekit) into a component that answers the same requests as edgekit's
+//! dist artifact of that line. It is bigger and imports std's `wasi:cli`
+//! interfaces, so it is served with all of WASI linked (`Grants::cli`), as
+//! `wasmtime serve -Scli` would.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -15,16 +17,18 @@ use edgekit_host::serve;
 
 /// Copies `components/<name>` to a temporary directory outside the
 /// workspace, following links (as `cp -rL`), applies `edit` to its
-/// `src/lib.rs`, builds it for `wasm32-wasip2` into a target directory
-/// named after `variant`, and returns the component.
-fn build_copied_out(name: &str, variant: &str, edit: impl Fn(String) -> String) -> Vec<u8> {
-    build_copied_out_with(name, variant, |manifest| manifest, edit)
+/// `src/lib.rs`, builds it for `wasm32-wasip2` with `--features <line>`
+/// into a target directory named after `variant`, and returns the
+/// component.
+fn build_copied_out(name: &str, line: &str, variant: &str, edit: impl Fn(String) -> String) -> Vec<u8> {
+    build_copied_out_with(name, line, variant, |manifest| manifest, edit)
 }
 
 /// [`build_copied_out`], with `manifest` applied to the copy's `Cargo.toml`
 /// too.
 fn build_copied_out_with(
     name: &str,
+    line: &str,
     variant: &str,
     manifest_edit: impl Fn(String) -> String,
     edit: impl Fn(String) -> String,
@@ -64,13 +68,13 @@ fn build_copied_out_with(
         .current_dir(&dir)
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTUP_TOOLCHAIN")
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--features", line, "--target-dir"])
         .arg(&target)
         .output()
         .expect("cargo runs");
     assert!(
         output.status.success(),
-        "the copied-out {name} does not build:\n{}",
+        "the copied-out {name} does not build with --features {line}:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     let wasm = target.join("wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
@@ -101,31 +105,33 @@ fn get(handler: &Handler, path: &str) -> (u16, Vec<u8>) {
     (response.status, response.body.to_vec())
 }
 
+/// Each line of a crate built for both, copied out once: the 0.2 build
+/// against `<name>.wasm`, the 0.3 build against `<name>-p3.wasm`.
 #[test]
 #[ignore = "slow: builds templates with the stock toolchain; run with `cargo test -- --include-ignored` (.ci/run does)"]
 fn templates_copied_out_build_alone_and_answer_the_same() {
-    for (name, paths) in [
-        ("edge-fn", &["/", "/any/path"][..]),
-        ("http-api", &["/health", "/items/2", "/nope"][..]),
-        ("edge-fn-p3", &["/", "/any/path"][..]),
-        ("http-api-p3", &["/health", "/items/2", "/nope"][..]),
+    for (name, line, artifact, paths) in [
+        ("edge-fn", "p2", "edge-fn", &["/", "/any/path"][..]),
+        ("http-api", "p2", "http-api", &["/health", "/items/2", "/nope"][..]),
+        ("edge-fn", "p3", "edge-fn-p3", &["/", "/any/path"][..]),
+        ("http-api", "p3", "http-api-p3", &["/health", "/items/2", "/nope"][..]),
     ] {
-        let bytes = build_copied_out(name, "as-is", |source| source);
-        let dist = std::fs::read(edgekit_host::artifact(name).unwrap()).unwrap();
+        let bytes = build_copied_out(name, line, &format!("as-is-{line}"), |source| source);
+        let dist = std::fs::read(edgekit_host::artifact(artifact).unwrap()).unwrap();
         assert!(
             bytes.len() > dist.len(),
-            "{name}: the stock build ({} B) should be bigger than edgekit's",
+            "{artifact}: the stock build ({} B) should be bigger than edgekit's",
             bytes.len()
         );
         let engine = edgekit_host::engine().unwrap();
         let copied = wasmtime::component::Component::new(&engine, &bytes).unwrap();
         let grants = Grants { cli: true, ..Grants::default() };
         let copied = Handler::with(&engine, &copied, Limits::default(), grants).unwrap();
-        let ours = Handler::new(&engine, &edgekit_host::load(&engine, name).unwrap()).unwrap();
+        let ours = Handler::new(&engine, &edgekit_host::load(&engine, artifact).unwrap()).unwrap();
         for path in paths {
             let answer = get(&copied, path);
-            assert_eq!(answer, get(&ours, path), "{name} {path}");
-            eprintln!("{name} {path}: {} ({} bytes copied out, {} from dist)", answer.0, bytes.len(), dist.len());
+            assert_eq!(answer, get(&ours, path), "{artifact} {path}");
+            eprintln!("{artifact} {path}: {} ({} bytes copied out, {} from dist)", answer.0, bytes.len(), dist.len());
         }
     }
 }
@@ -137,7 +143,7 @@ fn templates_copied_out_build_alone_and_answer_the_same() {
 #[ignore = "slow: builds a template with the stock toolchain; run with `cargo test -- --include-ignored` (.ci/run does)"]
 fn edge_fn_grown_past_4_kib_answers_its_whole_body() {
     let body: String = (0..10 * 1024).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
-    let bytes = build_copied_out("edge-fn", "grown", |source| {
+    let bytes = build_copied_out("edge-fn", "p2", "grown", |source| {
         let from = "\"hello from the edge\\n\"";
         assert!(source.contains(from), "edge-fn's answer moved; update this test");
         source.replace(from, &format!("\"{body}\""))
@@ -154,9 +160,9 @@ fn edge_fn_grown_past_4_kib_answers_its_whole_body() {
 
 /// The library's dependency line with std's allocator and panic handler.
 fn uses_std_manifest(manifest: String) -> String {
-    let from = "features = [\"p2\", \"alloc\", \"panic-trap\"]";
+    let from = "features = [\"alloc\", \"panic-trap\"]";
     assert!(manifest.contains(from), "edge-fn's dependency on the library moved; update this test");
-    manifest.replace(from, "features = [\"p2\"]")
+    manifest.replace(from, "features = []")
 }
 
 /// `serve --cli` (issue 21): edge-fn built the stock way, with a copy that
@@ -169,7 +175,7 @@ fn uses_std_manifest(manifest: String) -> String {
 #[test]
 #[ignore = "slow: builds a template with the stock toolchain; run with `cargo test -- --include-ignored` (.ci/run does)"]
 fn a_stock_build_is_served_over_http_with_cli_granted() {
-    let bytes = build_copied_out_with("edge-fn", "uses-std", uses_std_manifest, |source| {
+    let bytes = build_copied_out_with("edge-fn", "p2", "uses-std", uses_std_manifest, |source| {
         let from = "    Response::text(200, \"hello from the edge\\n\")";
         assert!(source.contains(from), "edge-fn's answer moved; update this test");
         // A crate on std: std's panic handler and allocator, so the

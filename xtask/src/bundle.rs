@@ -67,6 +67,51 @@ impl Bundle {
         names
     }
 
+    /// The files under `dir` with every link followed, as a copy with `cp
+    /// -rL` has them (what a crate that must build anywhere vendors): paths
+    /// relative to `dir`, sorted. A link's target is read relative to the
+    /// link's own directory, among the entries the tool carries.
+    pub fn files_following_links(&self, dir: &str) -> Result<Vec<(String, &[u8])>> {
+        let mut files = Vec::new();
+        self.follow(dir, "", 0, &mut files)?;
+        files.sort();
+        Ok(files)
+    }
+
+    /// The files at `path` (a file or a directory, links followed) into
+    /// `files`, each at `at` joined with its path under `path`.
+    fn follow<'a>(&'a self, path: &str, at: &str, depth: usize, files: &mut Vec<(String, &'a [u8])>) -> Result<()> {
+        if depth > 16 {
+            bail!("{path}: too many links in a row among edgekit's files");
+        }
+        let join = |a: &str, b: &str| if a.is_empty() { b.to_string() } else { format!("{a}/{b}") };
+        if let Some(entry) = self.entries.iter().find(|e| e.path == path) {
+            return match &entry.kind {
+                Kind::File(bytes) | Kind::Executable(bytes) => {
+                    files.push((at.to_string(), bytes));
+                    Ok(())
+                }
+                Kind::Link(target) => {
+                    let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+                    let resolved = join_lexically(parent, target)
+                        .with_context(|| format!("{path} links outside edgekit's files, to {target}"))?;
+                    self.follow(&resolved, at, depth + 1, files)
+                }
+            };
+        }
+        let under: Vec<(&str, &Entry)> = self.under(path).collect();
+        if under.is_empty() {
+            bail!("{path} is not among edgekit's files (a tool built from an incomplete checkout?)");
+        }
+        // Each direct child once: a file, a link, or a directory holding more.
+        let mut children: Vec<&str> = under.iter().map(|(rest, _)| rest.split('/').next().unwrap_or(rest)).collect();
+        children.dedup();
+        for child in children {
+            self.follow(&join(path, child), &join(at, child), depth, files)?;
+        }
+        Ok(())
+    }
+
     /// Writes the entries under `dir` into `to`, links as links; returns
     /// the paths there, relative to `to`. A file already there with the
     /// same contents is left untouched (its time too, so cargo rebuilds
@@ -101,6 +146,24 @@ impl Bundle {
         }
         Ok(written)
     }
+}
+
+/// `target` (a link's, `/`-separated, relative) read from the directory
+/// `base` (`/`-separated, relative to the carried files' root): `..` taken
+/// lexically, as the link would resolve in a checkout. `None` when it
+/// leaves the root.
+pub fn join_lexically(base: &str, target: &str) -> Option<String> {
+    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
 }
 
 /// A symbolic link at `link` pointing to `target`.

@@ -100,11 +100,12 @@ pub struct Update {
 }
 
 /// Build, strip, wasm-opt -Oz, componentize, validate and check every
-/// component (or the ones named); writes target/dist/<name>.wasm and updates
-/// target/dist/manifest.json.
+/// component (or the ones named) for each WASI line it is built for; writes
+/// target/dist/<artifact>.wasm and updates target/dist/manifest.json.
 #[derive(clap::Args, Debug)]
 pub struct Dist {
-    /// Components to build; all of them when none is named.
+    /// Components to build (every line of each), or artifacts (that line
+    /// alone: http-api-p3); all of them when none is named.
     pub components: Vec<String>,
     /// Build a variant to debug instead: with DWARF, not stripped, not run
     /// through wasm-opt, written to target/dist/debug/<name>.wasm; never in
@@ -178,10 +179,15 @@ pub struct New {
     /// this directory instead of adding it to this project.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// The WASI lines to build it for, of the template's: p2 (WASI 0.2,
+    /// artifact <name>), p3 (WASI 0.3, artifact <name>-p3), or both, the
+    /// default (`--lines p2,p3`).
+    #[arg(long, value_name = "p2|p3", value_delimiter = ',')]
+    pub lines: Vec<String>,
 }
 
-/// Remove a component: its crate, its world file, its test, its budget, its
-/// compositions, its README row and its dist artifacts.
+/// Remove a component: its crate, its world files, its tests, its budgets,
+/// its compositions, its README rows and its dist artifacts (every line's).
 #[derive(clap::Args, Debug)]
 pub struct Rm {
     /// The component to remove.

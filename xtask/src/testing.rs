@@ -71,9 +71,11 @@ pub fn all_pins() -> Pins {
     Pins::load(&workspace::root().join("wit")).unwrap()
 }
 
-/// A component's own WIT, `components/<name>/wit/`.
+/// A component's own WIT, `components/<name>/wit/`, resolved against the
+/// pins: every world it is built for (`edge-fn` holds `edge-fn` and
+/// `edge-fn-p3`).
 pub fn component_wit(name: &str) -> Wit {
-    Wit::load(&workspace::root().join("components").join(name).join("wit")).unwrap()
+    all_pins().component(&workspace::root().join("components").join(name).join("wit")).unwrap()
 }
 
 /// wit-component's dummy core module for `world`, with the world embedded
@@ -90,21 +92,21 @@ pub fn fabricate(wit: &Wit, world: &str) -> Vec<u8> {
     componentize::componentize(&dummy_core(wit, world)).unwrap()
 }
 
-/// A copy of component `base`'s WIT with one more world, `<base>-plus`:
-/// `base` and `import`.
-pub fn wit_with_extra_import(label: &str, base: &str, import: &str) -> (TempDir, Wit) {
+/// A copy of component `component`'s WIT with one more world,
+/// `<world>-plus`: its world `world` and `import`, resolved against the
+/// pins.
+pub fn wit_with_extra_import(label: &str, component: &str, world: &str, import: &str) -> (TempDir, Wit) {
     let tmp = tempdir(label);
     let dir = tmp.path().join("wit");
-    copy_tree(&workspace::root().join("components").join(base).join("wit"), &dir);
+    copy_tree(&workspace::root().join("components").join(component).join("wit"), &dir);
     write(
         &dir,
-        &format!("{base}-plus.wit"),
+        &format!("{world}-plus.wit"),
         &format!(
-            "package edgekit:components@0.1.0;\n\nworld {base}-plus {{\n  include {base};\n  import {import};\n}}\n"
+            "package edgekit:components@0.1.0;\n\nworld {world}-plus {{\n  include {world};\n  import {import};\n}}\n"
         ),
     );
-    crate::wit::sync(&workspace::root().join("wit"), &dir).unwrap();
-    let wit = Wit::load(&dir).unwrap();
+    let wit = all_pins().component(&dir).unwrap();
     (tmp, wit)
 }
 

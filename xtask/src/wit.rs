@@ -1,26 +1,56 @@
-//! The WIT side of the workspace. Two kinds of WIT directory, parsed the same
-//! way ([`Wit::load`]):
+//! The WIT side of the project. Two kinds of WIT directory:
 //!
-//! - the workspace's pins, one directory per pinned WASI line: `wit/` (WASI
+//! - the project's pins, one directory per pinned WASI line: `wit/` (WASI
 //!   0.2, vendored under `wit/deps/`) and `wit/p3/` (WASI 0.3, under
-//!   `wit/p3/deps/`), each with a `workspace.wit` holding the worlds artifacts
-//!   of that line are checked against but no component is written against;
-//! - a component's own `components/<name>/wit/`: its world file and copies of
-//!   exactly the pinned WASI packages that world needs, so the component's
-//!   directory builds alone when a team copies it out.
+//!   `wit/p3/deps/`), each with a `workspace.wit` holding the worlds
+//!   artifacts of that line are checked against ([`Wit::load`]). The
+//!   proposals with their own version line ([`EXTENSIONS`]) are written out
+//!   once, in `wit/deps/`, and linked from `wit/p3/deps/`;
+//! - a component's own `components/<name>/wit/`: its world files and
+//!   nothing else, one world per artifact (one per WASI line it is built
+//!   for), resolved against the pins ([`Pins::component`]): every pinned
+//!   package of every line is loaded first, then the component's package,
+//!   whose `wasi:*` references find the packages already there. No
+//!   component holds a copy of a WASI package.
 //!
-//! [`line_of`] works out which line a component's world uses (from the
-//! versions its world files name), [`needed_deps`] which of that line's
-//! pinned files it needs, and [`sync`] / [`stale_copies`] keep its copies
-//! equal to them.
+//! [`Wit::world_line`] works out which line one world uses, from the
+//! versions of the `wasi:*` packages it names.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use wit_parser::{PackageId, PackageName, Resolve, UnresolvedPackageGroup, WorldId, WorldItem, WorldKey};
+use wit_parser::{PackageId, PackageName, Resolve, SourceMap, UnresolvedPackageGroup, WorldId, WorldItem, WorldKey};
 
-/// A parsed WIT directory: its own package and everything under `deps/`.
+/// WASI proposals with their own version line that edge hosts offer beside
+/// either line's http world: runtime configuration (wasmtime's
+/// wasmtime-wasi-config, Spin, wasmCloud) and key-value storage
+/// (wasmtime-wasi-keyvalue's `store`, `atomics` and `batch`, `wasmtime serve
+/// -Skeyvalue`, Spin's and wasmCloud's key-value stores). Each is written
+/// out once, in the 0.2 line's `deps/` (`config.wit`, `keyvalue.wit`), and
+/// linked from the 0.3 line's. Their versions are no line's: the pins'
+/// versions ([`line_version`], [`Wit::wasi_version`]), a world's line
+/// ([`Wit::world_line`]) and the drift check (`pipeline/drift.rs`) leave
+/// them out, and `wit --bump` leaves their files alone. A world that uses
+/// one declares the import; the round-trip refuses an artifact importing
+/// one its world does not declare.
+pub const EXTENSIONS: &[&str] = &["wasi:config@0.2.0-rc.1", "wasi:keyvalue@0.2.0-draft"];
+
+/// Whether `name`, an interface (`wasi:keyvalue/store@0.2.0-draft`) or a
+/// package (`wasi:keyvalue@0.2.0-draft`), belongs to one of [`EXTENSIONS`].
+pub fn is_extension(name: &str) -> bool {
+    let Some((path, version)) = name.rsplit_once('@') else { return false };
+    let package = path.split('/').next().unwrap_or(path);
+    EXTENSIONS.contains(&format!("{package}@{version}").as_str())
+}
+
+/// [`is_extension`] for a parsed package name.
+fn is_extension_package(name: &PackageName) -> bool {
+    name.version.as_ref().is_some_and(|v| is_extension(&format!("{}:{}@{v}", name.namespace, name.name)))
+}
+
+/// A parsed WIT directory: its own package and everything it resolves
+/// against.
 pub struct Wit {
     pub dir: PathBuf,
     pub resolve: Resolve,
@@ -29,8 +59,9 @@ pub struct Wit {
 }
 
 impl Wit {
-    /// Parses `dir` and its `deps/`. A syntax or resolution error names the
-    /// file, line and column (wit-parser's message) and says what to do.
+    /// Parses a pinned line's directory and its `deps/`. A syntax or
+    /// resolution error names the file, line and column (wit-parser's
+    /// message) and says what to do.
     pub fn load(dir: &Path) -> Result<Wit> {
         let mut resolve = Resolve::default();
         let (package, _sources) = match resolve.push_dir(dir) {
@@ -58,7 +89,7 @@ impl Wit {
             Some(id) => Ok(*id),
             None => bail!(
                 "{} names world `{name}`, which does not exist in {} (worlds: {}); \
-                 fix `world` under `[package.metadata.component.target]` or declare `world {name}` in {}",
+                 fix the world's name in the manifest or declare `world {name}` in {}",
                 manifest.display(),
                 self.dir.display(),
                 self.world_names().join(", "),
@@ -76,13 +107,13 @@ impl Wit {
     }
 
     /// The WASI version vendored in `deps/` (`0.2.12`, `0.3.0`): the one
-    /// version every `wasi:*` package there is at.
+    /// version every `wasi:*` package there is at, [`EXTENSIONS`] left out.
     pub fn wasi_version(&self) -> Result<String> {
         let versions: BTreeSet<String> = self
             .resolve
             .package_names
             .keys()
-            .filter(|p| p.namespace == "wasi")
+            .filter(|p| p.namespace == "wasi" && !is_extension_package(p))
             .filter_map(|p| p.version.as_ref().map(|v| v.to_string()))
             .collect();
         match versions.len() {
@@ -96,18 +127,54 @@ impl Wit {
             ),
         }
     }
+
+    /// The WASI version `world` uses (`0.2.12`, `0.3.0`), or `None` for a
+    /// world that uses no WASI (the greeter). [`EXTENSIONS`] have their own
+    /// version line and are left out. Fails when the world uses two: an
+    /// artifact targets one line, never both.
+    pub fn world_line(&self, world: WorldId) -> Result<Option<String>> {
+        let w = &self.resolve.worlds[world];
+        let mut versions = BTreeSet::new();
+        for item in w.imports.values().chain(w.exports.values()) {
+            let WorldItem::Interface { id, .. } = item else { continue };
+            let Some(package) = self.resolve.interfaces[*id].package else { continue };
+            let name = &self.resolve.packages[package].name;
+            if name.namespace == "wasi"
+                && !is_extension_package(name)
+                && let Some(version) = &name.version
+            {
+                versions.insert(version.to_string());
+            }
+        }
+        match versions.len() {
+            0 => Ok(None),
+            1 => Ok(versions.into_iter().next()),
+            _ => bail!(
+                "world `{}` in {} names WASI {versions:?}: an artifact targets one WASI line, never both; \
+                 move every `wasi:*` reference in {} to one of them",
+                w.name,
+                self.dir.display(),
+                self.dir.join(format!("{}.wit", w.name)).display(),
+            ),
+        }
+    }
 }
 
-/// The workspace's pinned WASI lines, parsed: `wit/` (0.2) and `wit/p3/`
-/// (0.3), in that order.
+/// The project's pinned WASI lines, parsed: `wit/` (0.2) and `wit/p3/`
+/// (0.3), in that order, and every package they vendor in one [`Resolve`]
+/// that components' worlds resolve against.
 pub struct Pins {
     pub lines: Vec<Wit>,
+    /// Every pinned package of every line, each once.
+    packages: Resolve,
 }
 
 impl Pins {
-    /// Parses every line under `pins` (the workspace's `wit/`).
+    /// Parses every line under `pins` (the project's `wit/`).
     pub fn load(pins: &Path) -> Result<Pins> {
-        Ok(Pins { lines: lines(pins)?.iter().map(|dir| Wit::load(dir)).collect::<Result<_>>()? })
+        let dirs = lines(pins)?;
+        let lines = dirs.iter().map(|dir| Wit::load(dir)).collect::<Result<_>>()?;
+        Ok(Pins { lines, packages: packages(&dirs)? })
     }
 
     /// The 0.2 line, `wit/` itself (what the 0.2 compositions are checked against).
@@ -124,6 +191,96 @@ impl Pins {
     pub fn versions(&self) -> Result<Vec<String>> {
         self.lines.iter().map(Wit::wasi_version).collect()
     }
+
+    /// A component's own WIT (`wit_dir`: its world files, nothing else),
+    /// resolved against the pins. A world file naming a WASI version no
+    /// line pins is refused naming the file and the pinned versions; a
+    /// syntax or resolution error names the file, line and column.
+    pub fn component(&self, wit_dir: &Path) -> Result<Wit> {
+        let mut map = SourceMap::default();
+        map.push_dir(wit_dir).with_context(|| format!("cannot read the world files in {}", wit_dir.display()))?;
+        let group = match map.parse() {
+            Ok(group) => group,
+            Err((map, e)) => {
+                bail!("invalid WIT in {}: fix the file and line named below\n{}", wit_dir.display(), e.render(&map))
+            }
+        };
+        self.refuse_unpinned(wit_dir, &group)?;
+        let mut resolve = self.packages.clone();
+        let package = match resolve.push_group(group) {
+            Ok(package) => package,
+            Err(e) => bail!(
+                "invalid WIT in {}: fix the file and line named below\n{}",
+                wit_dir.display(),
+                resolve.render_error(&e.into())
+            ),
+        };
+        Ok(Wit { dir: wit_dir.to_path_buf(), resolve, package })
+    }
+
+    /// Fails when `group` (a component's world files) names a `wasi:*`
+    /// version no line pins and no extension has.
+    fn refuse_unpinned(&self, wit_dir: &Path, group: &UnresolvedPackageGroup) -> Result<()> {
+        let pinned = self.versions()?;
+        let declared: BTreeSet<String> =
+            std::iter::once(&group.main).chain(&group.nested).map(|p| unversioned(&p.name)).collect();
+        let unpinned: BTreeSet<String> = std::iter::once(&group.main)
+            .chain(&group.nested)
+            .flat_map(|p| p.foreign_deps.keys())
+            .filter(|n| n.namespace == "wasi" && !declared.contains(&unversioned(n)) && !is_extension_package(n))
+            .filter_map(|n| n.version.as_ref().map(|v| v.to_string()))
+            .filter(|v| !pinned.contains(v))
+            .collect();
+        if let Some(version) = unpinned.first() {
+            let lines: Vec<String> =
+                pinned.iter().zip(&self.lines).map(|(v, l)| format!("{v} in {}/deps", l.dir.display())).collect();
+            bail!(
+                "{} names WASI {version}, which the project does not pin (it pins {}); \
+                 move the versions in the world file to a pinned one",
+                wit_dir.display(),
+                lines.join(", ")
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Every package under the `deps/` of the lines in `dirs`, in one
+/// [`Resolve`]. A package that two lines hold (an extension, linked from
+/// the 0.3 line's `deps/` to the 0.2 line's) is loaded once; two different
+/// texts for one package are refused.
+fn packages(dirs: &[PathBuf]) -> Result<Resolve> {
+    let mut groups: BTreeMap<String, (PathBuf, String, UnresolvedPackageGroup)> = BTreeMap::new();
+    for dir in dirs {
+        for file in wit_files(&dir.join("deps"))? {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let group = UnresolvedPackageGroup::parse(&file, &text).map_err(|(map, e)| {
+                anyhow::anyhow!("invalid WIT in {}: fix the file\n{}", file.display(), e.render(&map))
+            })?;
+            let name = group.main.name.to_string();
+            match groups.get(&name) {
+                Some((_, seen, _)) if *seen == text => {}
+                Some((other, _, _)) => bail!(
+                    "{name} is vendored twice, differently, in {} and {}: keep one, and link the other line's \
+                     deps/ to it",
+                    other.display(),
+                    file.display()
+                ),
+                None => {
+                    groups.insert(name, (file, text, group));
+                }
+            }
+        }
+    }
+    let mut groups = groups.into_values().map(|(_, _, group)| group);
+    let mut resolve = Resolve::default();
+    if let Some(first) = groups.next()
+        && let Err(e) = resolve.push_groups(first, groups.collect())
+    {
+        let dirs: Vec<String> = dirs.iter().map(|d| d.join("deps").display().to_string()).collect();
+        bail!("the pinned WASI in {} does not resolve\n{}", dirs.join(" and "), resolve.render_error(&e.into()));
+    }
+    Ok(resolve)
 }
 
 /// The names a world imports and exports: `ns:pkg/iface@ver` for interfaces,
@@ -149,18 +306,15 @@ impl Surface {
     }
 
     /// The WASI line this surface targets: its one WASI version (`0.2.12`,
-    /// `0.3.0`; extensions with their own version line, such as
-    /// `wasi:config/store@0.2.0-rc.1` and `wasi:keyvalue/*@0.2.0-draft`,
-    /// left out), or `none` for a component
-    /// that uses no WASI. The drift check makes sure there is one at most;
-    /// were there more, they are joined with `+`.
+    /// `0.3.0`; [`EXTENSIONS`] left out), or `none` for a component that uses
+    /// no WASI. The drift check makes sure there is one at most; were there
+    /// more, they are joined with `+`.
     pub fn wasi_line(&self) -> String {
         let versions: Vec<String> = self
             .imports
             .iter()
             .chain(&self.exports)
-            // The extensions of `pipeline/drift.rs`'s `EXTENSIONS`, by package.
-            .filter(|n| n.starts_with("wasi:") && !n.starts_with("wasi:config/") && !n.starts_with("wasi:keyvalue/"))
+            .filter(|n| n.starts_with("wasi:") && !is_extension(n))
             .filter_map(|n| n.rsplit_once('@').map(|(_, v)| v.to_string()))
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -174,31 +328,18 @@ pub fn component_dir(component_dir: &Path) -> PathBuf {
     component_dir.join("wit")
 }
 
+/// The cargo feature, and key of a component's lines table, of a WASI
+/// version's line: `p2` for 0.2.x, `p3` for 0.3.x.
+pub fn line_key(version: &str) -> String {
+    format!("p{}", version.split('.').nth(1).unwrap_or(version))
+}
+
 /// `namespace:name`, without the version: what a pinned file provides.
 fn unversioned(name: &PackageName) -> String {
     format!("{}:{}", name.namespace, name.name)
 }
 
-/// Parses one `.wit` file, naming it on error.
-fn parse_file(path: &Path) -> Result<UnresolvedPackageGroup> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    UnresolvedPackageGroup::parse(path, &text)
-        .map_err(|(map, e)| anyhow::anyhow!("invalid WIT in {}: fix the file\n{}", path.display(), e.render(&map)))
-}
-
-/// The packages a group uses from outside itself (nested packages count as
-/// inside).
-fn foreign(group: &UnresolvedPackageGroup) -> BTreeSet<String> {
-    let own: BTreeSet<String> =
-        std::iter::once(&group.main).chain(&group.nested).map(|p| unversioned(&p.name)).collect();
-    std::iter::once(&group.main)
-        .chain(&group.nested)
-        .flat_map(|p| p.foreign_deps.keys().map(unversioned))
-        .filter(|n| !own.contains(n))
-        .collect()
-}
-
-/// The `.wit` files directly in `dir`, sorted.
+/// The `.wit` files directly in `dir` (links to files included), sorted.
 pub fn wit_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     if !dir.is_dir() {
@@ -214,7 +355,28 @@ pub fn wit_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The directories of the pinned WASI lines under `pins` (the workspace's
+/// What a component's `wit/` holds besides its world files: anything that
+/// is not a `.wit` file directly in it (a `deps/` directory of copies, a
+/// stray file), except `deps` as a symbolic link, which a crate that
+/// generates its own bindings keeps to the pins (tidy checks its target).
+pub fn not_world_files(wit_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut stray = Vec::new();
+    if !wit_dir.is_dir() {
+        return Ok(stray);
+    }
+    for entry in std::fs::read_dir(wit_dir).with_context(|| format!("cannot read {}", wit_dir.display()))? {
+        let path = entry?.path();
+        let world_file = path.is_file() && !path.is_symlink() && path.extension().is_some_and(|e| e == "wit");
+        let deps_link = path.file_name().is_some_and(|n| n == "deps") && path.is_symlink();
+        if !world_file && !deps_link {
+            stray.push(path);
+        }
+    }
+    stray.sort();
+    Ok(stray)
+}
+
+/// The directories of the pinned WASI lines under `pins` (the project's
 /// `wit/`): `pins` itself and each subdirectory with a `deps/` (`wit/p3/`).
 pub fn lines(pins: &Path) -> Result<Vec<PathBuf>> {
     let mut lines = vec![pins.to_path_buf()];
@@ -231,13 +393,15 @@ pub fn lines(pins: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The WASI version a line directory vendors, read from the package names
-/// of its `deps/` files (cheaper than resolving them).
+/// of its `deps/` files (cheaper than resolving them), [`EXTENSIONS`] left
+/// out.
 pub fn line_version(line: &Path) -> Result<String> {
     let mut versions = BTreeSet::new();
     for file in wit_files(&line.join("deps"))? {
-        let group = parse_file(&file)?;
-        if group.main.name.namespace == "wasi"
-            && let Some(version) = &group.main.name.version
+        let name = package_of(&file)?;
+        if name.namespace == "wasi"
+            && !is_extension_package(&name)
+            && let Some(version) = &name.version
         {
             versions.insert(version.to_string());
         }
@@ -253,136 +417,10 @@ pub fn line_version(line: &Path) -> Result<String> {
     }
 }
 
-/// The WASI versions the world files in `wit_dir` name for packages they
-/// do not declare themselves (so not `wasi:config`, which proxy.wit declares).
-fn world_wasi_versions(wit_dir: &Path) -> Result<BTreeSet<String>> {
-    let own = UnresolvedPackageGroup::parse_dir(wit_dir)
-        .with_context(|| format!("invalid WIT in {}: fix the file named below", wit_dir.display()))?;
-    let declared: BTreeSet<String> =
-        std::iter::once(&own.main).chain(&own.nested).map(|p| unversioned(&p.name)).collect();
-    Ok(std::iter::once(&own.main)
-        .chain(&own.nested)
-        .flat_map(|p| p.foreign_deps.keys())
-        .filter(|n| n.namespace == "wasi" && !declared.contains(&unversioned(n)))
-        .filter_map(|n| n.version.as_ref().map(|v| v.to_string()))
-        .collect())
-}
-
-/// The line (a directory from [`lines`]) whose pinned WASI the world files
-/// in `wit_dir` use. A world that uses no WASI gets the first line, whose
-/// files it needs none of. Fails when the world names a version no line
-/// pins, or both lines.
-pub fn line_of(pins: &Path, wit_dir: &Path) -> Result<PathBuf> {
-    let lines = lines(pins)?;
-    let used = world_wasi_versions(wit_dir)?;
-    let pinned: Vec<(PathBuf, String)> =
-        lines.iter().map(|l| Ok((l.clone(), line_version(l)?))).collect::<Result<_>>()?;
-    let describe = || pinned.iter().map(|(l, v)| format!("{v} in {}/deps", l.display())).collect::<Vec<_>>().join(", ");
-    match used.len() {
-        0 => Ok(lines[0].clone()),
-        1 => {
-            let version = used.iter().next().unwrap();
-            match pinned.iter().find(|(_, v)| v == version) {
-                Some((line, _)) => Ok(line.clone()),
-                None => bail!(
-                    "{} names WASI {version}, which the workspace does not pin (it pins {}); \
-                     move the versions in the world file to a pinned one",
-                    wit_dir.display(),
-                    describe()
-                ),
-            }
-        }
-        _ => bail!(
-            "{} names WASI {used:?}: a component targets one WASI line, never both (the workspace \
-             pins {}); move every `wasi:*` reference in the world file to one of them",
-            wit_dir.display(),
-            describe()
-        ),
-    }
-}
-
-/// The files of the pinned line's `deps/` (the line [`line_of`] picks under
-/// `pins`, the workspace's `wit/`) that the world files in `wit_dir` need:
-/// every package they use, and every package those use in turn (a package
-/// file must resolve whole, so a package one of its worlds uses comes too).
-pub fn needed_deps(pins: &Path, wit_dir: &Path) -> Result<BTreeSet<String>> {
-    let deps_dir = line_of(pins, wit_dir)?.join("deps");
-    let mut provides: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
-    for file in wit_files(&deps_dir)? {
-        let group = parse_file(&file)?;
-        let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        provides.insert(unversioned(&group.main.name), (name, foreign(&group)));
-    }
-    // The world files are one package: parse them together.
-    let own = UnresolvedPackageGroup::parse_dir(wit_dir)
-        .with_context(|| format!("invalid WIT in {}: fix the file named below", wit_dir.display()))?;
-    let mut wanted: Vec<String> = foreign(&own).into_iter().collect();
-    let mut needed = BTreeSet::new();
-    let mut seen = BTreeSet::new();
-    while let Some(package) = wanted.pop() {
-        if !seen.insert(package.clone()) {
-            continue;
-        }
-        // A package the pins do not vendor is declared in the world file
-        // itself (wasi:config in proxy.wit) or is an error the parser names.
-        if let Some((file, uses)) = provides.get(&package) {
-            needed.insert(file.clone());
-            wanted.extend(uses.iter().cloned());
-        }
-    }
-    Ok(needed)
-}
-
-/// What `wit_dir/deps/` should hold: file name to the pinned bytes.
-fn expected_deps(pins: &Path, wit_dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
-    let line = line_of(pins, wit_dir)?;
-    needed_deps(pins, wit_dir)?
-        .into_iter()
-        .map(|name| {
-            let path = line.join("deps").join(&name);
-            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            Ok((name, bytes))
-        })
-        .collect()
-}
-
-/// The files of `wit_dir/deps/` that are not what the pins say they should
-/// be: missing, different, or not needed. Empty when the copies are right.
-pub fn stale_copies(pins: &Path, wit_dir: &Path) -> Result<Vec<PathBuf>> {
-    let expected = expected_deps(pins, wit_dir)?;
-    let deps = wit_dir.join("deps");
-    let mut stale = Vec::new();
-    for (name, bytes) in &expected {
-        let path = deps.join(name);
-        if std::fs::read(&path).ok().as_ref() != Some(bytes) {
-            stale.push(path);
-        }
-    }
-    for file in wit_files(&deps)? {
-        if !expected.contains_key(&*file.file_name().unwrap().to_string_lossy()) {
-            stale.push(file);
-        }
-    }
-    Ok(stale)
-}
-
-/// Makes `wit_dir/deps/` hold exactly the pinned files its worlds need;
-/// returns the files it wrote or removed.
-pub fn sync(pins: &Path, wit_dir: &Path) -> Result<Vec<PathBuf>> {
-    let expected = expected_deps(pins, wit_dir)?;
-    let stale = stale_copies(pins, wit_dir)?;
-    let deps = wit_dir.join("deps");
-    for path in &stale {
-        match expected.get(&*path.file_name().unwrap().to_string_lossy()) {
-            Some(bytes) => {
-                std::fs::create_dir_all(&deps).with_context(|| format!("cannot create {}", deps.display()))?;
-                crate::artifact::write_atomic(path, bytes)?;
-            }
-            None => std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?,
-        }
-    }
-    if expected.is_empty() && deps.is_dir() && wit_files(&deps)?.is_empty() {
-        let _ = std::fs::remove_dir(&deps);
-    }
-    Ok(stale)
+/// The package a `.wit` file declares.
+pub fn package_of(file: &Path) -> Result<PackageName> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let group = UnresolvedPackageGroup::parse(file, &text)
+        .map_err(|(map, e)| anyhow::anyhow!("invalid WIT in {}: fix the file\n{}", file.display(), e.render(&map)))?;
+    Ok(group.main.name)
 }

@@ -1,12 +1,17 @@
 //! The project as every wing sees it: where things are built, and the guest
-//! components with the world each one targets. Where things live comes from
-//! the project file (`project.rs`).
+//! components with what each builds: an artifact per WASI line it names in
+//! its lines table (`[package.metadata.edgekit.lines]`, `p2 = "http-api"`,
+//! `p3 = "http-api-p3"`), each checked against its world, or the one
+//! artifact of a crate of one world. Where things live comes from the
+//! project file (`project.rs`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use wit_parser::WorldId;
 
 use crate::project::Project;
+use crate::wit::Wit;
 
 /// The Rust target guests are built for: a bare core module whose only
 /// imports are the WIT functions the code calls (see ARCHITECTURE.md).
@@ -88,24 +93,64 @@ pub const GUEST_DEPENDENCY: &str = "path = \"edgekit\"";
 /// The directory name of the library inside a component (`edgekit/`).
 pub const GUEST_DIR: &str = "edgekit";
 
-/// The guest library's WIT, one directory per pinned line (`p2`, `p3`),
-/// each a world over that line's `deps/` copies, which `dist` refreshes
-/// like a component's.
-pub fn guest_wit_dirs(project: &Project) -> Vec<PathBuf> {
-    ["p2", "p3"].iter().map(|line| project.library_dir().join("wit").join(line)).collect()
-}
-
 /// One guest crate under `components/`.
 #[derive(Debug, Clone)]
 pub struct Component {
-    /// The directory name, which is also the crate name and the artifact name.
+    /// The directory name, which is also the crate name.
     pub name: String,
     pub dir: PathBuf,
     pub manifest: PathBuf,
-    /// The world in `wit/` this component is written against, read from
-    /// `[package.metadata.component.target] world` in its Cargo.toml.
-    pub world: String,
+    /// The artifacts `dist` builds from it: one per WASI line it names in
+    /// `[package.metadata.edgekit.lines]`, or the one a single-world crate
+    /// (`[package.metadata.component.target] world`) makes. When `only` was
+    /// given to [`components`], the ones selected.
+    pub builds: Vec<Build>,
 }
+
+/// One artifact a component builds: `target/dist/<artifact>.wasm`, from
+/// one cargo build of the crate, checked against one world in its `wit/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    /// The artifact's name: the world's for a line of a lines table
+    /// (`http-api-p3`), the crate's for a single-world crate (`greeter`).
+    pub artifact: String,
+    /// The world in the component's `wit/` it is checked against.
+    pub world: String,
+    /// The WASI line it is built for, a key of the lines table and the
+    /// crate's cargo feature that picks it (`p2`, `p3`); `None` for a
+    /// single-world crate, built with its default features.
+    pub line: Option<String>,
+}
+
+impl Build {
+    /// Checks that `world` (this build's, in the component's resolved
+    /// `own` WIT) is on the WASI line the build names: `p3` builds a world
+    /// whose `wasi:*` references are at 0.3.x. A single-world crate names no
+    /// line and may use any (or none). `manifest` names the crate in errors.
+    pub fn check_line(&self, own: &Wit, world: WorldId, manifest: &Path) -> Result<()> {
+        let version = own.world_line(world)?;
+        let Some(line) = &self.line else { return Ok(()) };
+        match version {
+            Some(version) if crate::wit::line_key(&version) == *line => Ok(()),
+            Some(version) => bail!(
+                "{}: under {LINES_TABLE}, {line} names world `{}`, which is on WASI {version} (line {}); \
+                 name a world of the {line} line there, or move the world's `wasi:*` references to it",
+                manifest.display(),
+                self.world,
+                crate::wit::line_key(&version)
+            ),
+            None => bail!(
+                "{}: under {LINES_TABLE}, {line} names world `{}`, which uses no WASI: a line's world \
+                 exports its line's wasi:http handler",
+                manifest.display(),
+                self.world
+            ),
+        }
+    }
+}
+
+/// Where a component's manifest names its lines: `[package.metadata.edgekit.lines]`.
+pub const LINES_TABLE: &str = "[package.metadata.edgekit.lines]";
 
 impl Component {
     /// The file name cargo gives the cdylib (`edge-fn` becomes `edge_fn.wasm`).
@@ -113,7 +158,7 @@ impl Component {
         format!("{}.wasm", self.name.replace('-', "_"))
     }
 
-    /// The component's own WIT: its world file and the pinned WASI it needs.
+    /// The component's own WIT: its world files.
     pub fn wit_dir(&self) -> PathBuf {
         crate::wit::component_dir(&self.dir)
     }
@@ -123,10 +168,16 @@ impl Component {
         std::fs::read_to_string(&self.manifest).is_ok_and(|text| text.contains(GUEST_DEPENDENCY))
     }
 
-    /// What its artifact is built from, relative to the project's root
+    /// The names of its artifacts (of the selected builds).
+    pub fn artifacts(&self) -> Vec<String> {
+        self.builds.iter().map(|b| b.artifact.clone()).collect()
+    }
+
+    /// What its artifacts are built from, relative to the project's root
     /// (recorded in the manifest; the tests refuse an artifact older than
     /// any of these): its directory, the pins, the guest library when it is
     /// written on it, and the project's toolchain file when there is one.
+    /// Every line of a crate is built from the same sources.
     pub fn sources(&self, project: &Project) -> Vec<String> {
         let mut sources = vec![project.relative(&self.dir), project.relative(&project.pins_dir())];
         if project.root.join("rust-toolchain.toml").is_file() {
@@ -160,27 +211,74 @@ pub fn component_names(root: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Lists the components of the project at `root`, sorted by name. With a
-/// non-empty `only`, returns just those, failing on a name that has no
-/// directory.
-pub fn components(root: &Path, only: &[String]) -> Result<Vec<Component>> {
+/// Every component of the project at `root`, with all its builds, sorted
+/// by name.
+pub fn all_components(root: &Path) -> Result<Vec<Component>> {
     let components_dir = Project::load(root)?.components_dir();
-    let mut names = component_names(root)?;
-    if !only.is_empty() {
-        for name in only {
-            if !names.contains(name) {
-                bail!(
-                    "no component `{name}`: {} does not exist (components: {}); \
-                     create it with `{}`, or fix the name",
-                    components_dir.join(name).display(),
-                    names.join(", "),
-                    crate::tool::cmd(&format!("new {name} --template <template>"))
-                );
-            }
-        }
-        names.retain(|n| only.contains(n));
+    component_names(root)?.iter().map(|name| load(&components_dir.join(name))).collect()
+}
+
+/// The names of every artifact the project's components build, sorted
+/// (compositions not included).
+pub fn artifact_names(root: &Path) -> Result<Vec<String>> {
+    let mut names: Vec<String> = all_components(root)?.iter().flat_map(Component::artifacts).collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The component that builds `artifact`, with that one build; `None` when
+/// no component does.
+pub fn component_of(root: &Path, artifact: &str) -> Result<Option<Component>> {
+    Ok(all_components(root)?.into_iter().find_map(|mut component| {
+        component.builds.retain(|b| b.artifact == artifact);
+        (!component.builds.is_empty()).then_some(component)
+    }))
+}
+
+/// The components of the project at `root`, sorted by name, each with the
+/// builds `only` selects (all of them, when `only` is empty). A name in
+/// `only` is a component (its crate: every line it is built for) or an
+/// artifact (that line alone: `http-api-p3`); where both match, as for
+/// `http-api`, the component does. A name that is neither fails, listing
+/// what there is.
+pub fn components(root: &Path, only: &[String]) -> Result<Vec<Component>> {
+    select(root, only, false)
+}
+
+/// [`components`], where each name in `only` is an artifact: `http-api`
+/// is the 0.2 artifact alone (what `dev` and `serve` mean by a name).
+pub fn artifacts(root: &Path, only: &[String]) -> Result<Vec<Component>> {
+    select(root, only, true)
+}
+
+fn select(root: &Path, only: &[String], exact: bool) -> Result<Vec<Component>> {
+    let mut components = all_components(root)?;
+    if only.is_empty() {
+        return Ok(components);
     }
-    names.iter().map(|name| load(&components_dir.join(name))).collect()
+    for name in only {
+        let crate_named = !exact && components.iter().any(|c| &c.name == name);
+        let artifact = components.iter().any(|c| c.builds.iter().any(|b| &b.artifact == name));
+        if !crate_named && !artifact {
+            let mut names: Vec<String> = components.iter().flat_map(Component::artifacts).collect();
+            names.extend(components.iter().map(|c| c.name.clone()));
+            names.sort();
+            names.dedup();
+            bail!(
+                "no component or artifact `{name}` in {} (there are: {}); \
+                 create it with `{}`, or fix the name",
+                Project::load(root)?.components_dir().display(),
+                names.join(", "),
+                crate::tool::cmd(&format!("new {name} --template <template>"))
+            );
+        }
+    }
+    for component in &mut components {
+        let whole = !exact && only.contains(&component.name);
+        component.builds.retain(|b| whole || only.contains(&b.artifact));
+    }
+    components.retain(|c| !c.builds.is_empty());
+    Ok(components)
 }
 
 /// Reads one component directory.
@@ -199,22 +297,52 @@ pub fn load(dir: &Path) -> Result<Component> {
     if crate_name != Some(name.as_str()) {
         bail!("{}: the crate must be named `{name}` after its directory (found {crate_name:?})", manifest.display());
     }
-    let world = toml
-        .get("package")
-        .and_then(|p| p.get("metadata"))
-        .and_then(|m| m.get("component"))
-        .and_then(|c| c.get("target"))
-        .and_then(|t| t.get("world"))
-        .and_then(|w| w.as_str())
-        .with_context(|| {
-            format!(
-                "{} does not name its world: add `world = \"<name>\"` under \
-                 `[package.metadata.component.target]`, naming a world in wit/",
-                manifest.display()
-            )
-        })?
-        .to_string();
-    Ok(Component { name, dir: dir.to_path_buf(), manifest, world })
+    let metadata = toml.get("package").and_then(|p| p.get("metadata"));
+    let lines = metadata.and_then(|m| m.get("edgekit")).and_then(|e| e.get("lines"));
+    let builds = match lines {
+        Some(lines) => {
+            let lines = lines.as_table().with_context(|| {
+                format!(
+                    "{}: {LINES_TABLE} must be a table of lines and worlds, e.g. p2 = \"{name}\"",
+                    manifest.display()
+                )
+            })?;
+            let mut builds = Vec::new();
+            for (line, world) in lines {
+                let valid =
+                    line.strip_prefix('p').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+                let world = world.as_str().filter(|_| valid).with_context(|| {
+                    format!(
+                        "{}: under {LINES_TABLE}, `{line}` must be a WASI line (p2, p3) naming a world in wit/, \
+                         e.g. p3 = \"{name}-p3\"",
+                        manifest.display()
+                    )
+                })?;
+                builds.push(Build { artifact: world.to_string(), world: world.to_string(), line: Some(line.clone()) });
+            }
+            if builds.is_empty() {
+                bail!("{}: {LINES_TABLE} names no line; add one, e.g. p2 = \"{name}\"", manifest.display());
+            }
+            builds
+        }
+        None => {
+            let world = metadata
+                .and_then(|m| m.get("component"))
+                .and_then(|c| c.get("target"))
+                .and_then(|t| t.get("world"))
+                .and_then(|w| w.as_str())
+                .with_context(|| {
+                    format!(
+                        "{} does not name its world: add {LINES_TABLE} with a world per WASI line \
+                         (p2 = \"{name}\", p3 = \"{name}-p3\"), or `world = \"<name>\"` under \
+                         `[package.metadata.component.target]` for a crate of one world, naming worlds in wit/",
+                        manifest.display()
+                    )
+                })?;
+            vec![Build { artifact: name.clone(), world: world.to_string(), line: None }]
+        }
+    };
+    Ok(Component { name, dir: dir.to_path_buf(), manifest, builds })
 }
 
 /// The versions a component's Cargo.lock pins for its direct dependencies,

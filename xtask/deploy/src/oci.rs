@@ -263,12 +263,17 @@ pub fn check_artifact(manifest: &OciImageManifest, config: &[u8], layer: &[u8]) 
     Ok(())
 }
 
-/// The version a component's crate declares. A composition
-/// (`middleware+http-api`) has no crate of its own and takes its handler's.
+/// The version the crate of an artifact declares (both lines of a crate
+/// share it). A composition (`middleware+http-api`) has no crate of its
+/// own and takes its handler's.
 pub fn crate_version(root: &Path, name: &str) -> Result<String> {
     let handler = name.rsplit('+').next().unwrap_or(name);
-    let dir = xtask::project::Project::load(root)?.components_dir().join(handler);
-    let component = workspace::load(&dir)?;
+    let component = workspace::component_of(root, handler)?.with_context(|| {
+        format!(
+            "no component of {} builds `{handler}`",
+            xtask::project::Project::load(root).map(|p| p.components_dir().display().to_string()).unwrap_or_default()
+        )
+    })?;
     let text = std::fs::read_to_string(&component.manifest)
         .with_context(|| format!("cannot read {}", component.manifest.display()))?;
     let toml: toml::Table =

@@ -31,12 +31,31 @@ fn tidy_names_what_a_new_component_lacks() {
     );
     write(tmp.path(), "components/stray/src/lib.rs", "fn main() {}\n");
     write(tmp.path(), "components/stray/wit/stray.wit", "package edgekit:components@0.1.0;\n\nworld other {}\n");
-    write(tmp.path(), "components/edge-fn/wit/deps/http.wit", "// edited by hand\n");
-    write(tmp.path(), "components/http-api-p3/wit/deps/http.wit", "// edited by hand\n");
+    // A copy of a pinned WASI package in a component: never.
+    let http = std::fs::read_to_string(workspace::root().join("wit/deps/http.wit")).unwrap();
+    write(tmp.path(), "components/edge-fn/wit/deps/http.wit", &http);
     // A 0.3 world that also names a 0.2 package: both lines, never allowed.
-    let p3_world = tmp.path().join("components/edge-fn-p3/wit/edge-fn-p3.wit");
+    let p3_world = tmp.path().join("components/edge-fn/wit/edge-fn-p3.wit");
     let text = std::fs::read_to_string(&p3_world).unwrap();
     std::fs::write(&p3_world, text.replace("{\n", "{\n  import wasi:random/random@0.2.12;\n")).unwrap();
+    // http-api: its dependency turns on a line (both lines' builds would get
+    // it), its p3 feature is gone, and so are its 0.3 tests and README row.
+    let edit = |rel: &str, from: &str, to: &str| {
+        let path = tmp.path().join(rel);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{rel} has no `{from}`");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    };
+    edit("components/http-api/Cargo.toml", "features = [\"alloc\"", "features = [\"p2\", \"alloc\"");
+    edit("components/http-api/Cargo.toml", "p3 = [\"edgekit/p3\"]\n", "");
+    edit("components/http-api/edgekit-test.rs", "mod p3 {", "mod line_3 {");
+    edit("README.md", "| `http-api-p3` |", "| http-api-p3 |");
+    // kv-api: its 0.2 line names the 0.3 world.
+    edit("components/kv-api/Cargo.toml", "p2 = \"kv-api\"", "p2 = \"kv-api-p3\"");
+    // The guest library's link to the pins, replaced by a copy.
+    let guest_deps = tmp.path().join("guest/wit/p3/deps");
+    std::fs::remove_file(&guest_deps).unwrap();
+    copy_tree(&workspace::root().join("wit/p3/deps"), &guest_deps);
     let message = error_of(tidy::check(tmp.path()));
     assert_mentions(
         &message,
@@ -50,11 +69,23 @@ fn tidy_names_what_a_new_component_lacks() {
             "stray has no tests: add",
             "stray is not in README.md",
             "lib.rs: start the file with a `//!` comment",
-            "edge-fn/wit/deps/http.wit is not the WASI pinned in wit/deps/: run `cargo xtask dist edge-fn`",
-            "http-api-p3/wit/deps/http.wit is not the WASI pinned in wit/p3/deps/: run `cargo xtask dist http-api-p3`",
-            "edge-fn-p3/wit names WASI {\"0.2.12\", \"0.3.0\"}: a component targets one WASI line, never both",
+            "edge-fn/wit/deps is not a world file",
+            "no copy of the pinned WASI",
+            "world `edge-fn-p3` in",
+            "edge-fn/wit names WASI {\"0.2.12\", \"0.3.0\"}: an artifact targets one WASI line, never both",
+            "http-api/Cargo.toml: the `edgekit` dependency's features name the line \"p2\"",
+            "http-api/Cargo.toml: it is built for p3, so it needs the feature `p3 = [\"edgekit/p3\"]`",
+            "http-api/edgekit-test.rs: it is built for p3, so its tests of that line's artifact go in a top-level `mod p3",
+            "http-api-p3 (built by http-api) is not in README.md",
+            "kv-api/Cargo.toml: under [package.metadata.edgekit.lines], p2 names world `kv-api-p3`, which is on WASI 0.3.0",
+            "kv-api/Cargo.toml: two of its lines name the world `kv-api-p3`",
+            "guest/wit/p3/deps must be a symbolic link to the pins, ../../../wit/p3/deps",
         ],
     );
+    // The rest of the workspace has none of these problems.
+    for clean in ["greeter/", "command/", "middleware/", "proxy/"] {
+        assert!(!message.contains(clean), "{clean}: {message}");
+    }
 }
 
 /// `cargo <args>` on the guest library (`guest/`, its own lockfile and no
@@ -104,13 +135,13 @@ fn outcome_for(outcomes: &[size::Outcome], name: &str) -> size::Outcome {
 }
 
 #[test]
-fn budgets_cover_exactly_the_components() {
+fn budgets_cover_exactly_the_artifacts() {
     let root = workspace::root();
-    let mut names = workspace::component_names(&root).unwrap();
+    let mut names = workspace::artifact_names(&root).unwrap();
     names.extend(compose::compositions(&root).unwrap().iter().map(|c| c.name()));
     names.sort();
     let budgeted: Vec<String> = budgets().artifacts.keys().cloned().collect();
-    assert_eq!(names, budgeted, "every component needs an entry in {}", crate::project::FILE);
+    assert_eq!(names, budgeted, "every artifact needs an entry in {}", crate::project::FILE);
 }
 
 #[test]
@@ -267,7 +298,16 @@ fn wasi_bump_revendors_and_catches_a_component_left_behind() {
     assert_eq!(bumped.wasi_version().unwrap(), "0.2.9");
     let edge_fn = std::fs::read_to_string(tmp.path().join("components/edge-fn/wit/edge-fn.wit")).unwrap();
     assert!(edge_fn.contains("wasi:http/incoming-handler@0.2.9"), "{edge_fn}");
-    // Every component's copies moved with the pins, and still resolve.
+    // The extensions have their own version line and stay as they were.
+    for extension in ["keyvalue.wit", "config.wit"] {
+        let read = |root: &std::path::Path| std::fs::read(root.join("wit/deps").join(extension)).unwrap();
+        assert_eq!(read(tmp.path()), read(&workspace::root()), "{extension}");
+    }
+    // The 0.3 worlds of the same crates stayed, and every world resolves.
+    let edge_fn_p3 = std::fs::read_to_string(tmp.path().join("components/edge-fn/wit/edge-fn-p3.wit")).unwrap();
+    assert!(edge_fn_p3.contains("wasi:http/handler@0.3.0;"), "{edge_fn_p3}");
+    let guest = std::fs::read_to_string(tmp.path().join("guest/wit/p2/guest.wit")).unwrap();
+    assert!(guest.contains("wasi:http/proxy@0.2.9;"), "{guest}");
     tidy::check(tmp.path()).unwrap();
     // The dist artifact, built before the bump, is now drift.
     let (path, bytes) = dist_artifact("edge-fn");
@@ -287,12 +327,11 @@ fn wasi_bump_revendors_and_catches_a_component_left_behind() {
 fn wasi_bump_moves_only_its_line() {
     let tmp = workspace_copy("bump-p3");
     let rc = "0.3.0-rc-2026-01-06";
-    let mut dirs = vec![tmp.path().join("wit/p3"), tmp.path().join("wit/p3/deps")];
-    dirs.extend([tmp.path().join("guest/wit/p3"), tmp.path().join("guest/wit/p3/deps")]);
+    // The pins, the library's world (its deps/ is a link to the pins) and
+    // every component's world files (those naming 0.3.0 change).
+    let mut dirs = vec![tmp.path().join("wit/p3"), tmp.path().join("wit/p3/deps"), tmp.path().join("guest/wit/p3")];
     for component in crate::workspace::components(tmp.path(), &[]).unwrap() {
-        if component.name.ends_with("-p3") {
-            dirs.extend([component.wit_dir(), component.wit_dir().join("deps")]);
-        }
+        dirs.push(component.wit_dir());
     }
     for file in dirs.iter().flat_map(|d| crate::wit::wit_files(d).unwrap()) {
         let text = std::fs::read_to_string(&file).unwrap();
@@ -310,8 +349,12 @@ fn wasi_bump_moves_only_its_line() {
         let name = file.file_name().unwrap();
         assert_eq!(std::fs::read(&file).unwrap(), std::fs::read(tmp.path().join("wit/p3/deps").join(name)).unwrap());
     }
-    let edge_fn_p3 = std::fs::read_to_string(tmp.path().join("components/edge-fn-p3/wit/edge-fn-p3.wit")).unwrap();
+    let edge_fn_p3 = std::fs::read_to_string(tmp.path().join("components/edge-fn/wit/edge-fn-p3.wit")).unwrap();
     assert!(edge_fn_p3.contains("wasi:http/handler@0.3.0;"), "{edge_fn_p3}");
+    let edge_fn = std::fs::read_to_string(tmp.path().join("components/edge-fn/wit/edge-fn.wit")).unwrap();
+    assert!(edge_fn.contains("wasi:http/incoming-handler@0.2.12;"), "{edge_fn}");
+    let guest = std::fs::read_to_string(tmp.path().join("guest/wit/p3/guest.wit")).unwrap();
+    assert!(guest.contains("wasi:http/service@0.3.0;") && !guest.contains(rc), "{guest}");
     assert_eq!(std::fs::read(tmp.path().join("wit/deps/http.wit")).unwrap(), p2_before);
     tidy::check(tmp.path()).unwrap();
     // A version of a line the workspace does not pin is refused.

@@ -2,26 +2,30 @@
 //! a `#[test]` (so plain `cargo test` enforces them in edgekit's repository).
 //!
 //! Every component directory must be a standalone crate (its own
-//! `[workspace]` and `Cargo.lock`), with its world in its own `wit/` and
-//! copies of the pinned WASI there that match its line's (`wit/deps/` for
-//! 0.2, `wit/p3/deps/` for 0.3; a world naming both is refused), and source
+//! `[workspace]` and `Cargo.lock`), with its world files in its own `wit/`
+//! and nothing else there: no copy of a pinned WASI package (the worlds
+//! resolve against the pins; a crate that generates its own bindings links
+//! `wit/deps` to its line's). Each world it is built for is on the line its
+//! build names (a world naming both lines is refused). Its source is
 //! generated from the world its Cargo.toml names, or written on the guest
-//! library with the feature of its world's line, a link to the project's
-//! library, and none of the plumbing the library owns. The library's WIT
-//! copies match the pins too. Every Rust file starts with a `//!` header
-//! saying what it is for.
+//! library with a feature per WASI line (`p2 = ["edgekit/p2"]`) and none in
+//! the dependency, a link to the project's library, and none of the
+//! plumbing the library owns. No two crates build one artifact. The
+//! library's WIT links each line's `deps/` to the pins. Every Rust file
+//! starts with a `//!` header saying what it is for.
 //!
 //! In edgekit's own repository, whose tests run each template, a component
-//! also needs its tests in `edgekit-test.rs` and a row in the README's
-//! component table.
+//! also needs its tests in `edgekit-test.rs` (a module per line it is built
+//! for) and a row per artifact in the README's component table.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Result, bail};
 use xshell::Shell;
 
 use crate::project::Project;
-use crate::wit::{self, Wit};
+use crate::wit::{self, Pins};
 use crate::{tool, workspace};
 
 impl crate::flags::Tidy {
@@ -48,9 +52,11 @@ pub fn check(root: &Path) -> Result<()> {
 
 fn components(project: &Project, problems: &mut Vec<String>) -> Result<()> {
     let root = &project.root;
-    let pins = project.pins_dir();
+    let pins = Pins::load(&project.pins_dir())?;
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap_or_default();
     let toolchain = std::fs::read_to_string(root.join("rust-toolchain.toml")).ok();
+    // Which crate builds each artifact: two that build one name collide.
+    let mut artifacts: BTreeMap<String, String> = BTreeMap::new();
     for name in workspace::component_names(root)? {
         let dir = project.components_dir().join(name);
         if !dir.is_dir() {
@@ -64,30 +70,21 @@ fn components(project: &Project, problems: &mut Vec<String>) -> Result<()> {
             }
         };
         let name = &component.name;
-        let fix = format!("run `{}`, which refreshes them, and commit the result", tool::cmd(&format!("dist {name}")));
-        // Stale copies first: a copy edited by hand may not even parse, and
-        // refreshing it is the fix either way.
-        // The line its world names: a version no line pins, or both lines,
-        // is the problem to report.
-        let (line, stale) = match wit::line_of(&pins, &component.wit_dir())
-            .and_then(|line| Ok((line.clone(), wit::stale_copies(&pins, &component.wit_dir())?)))
-        {
-            Ok(found) => found,
-            Err(e) => {
-                problems.push(format!("{e:#}"));
-                continue;
+        for build in &component.builds {
+            match artifacts.insert(build.artifact.clone(), name.clone()) {
+                Some(other) if other == *name => problems.push(format!(
+                    "{}: two of its lines name the world `{}`: each line's world is an artifact of its own",
+                    component.manifest.display(),
+                    build.artifact
+                )),
+                Some(other) => problems.push(format!(
+                    "{name} and {other} both build the artifact `{}`: rename the world of one",
+                    build.artifact
+                )),
+                None => {}
             }
-        };
-        let line = line.strip_prefix(root).unwrap_or(&line).join("deps");
-        for path in &stale {
-            problems.push(format!("{} is not the WASI pinned in {}/: {fix}", path.display(), line.display()));
         }
-        if stale.is_empty()
-            && let Err(e) =
-                Wit::load(&component.wit_dir()).and_then(|own| own.world(&component.world, &component.manifest))
-        {
-            problems.push(format!("{e:#}"));
-        }
+        own_wit(project, &pins, &component, problems);
         let manifest = std::fs::read_to_string(&component.manifest).unwrap_or_default();
         if !manifest.lines().any(|l| l.trim() == "[workspace]") {
             problems.push(format!(
@@ -124,14 +121,24 @@ fn components(project: &Project, problems: &mut Vec<String>) -> Result<()> {
         }
         let lib = component.dir.join("src/lib.rs");
         let source = std::fs::read_to_string(&lib).unwrap_or_default();
+        let lines = component.builds.iter().any(|b| b.line.is_some());
         if component.uses_guest() {
-            guest_user(project, &component, &manifest, &source, &line, problems);
-        } else if !source.contains(&format!("path: \"wit\", world: \"{}\"", component.world)) {
+            guest_user(project, &pins, &component, &manifest, &source, problems);
+        } else if lines {
+            problems.push(format!(
+                "{}: a crate built for WASI lines ({}) is written on the guest library, whose line features \
+                 pick each build's bindings: depend on it (`edgekit = {{ {} ... }}`), or name one world under \
+                 [package.metadata.component.target]",
+                component.manifest.display(),
+                workspace::LINES_TABLE,
+                workspace::GUEST_DEPENDENCY,
+            ));
+        } else if !source.contains(&format!("path: \"wit\", world: \"{}\"", component.builds[0].world)) {
             problems.push(format!(
                 "{}: `wit_bindgen::generate!` must read `path: \"wit\", world: \"{}\"`, as {} names it \
                  (or depend on the guest library, `edgekit = {{ {} ... }}`)",
                 lib.display(),
-                component.world,
+                component.builds[0].world,
                 component.manifest.display(),
                 workspace::GUEST_DEPENDENCY,
             ));
@@ -140,41 +147,158 @@ fn components(project: &Project, problems: &mut Vec<String>) -> Result<()> {
             continue;
         }
         let tests = component.dir.join("edgekit-test.rs");
-        if !tests.is_file() {
-            problems.push(format!(
-                "{name} has no tests: add {}, the tests host/tests/components.rs runs against its dist artifact",
+        match std::fs::read_to_string(&tests) {
+            Err(_) => problems.push(format!(
+                "{name} has no tests: add {}, the tests host/tests/components.rs runs against its dist artifacts",
                 tests.display()
-            ));
+            )),
+            Ok(text) => {
+                for line in component.builds.iter().filter_map(|b| b.line.as_ref()) {
+                    if !text.lines().any(|l| l == format!("mod {line} {{")) {
+                        problems.push(format!(
+                            "{}: it is built for {line}, so its tests of that line's artifact go in a top-level \
+                             `mod {line} {{ ... }}` (one module per line)",
+                            tests.display()
+                        ));
+                    }
+                }
+            }
         }
-        if !readme.lines().any(|l| l.starts_with(&format!("| `{name}`"))) {
-            problems.push(format!(
-                "{name} is not in README.md: add a row starting with | `{name}` | to the component table"
-            ));
+        for artifact in component.artifacts() {
+            if !readme.lines().any(|l| l.starts_with(&format!("| `{artifact}`"))) {
+                let built_by = if artifact == *name { String::new() } else { format!(" (built by {name})") };
+                problems.push(format!(
+                    "{artifact}{built_by} is not in README.md: add a row starting with | `{artifact}` | to the \
+                     component table"
+                ));
+            }
         }
     }
     Ok(())
 }
 
+/// A component's `wit/` holds its world files and nothing else: no copy of
+/// a pinned WASI package (a crate that runs `wit_bindgen::generate!` itself
+/// links `wit/deps` to its line's pins); the worlds resolve against the
+/// pins, and each world it is built for is on the line its build names.
+fn own_wit(project: &Project, pins: &Pins, component: &workspace::Component, problems: &mut Vec<String>) {
+    let wit_dir = component.wit_dir();
+    match wit::not_world_files(&wit_dir) {
+        Ok(stray) => {
+            for path in stray {
+                problems.push(format!(
+                    "{} is not a world file: a component's wit/ holds its world files and nothing else, and no \
+                     copy of the pinned WASI, which `dist` resolves from {}/ (a crate that runs \
+                     `wit_bindgen::generate!` itself links wit/deps there instead); remove it",
+                    path.display(),
+                    project.relative(&project.pins_dir())
+                ));
+            }
+        }
+        Err(e) => problems.push(format!("{e:#}")),
+    }
+    let own = match pins.component(&wit_dir) {
+        Ok(own) => own,
+        Err(e) => {
+            problems.push(format!("{e:#}"));
+            return;
+        }
+    };
+    let mut versions = Vec::new();
+    for build in &component.builds {
+        let checked = own.world(&build.world, &component.manifest).and_then(|world| {
+            build.check_line(&own, world, &component.manifest)?;
+            own.world_line(world)
+        });
+        match checked {
+            Ok(version) => versions.extend(version),
+            Err(e) => problems.push(format!("{e:#}")),
+        }
+    }
+    // The link a crate generating its own bindings keeps to its line's pins.
+    let deps = wit_dir.join("deps");
+    if deps.is_symlink() {
+        let expected = versions.first().and_then(|v| pins.line(v)).map(|line| {
+            let line = line.dir.strip_prefix(project.edgekit_dir()).unwrap_or(&line.dir).join("deps");
+            project.link(Path::new("wit/deps"), &line)
+        });
+        let found = std::fs::read_link(&deps).ok();
+        match expected {
+            Some(expected) if found.as_ref() != Some(&expected) => problems.push(format!(
+                "{} must be a symbolic link to its line's pins, {} (`ln -sfn {} {}`), not {}",
+                deps.display(),
+                expected.display(),
+                expected.display(),
+                deps.display(),
+                found.map(|f| f.display().to_string()).unwrap_or_default(),
+            )),
+            None => problems.push(format!(
+                "{}: its worlds use no WASI, so it needs no link to the pins; remove it",
+                deps.display()
+            )),
+            _ => {}
+        }
+    }
+}
+
 /// A template written on the guest library holds business logic only: the
-/// library's feature for its world's WASI line, and none of the plumbing the
-/// library owns in its `src/lib.rs`.
+/// library's feature for each build's WASI line, and none of the plumbing
+/// the library owns in its `src/lib.rs`.
 fn guest_user(
     project: &Project,
+    pins: &Pins,
     component: &workspace::Component,
     manifest: &str,
     source: &str,
-    line: &Path,
     problems: &mut Vec<String>,
 ) {
-    let p3 = line.starts_with(project.relative(&project.pins_dir().join("p3")));
-    let feature = if p3 { "\"p3\"" } else { "\"p2\"" };
     let dependency = manifest.lines().find(|l| l.contains(workspace::GUEST_DEPENDENCY)).unwrap_or_default();
-    if !dependency.contains(feature) {
-        problems.push(format!(
-            "{}: its world is on the WASI line of {}/, so the `edgekit` dependency needs features = [{feature}, ...]",
-            component.manifest.display(),
-            line.display()
-        ));
+    let features: toml::Table = manifest
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|t| t.get("features").and_then(|f| f.as_table()).cloned())
+        .unwrap_or_default();
+    let line_features: Vec<String> =
+        pins.versions().unwrap_or_default().iter().map(|v| format!("\"{}\"", wit::line_key(v))).collect();
+    for build in &component.builds {
+        match &build.line {
+            // A line of the lines table: the crate's feature of that name
+            // turns on the library's, and the dependency names no line, or
+            // the other line's build would turn on both.
+            Some(line) => {
+                let wanted = toml::Value::Array(vec![format!("edgekit/{line}").into()]);
+                if features.get(line) != Some(&wanted) {
+                    problems.push(format!(
+                        "{}: it is built for {line}, so it needs the feature `{line} = [\"edgekit/{line}\"]` \
+                         under [features], which `dist` turns on for that line's build",
+                        component.manifest.display()
+                    ));
+                }
+                if let Some(named) = line_features.iter().find(|f| dependency.contains(f.as_str())) {
+                    problems.push(format!(
+                        "{}: the `edgekit` dependency's features name the line {named}: leave lines to the \
+                         crate's own features ({}), so each build turns on its line alone",
+                        component.manifest.display(),
+                        workspace::LINES_TABLE
+                    ));
+                }
+            }
+            // A single-world crate on the library: its world's line, always on.
+            None => {
+                let own = pins.component(&component.wit_dir());
+                let version = own.and_then(|own| own.world_line(own.world(&build.world, &component.manifest)?));
+                if let Ok(Some(version)) = version {
+                    let feature = format!("\"{}\"", wit::line_key(&version));
+                    if !dependency.contains(&feature) {
+                        problems.push(format!(
+                            "{}: its world is on WASI {version}, so the `edgekit` dependency needs features = \
+                             [{feature}, ...]",
+                            component.manifest.display(),
+                        ));
+                    }
+                }
+            }
+        }
     }
     let link = component.dir.join(workspace::GUEST_DIR);
     let target = project.guest_link();
@@ -207,15 +331,26 @@ fn guest_user(
     }
 }
 
-/// The guest library's WIT copies match the pins, as a component's do.
+/// The guest library's WIT holds its world per line and links each line's
+/// `deps/` to the pins (`wit/<line>/deps` to `../../../wit/<line's dir>/deps`:
+/// the library and the pins sit side by side, here and in `.edgekit/`), so
+/// the pinned WASI is written out once.
 fn guest(project: &Project, problems: &mut Vec<String>) -> Result<()> {
-    for wit_dir in workspace::guest_wit_dirs(project) {
-        for path in wit::stale_copies(&project.pins_dir(), &wit_dir)? {
+    let pins = project.pins_dir();
+    for line in wit::lines(&pins)? {
+        let key = wit::line_key(&wit::line_version(&line)?);
+        let deps = project.library_dir().join("wit").join(&key).join("deps");
+        let expected =
+            Path::new("../../..").join(line.strip_prefix(project.edgekit_dir()).unwrap_or(&line)).join("deps");
+        let found = std::fs::read_link(&deps).ok();
+        if found.as_ref() != Some(&expected) {
             problems.push(format!(
-                "{} is not the WASI pinned in {}/: run `{}`, which refreshes it, and commit the result",
-                path.display(),
-                project.relative(&project.pins_dir()),
-                tool::cmd("dist")
+                "{} must be a symbolic link to the pins, {} (`ln -sfn {} {}`), not a copy{}",
+                deps.display(),
+                expected.display(),
+                expected.display(),
+                deps.display(),
+                found.map(|f| format!(" or a link to {}", f.display())).unwrap_or_default(),
             ));
         }
     }

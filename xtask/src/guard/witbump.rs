@@ -6,12 +6,13 @@
 //! The WIT comes from a crate that ships the release's WIT files (the
 //! `wasip2` crate for 0.2, the `wasmtime-wasi-http` release that implements
 //! it for 0.3): cargo fetches it into a scratch project, the files replace
-//! the line's `deps/`, every `wasi:*@<old>` reference in the line's world
-//! files and in the world files of every component on the line moves to the
-//! new version (and in the guest library's world for the line, and the
-//! export names its Rust spells out), and those copies of the pinned WASI
-//! are refreshed. Everything must resolve, keeping every world, before anything
-//! is replaced. Components are then rebuilt by `cargo xtask dist`, whose
+//! the line's `deps/` (all but the extensions, `wit::EXTENSIONS`, which
+//! have their own version line), and every `wasi:*@<old>` reference in the
+//! line's world files and in every component's world files moves to the
+//! new version (and in the guest library's world for the line, whose
+//! `deps/` is a link to the pins, and the export names its Rust spells
+//! out). Everything must resolve, keeping every world on its line, before
+//! anything is replaced. Components are then rebuilt by `cargo xtask dist`, whose
 //! drift check fails any artifact still at the old version.
 
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ use xshell::{Shell, cmd};
 use crate::artifact::write_atomic;
 use crate::flags;
 use crate::project::Project;
-use crate::wit::{self, Wit};
+use crate::wit::{self, Pins, Wit};
 use crate::workspace;
 
 /// A WASI release and where its WIT files come from: the crate, its
@@ -93,12 +94,13 @@ pub fn bump(sh: &Shell, root: &Path, version: &str) -> Result<PathBuf> {
 
     let deps = fetch(sh, root, source)?;
     // A copy of every line, the one moving replaced: components resolve
-    // their line in it as they will in wit/.
-    let staging = root.join("target/xtask/wit-bump/wit");
+    // their worlds against it as they will against wit/.
+    let scratch = root.join("target/xtask/wit-bump");
+    let staging = scratch.join("wit");
     let _ = std::fs::remove_dir_all(&staging);
     copy_wit(&pins, &staging)?;
     let staged_line = staging.join(&relative);
-    for file in wit::wit_files(&staged_line.join("deps"))? {
+    for file in wasi_files(&staged_line.join("deps"))? {
         std::fs::remove_file(file)?;
     }
     for entry in std::fs::read_dir(&deps).with_context(|| format!("cannot read {}", deps.display()))? {
@@ -121,46 +123,48 @@ pub fn bump(sh: &Shell, root: &Path, version: &str) -> Result<PathBuf> {
             bail!("world `{name}` does not survive the bump; wit/ is unchanged");
         }
     }
-    // The components on the moving line; the others stay as they are.
-    let mut moving = Vec::new();
+    let staged_pins = Pins::load(&staging).context("the bumped pins do not resolve; wit/ is unchanged")?;
+    // Every component's world files on the moving line (a world file names
+    // one line's version, so the other line's stay as they are); each world
+    // it is built for must still resolve, on the line its build names.
     for component in workspace::components(root, &[])? {
-        if wit::line_of(&pins, &component.wit_dir())? == line_dir {
-            moving.push(component);
-        }
-    }
-    for component in &moving {
-        let own = root.join("target/xtask/wit-bump/components").join(&component.name);
+        let own = scratch.join("components").join(&component.name);
         let _ = std::fs::remove_dir_all(&own);
         std::fs::create_dir_all(&own)?;
         for path in wit::wit_files(&component.wit_dir())? {
-            let moved = move_wasi_refs(&std::fs::read_to_string(&path)?, &old_version, version);
+            let text = std::fs::read_to_string(&path)?;
+            let moved = move_wasi_refs(&text, &old_version, version);
             std::fs::write(own.join(path.file_name().unwrap()), &moved)?;
-            worlds.push((path, moved));
+            if moved != text {
+                worlds.push((path, moved));
+            }
         }
-        wit::sync(&staging, &own)?;
-        Wit::load(&own).and_then(|w| w.world(&component.world, &component.manifest)).with_context(|| {
+        let resolved = staged_pins.component(&own).and_then(|wit| {
+            component.builds.iter().try_for_each(|build| {
+                build.check_line(&wit, wit.world(&build.world, &component.manifest)?, &component.manifest)
+            })
+        });
+        resolved.with_context(|| {
             format!("{} does not resolve at WASI {version}; nothing changed", component.wit_dir().display())
         })?;
     }
-    // The guest library's world on the moving line moves with it.
-    let guest: Vec<PathBuf> = workspace::guest_wit_dirs(&project)
-        .into_iter()
-        .filter(|dir| wit::line_of(&pins, dir).is_ok_and(|line| line == line_dir))
-        .collect();
-    for dir in &guest {
-        let own = root.join("target/xtask/wit-bump/guest").join(dir.file_name().unwrap());
+    // The guest library's world on the moving line moves with it, and the
+    // export names its Rust spells out (`wasi:http/handler@0.3.0#handle`).
+    let key = wit::line_key(&old_version);
+    let guest_wit = project.library_dir().join("wit").join(&key);
+    if guest_wit.is_dir() {
+        let own = scratch.join("guest").join(&key);
         let _ = std::fs::remove_dir_all(&own);
         std::fs::create_dir_all(&own)?;
-        for path in wit::wit_files(dir)? {
+        for path in wit::wit_files(&guest_wit)? {
             let moved = move_wasi_refs(&std::fs::read_to_string(&path)?, &old_version, version);
             std::fs::write(own.join(path.file_name().unwrap()), &moved)?;
             worlds.push((path, moved));
         }
-        wit::sync(&staging, &own)?;
-        Wit::load(&own)
-            .with_context(|| format!("{} does not resolve at WASI {version}; nothing changed", dir.display()))?;
-        // The export names the library spells out in Rust (`wasi:http/handler@0.3.0#handle`).
-        let sources = project.library_dir().join("src").join(dir.file_name().unwrap());
+        staged_pins
+            .component(&own)
+            .with_context(|| format!("{} does not resolve at WASI {version}; nothing changed", guest_wit.display()))?;
+        let sources = project.library_dir().join("src").join(&key);
         for entry in std::fs::read_dir(&sources).with_context(|| format!("cannot read {}", sources.display()))? {
             let path = entry?.path();
             if path.extension().is_some_and(|e| e == "rs") {
@@ -172,24 +176,33 @@ pub fn bump(sh: &Shell, root: &Path, version: &str) -> Result<PathBuf> {
             }
         }
     }
-    // Everything resolved: replace the vendored packages, then the worlds,
-    // then every moved component's copies (and the guest library's).
-    for file in wit::wit_files(&line_dir.join("deps"))? {
+    // Everything resolved: replace the vendored packages (not the
+    // extensions, which have their own version line), then the worlds.
+    for file in wasi_files(&line_dir.join("deps"))? {
         std::fs::remove_file(file)?;
     }
-    for file in wit::wit_files(&staged_line.join("deps"))? {
+    for file in wasi_files(&staged_line.join("deps"))? {
         std::fs::copy(&file, line_dir.join("deps").join(file.file_name().unwrap()))?;
     }
     for (path, text) in worlds {
         write_atomic(&path, text.as_bytes())?;
     }
-    for component in &moving {
-        wit::sync(&pins, &component.wit_dir())?;
-    }
-    for dir in &guest {
-        wit::sync(&pins, dir)?;
-    }
     Ok(line_dir)
+}
+
+/// The `.wit` files of a line's `deps/` that hold its WASI release: all
+/// but the extensions (`wit::EXTENSIONS`), which have their own version
+/// line and stay through a bump.
+fn wasi_files(deps: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for file in wit::wit_files(deps)? {
+        let name = wit::package_of(&file)?;
+        let version = name.version.as_ref().map(|v| v.to_string()).unwrap_or_default();
+        if !wit::is_extension(&format!("{}:{}@{version}", name.namespace, name.name)) {
+            files.push(file);
+        }
+    }
+    Ok(files)
 }
 
 /// Copies the `.wit` files of `from` and its subdirectories (the pins).

@@ -5,14 +5,17 @@
 //! copies out whole), built with `--manifest-path` into the project's
 //! target directory, where the crates they share compile once. cargo runs
 //! in the component's directory, so the toolchain its `rust-toolchain.toml`
-//! pins is the one that builds it, whatever the project's root pins.
+//! pins is the one that builds it, whatever the project's root pins. A
+//! crate built for several WASI lines is built once per line, with
+//! `--features <line>`; both builds write the same cdylib path, so the
+//! caller reads each before starting the next.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
 
-use crate::workspace::{Component, WASM_PROFILE, WASM_TARGET};
+use crate::workspace::{Build, Component, WASM_PROFILE, WASM_TARGET};
 
 /// Installs the Wasm target with rustup when the toolchain active in `dir`
 /// (a component's, from its `rust-toolchain.toml`) lacks it.
@@ -31,12 +34,13 @@ pub fn ensure_target(sh: &Shell, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Builds one component and returns the path of its core module.
+/// Builds one line (`build`) of a component and returns the path of its
+/// core module.
 ///
 /// Paths are remapped (the workspace to `/edgekit`, cargo's home to
 /// `/cargo`) so no absolute path of this machine reaches an artifact: two
 /// checkouts in different places build byte-identical components.
-pub fn build(sh: &Shell, root: &Path, component: &Component) -> Result<PathBuf> {
+pub fn build(sh: &Shell, root: &Path, component: &Component, build: &Build) -> Result<PathBuf> {
     let cargo_home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
@@ -45,23 +49,39 @@ pub fn build(sh: &Shell, root: &Path, component: &Component) -> Result<PathBuf> 
         root.display(),
         cargo_home.display()
     );
-    build_with(sh, root, component, WASM_PROFILE, &[remap])
+    build_with(sh, root, component, build, WASM_PROFILE, &[remap])
 }
 
-/// Builds one component with the cargo profile `profile` and the extra
-/// `--config` values `config`, and returns the path of its core module.
-pub fn build_with(sh: &Shell, root: &Path, component: &Component, profile: &str, config: &[String]) -> Result<PathBuf> {
+/// Builds one line of a component with the cargo profile `profile` and the
+/// extra `--config` values `config`, and returns the path of its core
+/// module.
+pub fn build_with(
+    sh: &Shell,
+    root: &Path,
+    component: &Component,
+    build: &Build,
+    profile: &str,
+    config: &[String],
+) -> Result<PathBuf> {
     ensure_target(sh, &component.dir)?;
     let _dir = sh.push_dir(&component.dir);
     let target_dir = crate::workspace::target_dir(root);
     let manifest = &component.manifest;
     let config = config.iter().flat_map(|value| ["--config", value.as_str()]);
+    let features = build.line.iter().flat_map(|line| ["--features", line.as_str()]);
     crate::workspace::from_shell(cmd!(
         sh,
-        "cargo build --quiet --manifest-path {manifest} --target-dir {target_dir} {config...} --profile {profile} --target {WASM_TARGET}"
+        "cargo build --quiet --manifest-path {manifest} --target-dir {target_dir} {config...} {features...} --profile {profile} --target {WASM_TARGET}"
     ))
     .run()
-    .with_context(|| format!("cargo could not build {}: fix the compile errors above", manifest.display()))?;
+    .with_context(|| match &build.line {
+        Some(line) => format!(
+            "cargo could not build {} with --features {line} (the {line} line, artifact {}): fix the compile errors above",
+            manifest.display(),
+            build.artifact
+        ),
+        None => format!("cargo could not build {}: fix the compile errors above", manifest.display()),
+    })?;
     let path = target_dir.join(WASM_TARGET).join(profile).join(component.core_file_name());
     if !path.exists() {
         bail!(

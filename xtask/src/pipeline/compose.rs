@@ -48,11 +48,18 @@ pub fn compositions(root: &Path) -> Result<Vec<Composition>> {
 }
 
 /// What a composition is built from, relative to the root: its parts'
-/// sources.
+/// sources (the sources of the components that build them).
 pub fn sources(project: &Project, composition: &Composition) -> Result<Vec<String>> {
     let mut sources = Vec::new();
     for part in [&composition.middleware, &composition.handler] {
-        for source in workspace::load(&project.components_dir().join(part))?.sources(project) {
+        let component = workspace::component_of(&project.root, part)?.with_context(|| {
+            format!(
+                "{}: composition {} names `{part}`, which no component builds",
+                project.root.join(project::FILE).display(),
+                composition.name()
+            )
+        })?;
+        for source in component.sources(project) {
             if !sources.contains(&source) {
                 sources.push(source);
             }

@@ -31,7 +31,8 @@ pub fn debug_dir(root: &Path) -> PathBuf {
 }
 
 /// Builds and componentizes the debug variant of the components of the
-/// workspace at `root` (all, or those in `only`), writes each to
+/// project at `root` (all, or those in `only`, as `dist` selects them: a
+/// component's every line, or one artifact), writes each artifact to
 /// [`debug_dir`] and returns their paths.
 pub fn dist_debug(sh: &Shell, root: &Path, only: &[String]) -> Result<Vec<PathBuf>> {
     let components = workspace::components(root, only)?;
@@ -42,14 +43,16 @@ pub fn dist_debug(sh: &Shell, root: &Path, only: &[String]) -> Result<Vec<PathBu
     ];
     let mut built = Vec::new();
     for component in &components {
-        let name = &component.name;
-        eprintln!("==> {name:<12} build        {}, profile {DEBUG_PROFILE} (DWARF)", workspace::WASM_TARGET);
-        let core = build::build_with(sh, root, component, DEBUG_PROFILE, &config)?;
-        let core = std::fs::read(&core).with_context(|| format!("cannot read {}", core.display()))?;
-        let bytes =
-            componentize::componentize(&core).with_context(|| format!("{name}: componentizing the debug build"))?;
-        eprintln!("    {name:<12} componentize {:>9} B -> {:>9} B", group(core.len()), group(bytes.len()));
-        built.push((name.clone(), bytes));
+        for line in &component.builds {
+            let name = &line.artifact;
+            eprintln!("==> {name:<12} build        {}, profile {DEBUG_PROFILE} (DWARF)", workspace::WASM_TARGET);
+            let core = build::build_with(sh, root, component, line, DEBUG_PROFILE, &config)?;
+            let core = std::fs::read(&core).with_context(|| format!("cannot read {}", core.display()))?;
+            let bytes =
+                componentize::componentize(&core).with_context(|| format!("{name}: componentizing the debug build"))?;
+            eprintln!("    {name:<12} componentize {:>9} B -> {:>9} B", group(core.len()), group(bytes.len()));
+            built.push((name.clone(), bytes));
+        }
     }
     let dir = debug_dir(root);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;

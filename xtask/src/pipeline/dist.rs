@@ -1,8 +1,9 @@
-//! `cargo xtask dist`: the pipeline. Per component: refresh its copies of the
-//! pinned WASI, build it, then strip, optimize, componentize, validate and
-//! check it, all in memory; then the compositions. Only when every artifact
-//! passed are they written, each atomically, and the manifest updated, so a
-//! failed run never leaves a half-written or half-updated `target/dist/`.
+//! `cargo xtask dist`: the pipeline. Per component, and per WASI line it is
+//! built for: build it, then strip, optimize, componentize, validate and
+//! check it against that line's world, all in memory; then the
+//! compositions. Only when every artifact passed are they written, each
+//! atomically, and the manifest updated, so a failed run never leaves a
+//! half-written or half-updated `target/dist/`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,8 +17,8 @@ use crate::pipeline::{build, componentize, compose, drift, optimize, roundtrip, 
 use crate::project::Project;
 use crate::report::{Table, group};
 use crate::tool;
-use crate::wit::{self, Pins, Wit};
-use crate::workspace::{self, Component, WASM_TARGET};
+use crate::wit::{Pins, Wit};
+use crate::workspace::{self, Build, Component, WASM_TARGET};
 
 /// The `processed-by` entries of a module's or component's producers section.
 fn provenance(wasm: &[u8]) -> Result<BTreeMap<String, String>> {
@@ -51,56 +52,64 @@ impl flags::Dist {
 /// An artifact and the sources it was built from (see `Entry::sources`).
 pub type Built = (Artifact, Vec<String>);
 
-/// Runs every stage for the components of the workspace at `root` (all of
-/// them, or those in `only`), in memory. Returns the workspace's pins.
+/// Runs every stage for the components of the project at `root` (all of
+/// them, or those in `only`: a component's name builds every line it is
+/// built for, an artifact's name that line alone, see
+/// [`workspace::components`]), in memory. Returns the project's pins.
 pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Built>)> {
+    produce_builds(sh, root, &workspace::components(root, only)?, !only.is_empty())
+}
+
+/// [`produce`] for `components`, each with the builds to make; `partial`
+/// when they are a selection (a composition is then built only when both
+/// its parts are among them).
+pub fn produce_builds(sh: &Shell, root: &Path, components: &[Component], partial: bool) -> Result<(Pins, Vec<Built>)> {
     let project = Project::load(root)?;
-    let components = workspace::components(root, only)?;
-    let pins_dir = project.pins_dir();
-    let pins = Pins::load(&pins_dir)?;
-    // Every component's WIT must resolve, with its world, before anything is
-    // built. Its copies of the pinned WASI are refreshed first: they are
-    // generated, and `tidy` fails a commit that forgot them.
+    let pins = Pins::load(&project.pins_dir())?;
+    // Every component's WIT must resolve against the pins, with each world
+    // it is built for on the line its build names, before anything is built.
     let mut worlds = Vec::new();
-    for wit_dir in workspace::guest_wit_dirs(&project) {
-        for path in wit::sync(&pins_dir, &wit_dir)? {
-            eprintln!("    {:<12} wit          {} now matches the pins", "edgekit", path.display());
-        }
-    }
-    for component in &components {
-        let line = wit::line_of(&pins_dir, &component.wit_dir())?;
-        for path in wit::sync(&pins_dir, &component.wit_dir())? {
-            eprintln!(
-                "    {:<12} wit          {} now matches the pins in {}",
-                component.name,
-                path.display(),
-                line.join("deps").display()
-            );
-        }
-        let own = Wit::load(&component.wit_dir())?;
-        let world = own.world(&component.world, &component.manifest)?;
-        worlds.push((own, world));
+    for component in components {
+        let own = pins.component(&component.wit_dir())?;
+        let ids = component
+            .builds
+            .iter()
+            .map(|build| {
+                let world = own.world(&build.world, &component.manifest)?;
+                build.check_line(&own, world, &component.manifest)?;
+                Ok(world)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        worlds.push((own, ids));
     }
 
     let dist = workspace::dist_dir(root);
     let work = root.join("target").join("xtask");
     let mut artifacts = Vec::new();
-    for (component, (own, world)) in components.iter().zip(worlds) {
-        eprintln!("==> {:<12} build        {WASM_TARGET}, profile {}", component.name, workspace::WASM_PROFILE);
-        let core = build::build(sh, root, component)?;
-        let core = std::fs::read(&core).with_context(|| format!("cannot read {}", core.display()))?;
-        let mut artifact = pipeline(&pins, &own, component, world, &core, &work.join(&component.name), &dist)?;
-        artifact.built_with.extend(workspace::locked_dependencies(component)?);
-        artifacts.push((artifact, component.sources(&project)));
+    for (component, (own, ids)) in components.iter().zip(worlds) {
+        // One line at a time: every line's build writes the same cdylib.
+        for (build, world) in component.builds.iter().zip(ids) {
+            let features = build.line.as_ref().map(|line| format!(", --features {line}")).unwrap_or_default();
+            eprintln!(
+                "==> {:<12} build        {WASM_TARGET}, profile {}{features}",
+                build.artifact,
+                workspace::WASM_PROFILE
+            );
+            let core = build::build(sh, root, component, build)?;
+            let core = std::fs::read(&core).with_context(|| format!("cannot read {}", core.display()))?;
+            let mut artifact = pipeline(&pins, &own, build, world, &core, &work.join(&build.artifact), &dist)?;
+            artifact.built_with.extend(workspace::locked_dependencies(component)?);
+            artifacts.push((artifact, component.sources(&project)));
+        }
     }
     // The compositions whose parts were built in this run.
     for composition in compose::compositions(root)? {
         let name = composition.name();
         let find = |part: &str| artifacts.iter().find(|(a, _)| a.name == part).map(|(a, _)| a);
         let (Some(middleware), Some(handler)) = (find(&composition.middleware), find(&composition.handler)) else {
-            if only.is_empty() {
+            if !partial {
                 anyhow::bail!(
-                    "{}: composition {name} names a component that does not exist; \
+                    "{}: composition {name} names an artifact no component builds; \
                      remove its [[composition]], or run `{}` which does",
                     root.join(crate::project::FILE).display(),
                     tool::cmd("rm <component>")
@@ -121,17 +130,18 @@ pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Bu
     Ok((pins, artifacts))
 }
 
-/// Stages 2 to 5 for one component, with a progress line per stage.
+/// Stages 2 to 5 for one build of a component, with a progress line per
+/// stage.
 pub fn pipeline(
     pins: &Pins,
     own: &Wit,
-    component: &Component,
+    build: &Build,
     world: wit_parser::WorldId,
     core: &[u8],
     work: &Path,
     dist: &Path,
 ) -> Result<Artifact> {
-    let name = &component.name;
+    let name = &build.artifact;
     let progress = |stage: &str, from: usize, to: usize| {
         eprintln!("    {name:<12} {stage:<12} {:>9} B -> {:>9} B", group(from), group(to));
     };
@@ -150,7 +160,7 @@ pub fn pipeline(
     let artifact = dist.join(format!("{name}.wasm"));
     drift::check_pinned(pins, &artifact, &bytes, &roundtrip::decode(&artifact, &bytes)?)?;
     let surface = roundtrip::check(own, world, &artifact, &bytes)?;
-    eprintln!("    {name:<12} round-trip   matches world `{}`", component.world);
+    eprintln!("    {name:<12} round-trip   matches world `{}`", build.world);
     let mut built_with = built_with;
     built_with.extend(provenance(&bytes)?);
     built_with.insert("binaryen".into(), optimize::BINARYEN_VERSION.into());
@@ -169,10 +179,10 @@ pub fn pipeline(
 
 /// Writes every artifact into `<root>/target/dist` and updates the manifest:
 /// the entries of artifacts built now replace their old ones, the others
-/// stay, and those of components or compositions that no longer exist go,
-/// files included.
+/// stay, and those of artifacts or compositions no component builds any
+/// more go, files included.
 pub fn write(root: &Path, pins: &Pins, artifacts: &[Built]) -> Result<Manifest> {
-    let names = workspace::component_names(root)?;
+    let names = workspace::artifact_names(root)?;
     let compositions = compose::compositions(root)?;
     let exists = |name: &str| {
         names.iter().any(|n| n == name)

@@ -1,9 +1,11 @@
-//! Stage 5, WASI drift (runs just before the round-trip). The workspace pins
-//! two WASI lines, 0.2 in `wit/deps/` and 0.3 in `wit/p3/deps/` (a
-//! component's own copies under `components/<name>/wit/deps/` are kept equal
-//! to its line's by `wit::sync` before the build). Every WASI interface an
-//! artifact uses is at one of the pinned versions, all at the same one: an
-//! artifact targets one line, never both ([`check_pinned`]). Then, for that
+//! Stage 5, WASI drift (runs just before the round-trip). The project pins
+//! two WASI lines, 0.2 in `wit/deps/` and 0.3 in `wit/p3/deps/`, which every
+//! component's worlds resolve against (no component holds a copy). Every
+//! WASI interface an artifact uses is at one of the pinned versions, all at
+//! the same one: an artifact targets one line, never both ([`check_pinned`]).
+//! The proposals with their own version line that edge hosts offer beside
+//! either line's http world (`wit::EXTENSIONS`: `wasi:config`,
+//! `wasi:keyvalue`) are allowed beside it. Then, for that
 //! line ([`check`]), a wasi:http component fits the world edge hosts offer:
 //! `wasi:http/proxy` on 0.2 (`wasmtime serve` without `-Scli`, most edge
 //! platforms), `wasi:http/service` on 0.3; a 0.3 middleware fits
@@ -14,22 +16,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::wit::{Pins, Surface, Wit};
-
-/// WASI proposals with their own version line that edge hosts offer beside
-/// `wasi:http/proxy`: runtime configuration (wasmtime's wasmtime-wasi-config,
-/// Spin, wasmCloud) and key-value storage (wasmtime-wasi-keyvalue's
-/// `store`, `atomics` and `batch`, `wasmtime serve -Skeyvalue`, Spin's and
-/// wasmCloud's key-value stores). Each is declared, with its package, in the
-/// world file that uses it (components/proxy/wit/proxy.wit,
-/// components/kv-api/wit/kv-api.wit); the round-trip refuses an artifact
-/// importing one its world does not declare.
-const EXTENSIONS: &[&str] = &[
-    "wasi:config/store@0.2.0-rc.1",
-    "wasi:keyvalue/store@0.2.0-draft",
-    "wasi:keyvalue/atomics@0.2.0-draft",
-    "wasi:keyvalue/batch@0.2.0-draft",
-];
+use crate::wit::{self, Pins, Surface, Wit};
 
 /// The wasi:http names of one WASI line.
 struct HttpLine {
@@ -59,7 +46,7 @@ fn versions_used(surface: &Surface) -> BTreeSet<String> {
         .imports
         .iter()
         .chain(&surface.exports)
-        .filter(|n| n.starts_with("wasi:") && !EXTENSIONS.contains(&n.as_str()))
+        .filter(|n| n.starts_with("wasi:") && !wit::is_extension(n))
         .filter_map(|n| n.rsplit_once('@').map(|(_, v)| v.to_string()))
         .collect()
 }
@@ -120,7 +107,7 @@ pub fn check(wit: &Wit, artifact: &Path, component: &[u8], surface: &Surface) ->
         .imports
         .iter()
         .chain(&surface.exports)
-        .filter(|n| n.starts_with("wasi:") && !n.ends_with(&format!("@{pinned}")) && !EXTENSIONS.contains(&n.as_str()))
+        .filter(|n| n.starts_with("wasi:") && !n.ends_with(&format!("@{pinned}")) && !wit::is_extension(n))
         .collect();
     if !drifted.is_empty() {
         bail!(
@@ -152,7 +139,7 @@ pub fn check(wit: &Wit, artifact: &Path, component: &[u8], surface: &Surface) ->
         .imports
         .difference(&offered.imports)
         .filter(|i| !(middleware && i.starts_with(http.handler)))
-        .filter(|i| !EXTENSIONS.contains(&i.as_str()))
+        .filter(|i| !wit::is_extension(i))
         .collect();
     if !extra.is_empty() {
         bail!(
@@ -164,7 +151,7 @@ pub fn check(wit: &Wit, artifact: &Path, component: &[u8], surface: &Surface) ->
     // The structural check is against the service world alone, which an
     // extension import cannot fit; the names were checked above and the
     // round-trip checks the types against the component's own world.
-    if surface.imports.iter().any(|i| EXTENSIONS.contains(&i.as_str())) {
+    if surface.imports.iter().any(|i| wit::is_extension(i)) {
         return Ok(());
     }
     let target = match (middleware, http.middleware) {

@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::artifact::{Artifact, Manifest, sha256_hex};
 use crate::pipeline::{compose, dist, drift, optimize, roundtrip, strip};
 use crate::testing::*;
-use crate::wit::{self, Surface, Wit};
+use crate::wit::{self, Pins, Surface, Wit};
 use crate::workspace;
 
 #[test]
@@ -19,7 +19,7 @@ fn wit_syntax_error_names_file_and_line() {
     let tmp = tempdir("broken-wit");
     copy_tree(&workspace::root().join("components/edge-fn/wit"), &tmp.path().join("wit"));
     write(tmp.path(), "wit/broken.wit", "package edgekit:components@0.1.0;\n\nworld broken {\n  export oops\n}\n");
-    let message = error_of(Wit::load(&tmp.path().join("wit")));
+    let message = error_of(all_pins().component(&tmp.path().join("wit")));
     assert_mentions(&message, &["invalid WIT", "broken.wit:5:1", "fix the file"]);
 }
 
@@ -32,8 +32,8 @@ fn unknown_world_names_manifest_and_lists_worlds() {
         "[package]\nname = \"lost\"\n\n[package.metadata.component.target]\nworld = \"no-such-world\"\n",
     );
     let component = workspace::load(&tmp.path().join("components/lost")).unwrap();
-    let message = error_of(component_wit("edge-fn").world(&component.world, &component.manifest));
-    assert_mentions(&message, &[&manifest.display().to_string(), "`no-such-world`", "(worlds: edge-fn)"]);
+    let message = error_of(component_wit("edge-fn").world(&component.builds[0].world, &component.manifest));
+    assert_mentions(&message, &[&manifest.display().to_string(), "`no-such-world`", "(worlds: edge-fn, edge-fn-p3)"]);
 }
 
 #[test]
@@ -41,13 +41,16 @@ fn component_without_world_is_refused() {
     let tmp = tempdir("no-world");
     write(tmp.path(), "components/bare/Cargo.toml", "[package]\nname = \"bare\"\n");
     let message = error_of(workspace::load(&tmp.path().join("components/bare")));
-    assert_mentions(&message, &["does not name its world", "[package.metadata.component.target]"]);
+    assert_mentions(
+        &message,
+        &["does not name its world", "[package.metadata.edgekit.lines]", "[package.metadata.component.target]"],
+    );
 }
 
 #[test]
 fn missing_component_directory_is_named() {
     let message = error_of(workspace::components(&workspace::root(), &["nope".to_string()]));
-    assert_mentions(&message, &["no component `nope`", "components/nope", "edge-fn, edge-fn-p3, greeter"]);
+    assert_mentions(&message, &["no component or artifact `nope`", "/components", "edge-fn, edge-fn-p3, greeter"]);
 }
 
 #[test]
@@ -69,7 +72,7 @@ fn artifact_with_other_exports_fails_round_trip() {
 
 #[test]
 fn undeclared_import_is_named() {
-    let (_tmp, wit) = wit_with_extra_import("extra-import", "greeter", "wasi:random/random@0.2.12");
+    let (_tmp, wit) = wit_with_extra_import("extra-import", "greeter", "greeter", "wasi:random/random@0.2.12");
     let component = fabricate(&wit, "greeter-plus");
     let greeter = wit.world("greeter", Path::new("test")).unwrap();
     let message = error_of(roundtrip::check(&wit, greeter, Path::new("greeter.wasm"), &component));
@@ -83,7 +86,7 @@ fn same_names_other_types_fail_round_trip() {
     copy_tree(&workspace::root().join("components/greeter/wit"), &dir);
     let greeter = std::fs::read_to_string(dir.join("greeter.wit")).unwrap();
     write(&dir, "greeter.wit", &greeter.replace("greet: func(n: name) -> string;", "greet: func(n: name) -> u32;"));
-    let component = fabricate(&Wit::load(&dir).unwrap(), "greeter");
+    let component = fabricate(&all_pins().component(&dir).unwrap(), "greeter");
     let wit = component_wit("greeter");
     let world = wit.world("greeter", Path::new("test")).unwrap();
     let message = error_of(roundtrip::check(&wit, world, Path::new("greeter.wasm"), &component));
@@ -92,8 +95,8 @@ fn same_names_other_types_fail_round_trip() {
 
 #[test]
 fn fabricated_artifacts_pass_round_trip() {
-    for name in ["greeter", "edge-fn"] {
-        let wit = component_wit(name);
+    for (component, name) in [("greeter", "greeter"), ("edge-fn", "edge-fn"), ("edge-fn", "edge-fn-p3")] {
+        let wit = component_wit(component);
         let world = wit.world(name, Path::new("test")).unwrap();
         let surface = roundtrip::check(&wit, world, Path::new("x.wasm"), &fabricate(&wit, name)).unwrap();
         if name == "greeter" {
@@ -152,8 +155,7 @@ fn import_at_another_wasi_version_is_drift() {
     copy_tree(&workspace::root().join("components/edge-fn/wit"), &dir);
     let world = std::fs::read_to_string(dir.join("edge-fn.wit")).unwrap();
     write(&dir, "edge-fn.wit", &world.replace("0.2.12", "0.2.9"));
-    wit::sync(&old.path().join("wit"), &dir).unwrap();
-    let component = fabricate(&Wit::load(&dir).unwrap(), "edge-fn");
+    let component = fabricate(&Pins::load(&old.path().join("wit")).unwrap().component(&dir).unwrap(), "edge-fn");
     let surface = roundtrip::decode(Path::new("edge-fn.wasm"), &component).unwrap();
     let message = error_of(drift::check_pinned(&all_pins(), Path::new("edge-fn.wasm"), &component, &surface));
     assert_mentions(&message, &["wasi:http/incoming-handler@0.2.9", "pins WASI 0.2.12", "left behind"]);
@@ -161,7 +163,7 @@ fn import_at_another_wasi_version_is_drift() {
 
 #[test]
 fn non_proxy_import_in_http_component_is_refused() {
-    let (_tmp, wit) = wit_with_extra_import("non-proxy", "edge-fn", "wasi:cli/environment@0.2.12");
+    let (_tmp, wit) = wit_with_extra_import("non-proxy", "edge-fn", "edge-fn", "wasi:cli/environment@0.2.12");
     let component = fabricate(&wit, "edge-fn-plus");
     let surface = roundtrip::decode(Path::new("edge-fn.wasm"), &component).unwrap();
     let message = error_of(drift::check_pinned(&all_pins(), Path::new("edge-fn.wasm"), &component, &surface));
@@ -219,20 +221,14 @@ fn mismatched_compositions_are_refused() {
     assert_mentions(&message, &["http-api-p3.wasm is not a middleware", "import the same one", "name a middleware"]);
 }
 
-/// A WIT directory whose deps hold both pinned lines (file names kept apart),
-/// with one world file `<world>.wit` of `body`: what a component that mixes
-/// the lines would be written against.
+/// A component's WIT directory with one world file `<world>.wit` of
+/// `body`, resolved against both pinned lines (nothing copied): what a
+/// component that mixes the lines would be written against.
 fn wit_with_both_lines(label: &str, world: &str, body: &str) -> (tempfile::TempDir, Wit) {
     let tmp = tempdir(label);
     let dir = tmp.path().join("wit");
-    for (line, prefix) in [("wit/deps", "p2-"), ("wit/p3/deps", "p3-")] {
-        for file in wit::wit_files(&workspace::root().join(line)).unwrap() {
-            let name = format!("{prefix}{}", file.file_name().unwrap().to_string_lossy());
-            write(&dir, &format!("deps/{name}"), &std::fs::read_to_string(&file).unwrap());
-        }
-    }
     write(&dir, &format!("{world}.wit"), &format!("package edgekit:components@0.1.0;\n\nworld {world} {{\n{body}}}\n"));
-    let wit = Wit::load(&dir).unwrap();
+    let wit = all_pins().component(&dir).unwrap();
     (tmp, wit)
 }
 
@@ -255,9 +251,9 @@ fn an_artifact_mixing_wasi_lines_is_refused() {
             "move every `wasi:*` reference in the world file",
         ],
     );
-    // The component's own WIT is refused before any build, too.
-    let message = error_of(wit::line_of(&workspace::root().join("wit"), &wit.dir));
-    assert_mentions(&message, &["names WASI", "0.2.12", "0.3.0", "never both"]);
+    // The component's own world is refused before any build, too.
+    let message = error_of(wit.world_line(wit.world("mixed", Path::new("test")).unwrap()));
+    assert_mentions(&message, &["world `mixed`", "names WASI", "0.2.12", "0.3.0", "never both", "mixed.wit"]);
 }
 
 /// A 0.3 http component fits `wasi:http/service@0.3.0`; one importing what
@@ -271,42 +267,65 @@ fn a_03_http_component_fits_the_service_world() {
         let surface = roundtrip::decode(Path::new("p3.wasm"), &component).unwrap();
         drift::check_pinned(&pins, Path::new("p3.wasm"), &component, &surface)
     };
-    check(&component_wit("edge-fn-p3"), "edge-fn-p3").unwrap();
-    let (_tmp, wit) = wit_with_extra_import("p3-non-service", "edge-fn-p3", "wasi:cli/environment@0.3.0");
+    check(&component_wit("edge-fn"), "edge-fn-p3").unwrap();
+    let (_tmp, wit) = wit_with_extra_import("p3-non-service", "edge-fn", "edge-fn-p3", "wasi:cli/environment@0.3.0");
     let message = error_of(check(&wit, "edge-fn-p3-plus"));
     assert_mentions(&message, &["wasi:cli/environment@0.3.0", "wasi:http/service@0.3.0 world does not offer"]);
-    let (_tmp, wit) = wit_with_extra_import("p3-middleware", "edge-fn-p3", "wasi:http/handler@0.3.0");
+    let (_tmp, wit) = wit_with_extra_import("p3-middleware", "edge-fn", "edge-fn-p3", "wasi:http/handler@0.3.0");
     check(&wit, "edge-fn-p3-plus").unwrap();
 }
 
-/// A component's copies of the pinned WASI: exactly the packages its world
-/// needs, refreshed when they drift, and flagged until they are.
+/// The WASI WIT once: no component holds a copy of a pinned package (its
+/// `wit/` is its world files, and for a crate generating its own bindings
+/// a link to its line's pins); every world resolves against the pins, each
+/// on the line its build names; the extensions, pinned once beside the
+/// 0.2 line and linked from the 0.3 line's deps, count as neither line.
 #[test]
-fn component_wit_copies_follow_the_pins() {
-    let pins_dir = workspace::root().join("wit");
-    let greeter = wit::needed_deps(&pins_dir, &workspace::root().join("components/greeter/wit")).unwrap();
-    assert!(greeter.is_empty(), "the greeter uses no WASI: {greeter:?}");
-    let edge_fn = wit::needed_deps(&pins_dir, &workspace::root().join("components/edge-fn/wit")).unwrap();
-    assert!(edge_fn.contains("http.wit") && edge_fn.contains("io.wit"), "{edge_fn:?}");
-    // A 0.3 world gets the 0.3 line's files, which have no wasi:io.
-    let p3 = workspace::root().join("components/edge-fn-p3/wit");
-    assert_eq!(wit::line_of(&pins_dir, &p3).unwrap(), pins_dir.join("p3"));
-    let edge_fn_p3 = wit::needed_deps(&pins_dir, &p3).unwrap();
-    assert!(edge_fn_p3.contains("http.wit") && !edge_fn_p3.contains("io.wit"), "{edge_fn_p3:?}");
-    assert!(wit::stale_copies(&pins_dir, &p3).unwrap().is_empty());
+fn component_worlds_resolve_against_the_pins_and_hold_no_copies() {
+    let root = workspace::root();
+    let pins = all_pins();
+    assert_eq!(pins.versions().unwrap(), ["0.2.12", "0.3.0"]);
+    assert_eq!(wit::line_version(&root.join("wit/p3")).unwrap(), "0.3.0");
+    assert!(root.join("wit/p3/deps/keyvalue.wit").is_symlink() && root.join("wit/p3/deps/config.wit").is_symlink());
+    let mut lines = Vec::new();
+    for component in workspace::components(&root, &[]).unwrap() {
+        assert_eq!(wit::not_world_files(&component.wit_dir()).unwrap(), Vec::<std::path::PathBuf>::new());
+        let own = pins.component(&component.wit_dir()).unwrap();
+        for build in &component.builds {
+            let world = own.world(&build.world, &component.manifest).unwrap();
+            build.check_line(&own, world, &component.manifest).unwrap();
+            lines.push((build.artifact.clone(), own.world_line(world).unwrap()));
+        }
+    }
+    let line = |artifact: &str| lines.iter().find(|(a, _)| a == artifact).map(|(_, l)| l.clone()).unwrap();
+    assert_eq!(line("greeter"), None);
+    assert_eq!(line("command").as_deref(), Some("0.2.12"));
+    assert_eq!(line("edge-fn").as_deref(), Some("0.2.12"));
+    assert_eq!(line("edge-fn-p3").as_deref(), Some("0.3.0"));
+    // wasi:keyvalue@0.2.0-draft is an extension, not a third line.
+    assert_eq!(line("kv-api").as_deref(), Some("0.2.12"));
+    assert_eq!(line("kv-api-p3").as_deref(), Some("0.3.0"));
+    assert_eq!(lines.len(), 12, "{lines:?}");
 
-    let tmp = tempdir("sync");
+    // A copy of the pins in a component's wit/ is named; a lines table
+    // naming a world of the other line is refused; so is a world at a
+    // version no line pins.
+    let tmp = tempdir("no-copies");
     let dir = tmp.path().join("wit");
-    copy_tree(&workspace::root().join("components/edge-fn/wit"), &dir);
-    assert!(wit::stale_copies(&pins_dir, &dir).unwrap().is_empty());
-    write(&dir, "deps/http.wit", "// edited by hand\n");
-    write(&dir, "deps/unused.wit", "package wasi:unused@0.2.12;\n");
-    let stale = wit::stale_copies(&pins_dir, &dir).unwrap();
-    assert_eq!(stale.len(), 2, "{stale:?}");
-    assert_eq!(wit::sync(&pins_dir, &dir).unwrap().len(), 2);
-    assert!(wit::stale_copies(&pins_dir, &dir).unwrap().is_empty());
-    assert!(!dir.join("deps/unused.wit").exists());
-    Wit::load(&dir).unwrap();
+    copy_tree(&root.join("components/edge-fn/wit"), &dir);
+    write(&dir, "deps/http.wit", &std::fs::read_to_string(root.join("wit/deps/http.wit")).unwrap());
+    assert_eq!(wit::not_world_files(&dir).unwrap(), [dir.join("deps")]);
+    let own = pins.component(&dir).unwrap();
+    let wrong = workspace::Build { artifact: "edge-fn".into(), world: "edge-fn-p3".into(), line: Some("p2".into()) };
+    let message = error_of(wrong.check_line(&own, own.world("edge-fn-p3", Path::new("x")).unwrap(), Path::new("x")));
+    assert_mentions(
+        &message,
+        &["p2 names world `edge-fn-p3`", "on WASI 0.3.0 (line p3)", "name a world of the p2 line"],
+    );
+    let world = std::fs::read_to_string(dir.join("edge-fn.wit")).unwrap();
+    write(&dir, "edge-fn.wit", &world.replace("0.2.12", "0.2.9"));
+    let message = error_of(pins.component(&dir));
+    assert_mentions(&message, &["names WASI 0.2.9", "does not pin", "0.2.12 in", "0.3.0 in"]);
 }
 
 /// A fabricated artifact standing in for one `dist` built.
@@ -357,11 +376,13 @@ fn the_manifest_is_updated_never_truncated() {
 fn clean_builds_are_reproducible() {
     let sh = xshell::Shell::new().unwrap();
     let mut hashes = Vec::new();
-    let names = ["edge-fn".to_string(), "edge-fn-p3".to_string()];
+    // Its crate: both lines.
+    let names = ["edge-fn".to_string()];
     for label in ["repro-a", "repro-b-longer-path"] {
         let tmp = workspace_copy(label);
         let _env = sh.push_env("CARGO_TARGET_DIR", tmp.path().join("target"));
         let (_, artifacts) = dist::produce(&sh, tmp.path(), &names).unwrap();
+        assert_eq!(artifacts.iter().map(|(a, _)| a.name.as_str()).collect::<Vec<_>>(), ["edge-fn", "edge-fn-p3"]);
         hashes.push(artifacts.iter().map(|(a, _)| (a.name.clone(), sha256_hex(&a.bytes))).collect::<Vec<_>>());
     }
     assert_eq!(hashes[0], hashes[1]);

@@ -226,13 +226,20 @@ impl Project {
     /// Where a component's `edgekit` link points: from `<components>/<name>/`
     /// to the library, e.g. `../../guest` or `../../.edgekit/guest`.
     pub fn guest_link(&self) -> PathBuf {
-        let depth = Path::new(&self.file.project.components).components().count() + 1;
+        self.link(Path::new(crate::workspace::GUEST_DIR), Path::new("guest"))
+    }
+
+    /// Where a link at `from` inside a component directory (`edgekit`,
+    /// `wit/deps`) points to reach `to` inside the edgekit directory
+    /// (`guest`, `wit/deps`): `../../../wit/deps` here,
+    /// `../../../.edgekit/wit/deps` in a team's project.
+    pub fn link(&self, from: &Path, to: &Path) -> PathBuf {
+        let depth = Path::new(&self.file.project.components).components().count() + from.components().count();
         let mut link = PathBuf::new();
         for _ in 0..depth {
             link.push("..");
         }
-        let dir = normal(Path::new(&self.file.edgekit.dir));
-        link.join(dir).join("guest")
+        link.join(normal(Path::new(&self.file.edgekit.dir))).join(to)
     }
 }
 

@@ -1,25 +1,30 @@
-//! `cargo xtask new <name> --template <template> [--out <dir>]`: a new
-//! component copied from a template.
+//! `cargo xtask new <name> --template <template> [--lines p2,p3] [--out
+//! <dir>]`: a new component copied from a template.
 //!
 //! The templates are edgekit's own components: read from `components/` in
 //! edgekit's repository, and from the files the installed tool carries
 //! anywhere else (`tool.rs`), so a team's project needs no checkout. `new`
-//! copies the template (crate, WIT, lock file, toolchain file) and renames
-//! what names the component: the crate, the WIT world and package, the Rust
-//! identifiers made from the name (`http-api`, `http_api`, `HttpApi`) and
-//! the string literals that are exactly the name. Comments, docs and other
-//! strings are prose and stay as they are, for the person to rewrite. In a
-//! project it links the component to the project's guest library
-//! (`edgekit/`), adds a budget entry (the template's budget, baseline 0) to
-//! the project file, and gives a middleware's copy the template's
+//! copies the template (crate, world files, lock file, toolchain file) and
+//! renames what names the component or one of its artifacts: the crate,
+//! the WIT worlds and package, the Rust identifiers made from the names
+//! (`http-api`, `http_api`, `HttpApi`; `http-api-p3` becomes `<name>-p3`)
+//! and the string literals that are exactly one of them. Comments, docs and
+//! other strings are prose and stay as they are, for the person to rewrite.
+//! A template built for both WASI lines gives a component built for both,
+//! or with `--lines` for the ones named: the other line's world file, its
+//! feature and entry in the lines table, and its test module stay behind.
+//! In a project it makes the template's links anew to the project's own
+//! library and pins (`edgekit/`, and `wit/deps` where a crate generates its
+//! own bindings), adds a budget entry per artifact (the template's, baseline
+//! 0) to the project file, and gives a middleware's copy the template's
 //! compositions whose handler the project has; in edgekit's repository it
-//! also copies the template's tests (`edgekit-test.rs`) and adds a row to
-//! the README's component table. With `--out` it writes a standalone crate
-//! with a README of its own instead and touches no project; a template
-//! written on the guest library gets a copy of it in `edgekit/` beside its
-//! sources, so the crate builds anywhere with the stock toolchain alone.
-//! Everything is computed and checked first; a refused name or template
-//! writes nothing, and a failed write removes what it wrote.
+//! also copies the template's tests (`edgekit-test.rs`) and adds a README
+//! row per artifact. With `--out` it writes a standalone crate with a
+//! README of its own instead and touches no project: what the template's
+//! links reach (the guest library, the pins) is copied in, links followed,
+//! so the crate builds anywhere with the stock toolchain alone. Everything
+//! is computed and checked first; a refused name, template or line writes
+//! nothing, and a failed write removes what it wrote.
 
 use std::path::{Path, PathBuf};
 
@@ -40,7 +45,7 @@ impl crate::flags::New {
             project::root()?;
         }
         let root = root.unwrap_or_else(workspace::root);
-        let dir = create(&root, &self.name, &self.template, self.out.as_deref())?;
+        let dir = create_with(&root, &self.name, &self.template, self.out.as_deref(), &self.lines)?;
         let name = &self.name;
         match &self.out {
             None => {
@@ -228,33 +233,45 @@ fn rename_code(text: &str, from: &Spellings, to: &Spellings, camel: bool) -> Str
     if camel { rename_words(&text, &from.camel, |_, _| &to.camel) } else { text }
 }
 
-/// A string literal's contents, renamed only when it names the component:
-/// exactly one of its spellings, a composition with it in front
-/// (`middleware+http-api`, which a middleware's tests run), or a WIT name in
-/// its package (`edgekit:greeter/api@0.1.0`). Any other string is prose.
-fn rename_literal(text: &str, from: &Spellings, to: &Spellings) -> String {
-    if text == from.kebab {
-        return to.kebab.clone();
-    }
-    if text == from.snake {
-        return to.snake.clone();
-    }
-    if let Some(handler) = text.strip_prefix(&format!("{}+", from.kebab))
-        && !handler.is_empty()
-        && handler.chars().all(is_ident)
-    {
-        return format!("{}+{handler}", to.kebab);
+/// A string literal's contents, renamed only when it names the component
+/// or one of its artifacts (`names`, pairs of the template's and the new
+/// one's): exactly one of their spellings, a composition with one in
+/// front (`middleware-p3+http-api-p3`, which a middleware's tests run), or a
+/// WIT name in its package (`edgekit:greeter/api@0.1.0`). Any other string
+/// is prose.
+fn rename_literal(text: &str, names: &[(Spellings, Spellings)]) -> String {
+    for (from, to) in names {
+        if text == from.kebab {
+            return to.kebab.clone();
+        }
+        if text == from.snake {
+            return to.snake.clone();
+        }
+        if let Some(handler) = text.strip_prefix(&format!("{}+", from.kebab))
+            && !handler.is_empty()
+            && handler.chars().all(is_ident)
+        {
+            return format!("{}+{handler}", to.kebab);
+        }
     }
     match text.strip_prefix("edgekit:") {
-        Some(rest) => format!("edgekit:{}", rename_words(rest, &from.kebab, |_, _| &to.kebab)),
+        Some(rest) => {
+            let renamed = names
+                .iter()
+                .fold(rest.to_string(), |rest, (from, to)| rename_words(&rest, &from.kebab, |_, _| &to.kebab));
+            format!("edgekit:{renamed}")
+        }
         None => text.to_string(),
     }
 }
 
 /// Renames a file's text line by line: comment lines (`//`, `///`, `//!`,
 /// `#`) are prose and stay; in the others, code is renamed by
-/// [`rename_code`] and string literals by [`rename_literal`].
-fn rename(text: &str, from: &Spellings, to: &Spellings, camel: bool) -> String {
+/// [`rename_code`] for each pair of `names` (the crate's, then each
+/// artifact's: whole words only, so `edge-fn` never matches inside
+/// `edge-fn-p3`) and string literals by [`rename_literal`].
+fn rename(text: &str, names: &[(Spellings, Spellings)], camel: bool) -> String {
+    let code = |code: &str| names.iter().fold(code.to_string(), |code, (from, to)| rename_code(&code, from, to, camel));
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
@@ -264,7 +281,7 @@ fn rename(text: &str, from: &Spellings, to: &Spellings, camel: bool) -> String {
         }
         // Alternate code and string literals; a `"` after a backslash, or in
         // a char literal (`b'"'`), does not open or close one.
-        let mut code = String::new();
+        let mut pending = String::new();
         let mut literal = String::new();
         let mut in_string = false;
         let mut previous = '\0';
@@ -272,33 +289,37 @@ fn rename(text: &str, from: &Spellings, to: &Spellings, camel: bool) -> String {
         while let Some(c) = chars.next() {
             let quote = c == '"' && previous != '\\' && !(previous == '\'' && chars.peek() == Some(&'\''));
             if quote && !in_string {
-                out.push_str(&rename_code(&code, from, to, camel));
-                code.clear();
+                out.push_str(&code(&pending));
+                pending.clear();
                 out.push('"');
                 in_string = true;
             } else if quote {
-                out.push_str(&rename_literal(&literal, from, to));
+                out.push_str(&rename_literal(&literal, names));
                 literal.clear();
                 out.push('"');
                 in_string = false;
             } else if in_string {
                 literal.push(c);
             } else {
-                code.push(c);
+                pending.push(c);
             }
             previous = if previous == '\\' && c == '\\' { '\0' } else { c };
         }
-        out.push_str(&rename_code(&code, from, to, camel));
+        out.push_str(&code(&pending));
         out.push_str(&literal);
     }
     out
 }
 
-/// A template: its files (relative to its directory, links left out:
-/// `create` makes the library link anew or puts a copy in its place), and
-/// the project file it came with (its budgets and compositions).
+/// A template: its files (relative to its directory, links left out), its
+/// links (each by where it is in the template and what it reaches inside
+/// the edgekit directory: `edgekit` to `guest`, `command`'s `wit/deps` to
+/// `wit/deps`; `create` makes them anew in a project, or copies what they
+/// reach into a crate made with `--out`), and the project file it came with
+/// (its budgets and compositions).
 struct Template {
     files: Vec<(PathBuf, Vec<u8>)>,
+    links: Vec<(PathBuf, PathBuf)>,
     origin: ProjectOrigin,
 }
 
@@ -312,53 +333,68 @@ struct ProjectOrigin {
 /// `project` is it, else from the files the tool carries. An unknown name
 /// is an error listing the templates.
 fn template(project: Option<&Project>, name: &str) -> Result<Template> {
+    let component = format!("components/{name}");
+    // What a link in the template reaches: its target read from the link's
+    // directory, relative to the edgekit directory (the checkout's root).
+    let reach = |link: &Path, target: &str| -> Result<PathBuf> {
+        let parent = Path::new(&component).join(link.parent().unwrap_or(Path::new("")));
+        bundle::join_lexically(&parent.to_string_lossy(), target)
+            .map(PathBuf::from)
+            .with_context(|| format!("{component}/{} links outside edgekit's files, to {target}", link.display()))
+    };
     if let Some(project) = project.filter(|p| p.is_edgekit_source()) {
         let dir = project.components_dir().join(name);
         if !dir.join("Cargo.toml").is_file() {
             let known = workspace::component_names(&project.root).unwrap_or_default();
             bail!("no template `{name}`: the templates are the components under components/ ({})", known.join(", "));
         }
-        let mut paths = Vec::new();
-        files(&dir, &mut paths)?;
+        let (mut paths, mut link_paths) = (Vec::new(), Vec::new());
+        files(&dir, &mut paths, &mut link_paths)?;
         let mut files = Vec::new();
         for path in paths {
             let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             files.push((path.strip_prefix(&dir)?.to_path_buf(), bytes));
         }
+        let mut links = Vec::new();
+        for path in link_paths {
+            let target =
+                std::fs::read_link(&path).with_context(|| format!("cannot read the link {}", path.display()))?;
+            let relative = path.strip_prefix(&dir)?.to_path_buf();
+            let reached = reach(&relative, &target.to_string_lossy())?;
+            links.push((relative, reached));
+        }
         let origin =
             ProjectOrigin { budgets: project.file.budgets.clone(), compositions: project.file.composition.clone() };
-        return Ok(Template { files, origin });
+        return Ok(Template { files, links, origin });
     }
     let bundle = bundle::get()?;
     let templates = bundle.templates();
     if !templates.iter().any(|t| t == name) {
         bail!("no template `{name}`: the templates are {}", templates.join(", "));
     }
-    let prefix = format!("components/{name}");
-    let files = bundle
-        .under(&prefix)
-        .filter_map(|(path, entry)| match &entry.kind {
-            Kind::Link(_) => None,
-            kind => Some((PathBuf::from(path), kind.bytes().unwrap_or_default().to_vec())),
-        })
-        .collect();
+    let (mut files, mut links) = (Vec::new(), Vec::new());
+    for (path, entry) in bundle.under(&component) {
+        match &entry.kind {
+            Kind::Link(target) => links.push((PathBuf::from(path), reach(Path::new(path), target)?)),
+            kind => files.push((PathBuf::from(path), kind.bytes().unwrap_or_default().to_vec())),
+        }
+    }
     let text = std::str::from_utf8(bundle.file(project::FILE)?).context("edgekit's project file is not UTF-8")?;
     let file = project::parse(Path::new(project::FILE), text)?;
-    Ok(Template { files, origin: ProjectOrigin { budgets: file.budgets, compositions: file.composition } })
+    Ok(Template { files, links, origin: ProjectOrigin { budgets: file.budgets, compositions: file.composition } })
 }
 
-/// Lists the files of a template directory, leaving out build output, the
-/// bindings cargo-component writes and symbolic links (the link to the
-/// guest library, which `create` makes anew or replaces by a copy).
-fn files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Lists the files of a template directory into `out`, and its symbolic
+/// links into `links` (not followed), leaving out build output and the
+/// bindings cargo-component writes.
+fn files(dir: &Path, out: &mut Vec<PathBuf>, links: &mut Vec<PathBuf>) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let path = entry?.path();
         if path.is_symlink() {
-            continue;
-        }
-        if path.is_dir() {
+            links.push(path);
+        } else if path.is_dir() {
             if !path.ends_with("target") {
-                files(&path, out)?;
+                files(&path, out, links)?;
             }
         } else if !path.ends_with("src/bindings.rs") {
             out.push(path);
@@ -367,79 +403,173 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// The guest library's files (sources, WIT, manifest, README), to be
-/// copied into `to`: a standalone crate carries the library it is written
-/// on, where the link was in the template: the project's library when
-/// there is a project, else the one the tool carries. Not its lock file:
-/// inside the crate the library is a member of the crate's workspace,
-/// whose `Cargo.lock` is the crate's.
-fn vendor_guest(project: Option<&Project>, to: &Path, writes: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<()> {
-    let mut library: Vec<(PathBuf, Vec<u8>)> = Vec::new();
-    match project {
-        Some(project) => {
-            let guest = project.library_dir();
-            let mut paths = Vec::new();
-            files(&guest, &mut paths)?;
-            for path in paths {
-                let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-                library.push((path.strip_prefix(&guest)?.to_path_buf(), bytes));
+/// The files of a directory, links followed (as `cp -rL` copies them),
+/// leaving out build output: paths relative to `dir`.
+fn files_following_links(dir: &Path, under: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        let relative = under.join(path.file_name().unwrap());
+        if path.is_dir() {
+            if !path.ends_with("target") {
+                files_following_links(&path, &relative, out)?;
             }
+        } else {
+            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            out.push((relative, bytes));
         }
+    }
+    Ok(())
+}
+
+/// What a template's link reaches (`reached`, inside the edgekit
+/// directory: `guest`, `wit/deps`), copied into `to` with every link
+/// followed: from the project's edgekit directory when there is a project,
+/// else from the files the tool carries. Not the library's lock file:
+/// inside the crate the library is a member of the crate's workspace, whose
+/// `Cargo.lock` is the crate's.
+fn vendor(project: Option<&Project>, reached: &Path, to: &Path, writes: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<()> {
+    let mut copied: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    match project {
+        Some(project) => files_following_links(&project.edgekit_dir().join(reached), Path::new(""), &mut copied)?,
         None => {
-            for (path, entry) in bundle::get()?.under("guest") {
-                if let Some(bytes) = entry.kind.bytes() {
-                    library.push((PathBuf::from(path), bytes.to_vec()));
-                }
+            let reached = reached.to_string_lossy().replace('\\', "/");
+            for (path, bytes) in bundle::get()?.files_following_links(&reached)? {
+                copied.push((PathBuf::from(path), bytes.to_vec()));
             }
         }
     }
-    for (relative, bytes) in library {
-        if relative != Path::new("Cargo.lock") {
+    for (relative, bytes) in copied {
+        if !(reached == Path::new("guest") && relative == Path::new("Cargo.lock")) {
             writes.push((to.join(relative), bytes));
         }
     }
     Ok(())
 }
 
-/// `<components>/<name>/edgekit`, the link to the project's guest library
-/// that a component builds against (see [`workspace::GUEST_DEPENDENCY`] for
-/// why a link and not a path out of the component).
-pub fn link_guest(project: &Project, component_dir: &Path) -> Result<()> {
-    bundle::symlink(&project.guest_link(), &component_dir.join(workspace::GUEST_DIR))
-}
-
 /// The README a standalone crate made by `new --out` starts with.
-fn standalone_readme(name: &str, template: &str, world: &str) -> String {
+fn standalone_readme(name: &str, template: &str, worlds: &[(Option<String>, String)]) -> String {
+    let snake = name.to_snake_case();
+    let world_list = worlds.iter().map(|(_, world)| format!("`{world}`")).collect::<Vec<_>>().join(" and ");
+    let builds: String = match worlds.iter().any(|(line, _)| line.is_some()) {
+        true => worlds
+            .iter()
+            .filter_map(|(line, world)| {
+                let line = line.as_ref()?;
+                Some(format!("cargo build --release --target wasm32-wasip2 --features {line}   # world {world}\n"))
+            })
+            .collect(),
+        false => "cargo build --release --target wasm32-wasip2\n".to_string(),
+    };
     format!(
         "# {name}\n\n\
          A WebAssembly component, made from edgekit's `{template}` template by\n\
          `cargo edgekit new {name} --template {template} --out <dir>`. It is a standalone\n\
          crate: its own `[workspace]`, pinned versions (`Cargo.lock`), toolchain\n\
-         (`rust-toolchain.toml`) and WIT (`wit/`: the world `{world}` and the WASI\n\
-         packages it uses). A template written on edgekit's guest library brings\n\
-         a copy of it in `edgekit/`, which its `Cargo.toml` depends on by path.\n\n\
+         (`rust-toolchain.toml`) and WIT (`wit/`: {world_list}). A template\n\
+         written on edgekit's guest library brings a copy of it in `edgekit/`,\n\
+         which its `Cargo.toml` depends on by path, and the library brings the\n\
+         WASI packages its bindings are generated from.\n\n\
          ## Build it here\n\n\
          ```sh\n\
-         cargo build --release --target wasm32-wasip2\n\
+         {builds}\
          ```\n\n\
-         gives `target/wasm32-wasip2/release/{snake}.wasm`, a component. Built this\n\
-         way, std brings its own WASI imports (`wasi:cli/*`), so it is bigger than\n\
+         gives `target/wasm32-wasip2/release/{snake}.wasm`, a component (a crate\n\
+         built for several WASI lines is built once per line, with the feature\n\
+         of that line, `p2` for WASI 0.2 or `p3` for 0.3). Built this way, std\n\
+         brings its own WASI imports (`wasi:cli/*`), so it is bigger than\n\
          edgekit's build and needs a host that offers them.\n\n\
          ## Build it with edgekit\n\n\
          In an edgekit project (`cargo edgekit init` makes one), `cargo edgekit new\n\
          {name} --template {template}` makes the same component inside it, and\n\
          `cargo edgekit dist {name}` builds it: a core module for\n\
-         `wasm32-unknown-unknown`, stripped, `wasm-opt -Oz`, componentized and checked\n\
-         against `wit/`, importing only what the code calls, with a size budget\n\
-         `cargo edgekit size` keeps.\n",
-        snake = name.to_snake_case(),
+         `wasm32-unknown-unknown` per line, stripped, `wasm-opt -Oz`, componentized\n\
+         and checked against its world in `wit/`, importing only what the code\n\
+         calls, with a size budget `cargo edgekit size` keeps.\n",
     )
+}
+
+/// The lines of a component's manifest text, as `workspace::load` reads
+/// them: `(line, world)` in order, or `(None, world)` for a crate of one
+/// world.
+fn lines_of(manifest: &str) -> Vec<(Option<String>, String)> {
+    let Ok(toml) = manifest.parse::<toml::Table>() else { return Vec::new() };
+    let metadata = toml.get("package").and_then(|p| p.get("metadata"));
+    if let Some(lines) = metadata.and_then(|m| m.get("edgekit")).and_then(|e| e.get("lines")).and_then(|l| l.as_table())
+    {
+        return lines
+            .iter()
+            .filter_map(|(line, world)| Some((Some(line.clone()), world.as_str()?.to_string())))
+            .collect();
+    }
+    let world = metadata.and_then(|m| m.get("component")).and_then(|c| c.get("target")).and_then(|t| t.get("world"));
+    world.and_then(|w| w.as_str()).map(|w| vec![(None, w.to_string())]).unwrap_or_default()
+}
+
+/// `manifest` without the lines in `dropped`: their features and their
+/// entries in the lines table (comments and layout kept).
+fn drop_lines(manifest: &str, dropped: &[String]) -> Result<String> {
+    let mut doc: toml_edit::DocumentMut = manifest.parse().context("the template's Cargo.toml is not valid TOML")?;
+    for line in dropped {
+        if let Some(features) = doc.get_mut("features").and_then(|f| f.as_table_like_mut()) {
+            features.remove(line);
+        }
+        let lines = doc
+            .get_mut("package")
+            .and_then(|p| p.get_mut("metadata"))
+            .and_then(|m| m.get_mut("edgekit"))
+            .and_then(|e| e.get_mut("lines"))
+            .and_then(|l| l.as_table_like_mut());
+        if let Some(lines) = lines {
+            lines.remove(line);
+        }
+    }
+    Ok(doc.to_string())
+}
+
+/// `tests` (an `edgekit-test.rs`) without the top-level `mod <line> { .. }`
+/// of each line in `dropped`, with the doc comment and attributes above it.
+fn drop_test_modules(tests: &str, dropped: &[String]) -> String {
+    let mut lines: Vec<&str> = tests.split_inclusive('\n').collect();
+    for line in dropped {
+        let opening = format!("mod {line} {{");
+        let Some(start) = lines.iter().position(|l| l.trim_end() == opening) else { continue };
+        let Some(end) = lines[start..].iter().position(|l| l.trim_end() == "}").map(|i| start + i) else { continue };
+        let mut from = start;
+        while from > 0 && (lines[from - 1].starts_with("///") || lines[from - 1].starts_with("#[")) {
+            from -= 1;
+        }
+        if from > 0 && lines[from - 1].trim().is_empty() {
+            from -= 1;
+        }
+        lines.drain(from..=end);
+    }
+    lines.concat()
+}
+
+/// The name `artifact` (one of the template's, built for `line`) takes in
+/// a copy named `name`: the template's name replaced by the copy's
+/// (`http-api-p3` becomes `orders-p3`).
+fn renamed_artifact(artifact: &str, template: &str, name: &str, line: Option<&str>) -> String {
+    match artifact.strip_prefix(template) {
+        Some(rest) if rest.is_empty() || rest.starts_with('-') => format!("{name}{rest}"),
+        _ => match line {
+            Some(line) => format!("{name}-{line}"),
+            None => name.to_string(),
+        },
+    }
 }
 
 /// Creates the component `name` from `template` in the project at `root`,
 /// or with `out` a standalone crate there (`root` then need not be a
-/// project); returns the directory written. See the module header.
+/// project), built for every WASI line the template is; returns the
+/// directory written. See [`create_with`].
 pub fn create(root: &Path, name: &str, template: &str, out: Option<&Path>) -> Result<PathBuf> {
+    create_with(root, name, template, out, &[])
+}
+
+/// [`create`], for the WASI lines `lines` (`p2`, `p3`) of the template's
+/// only, or all of them when empty. See the module header.
+pub fn create_with(root: &Path, name: &str, template: &str, out: Option<&Path>, lines: &[String]) -> Result<PathBuf> {
     check_name(name)?;
     let project = match out {
         Some(_) if !root.join(project::FILE).is_file() => None,
@@ -459,7 +589,66 @@ pub fn create(root: &Path, name: &str, template: &str, out: Option<&Path>) -> Re
     if out.is_none() && dir.exists() {
         bail!("{} already exists: pick another name, or remove that directory first", dir.display());
     }
-    let (from, to) = (Spellings::of(template), Spellings::of(name));
+    let template_manifest = source
+        .files
+        .iter()
+        .find(|(path, _)| path == Path::new("Cargo.toml"))
+        .and_then(|(_, bytes)| String::from_utf8(bytes.clone()).ok())
+        .with_context(|| format!("the template `{template}` has no Cargo.toml"))?;
+    // The template's lines, and those the copy is made for.
+    let template_lines = lines_of(&template_manifest);
+    let offered: Vec<&String> = template_lines.iter().filter_map(|(line, _)| line.as_ref()).collect();
+    if let Some(unknown) = lines.iter().find(|line| !offered.contains(line)) {
+        match offered.is_empty() {
+            true => bail!(
+                "the `{template}` template has one world, not a choice of WASI lines: leave out --lines \
+                 (asked for {unknown})"
+            ),
+            false => bail!(
+                "the `{template}` template is built for {}; --lines names {unknown}: pick from those",
+                offered.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+    let kept = |line: &Option<String>| lines.is_empty() || line.as_ref().is_some_and(|l| lines.contains(l));
+    let dropped: Vec<String> = template_lines.iter().filter(|(l, _)| !kept(l)).filter_map(|(l, _)| l.clone()).collect();
+    // Each artifact of the template kept, and the name it takes in the copy.
+    let artifacts: Vec<(Option<String>, String, String)> = template_lines
+        .iter()
+        .filter(|(line, _)| kept(line))
+        .map(|(line, world)| {
+            let artifact = if line.is_some() { world.clone() } else { template.to_string() };
+            let renamed = renamed_artifact(&artifact, template, name, line.as_deref());
+            (line.clone(), artifact, renamed)
+        })
+        .collect();
+    if let Some(project) = &project
+        && out.is_none()
+    {
+        let existing = workspace::artifact_names(&project.root)?;
+        for (_, _, renamed) in &artifacts {
+            if existing.contains(renamed) {
+                bail!(
+                    "`{renamed}` is already the name of an artifact of this project: pick another name for the component"
+                );
+            }
+        }
+    }
+    // The names to rename, longest first, so that a name never matches
+    // inside a longer one renamed after it.
+    let mut names: Vec<(Spellings, Spellings)> = vec![(Spellings::of(template), Spellings::of(name))];
+    for (line, artifact, renamed) in &artifacts {
+        if line.is_some() && artifact != template {
+            names.push((Spellings::of(artifact), Spellings::of(renamed)));
+        }
+    }
+    names.sort_by_key(|(from, _)| std::cmp::Reverse(from.kebab.len()));
+    // The world files of the lines left out stay behind.
+    let dropped_worlds: Vec<PathBuf> = template_lines
+        .iter()
+        .filter(|(line, _)| !kept(line))
+        .map(|(_, world)| PathBuf::from("wit").join(format!("{world}.wit")))
+        .collect();
     // Tests and their data belong to edgekit's own test suite (host/tests),
     // which runs every template; elsewhere nothing would run them.
     let ours = out.is_none() && project.as_ref().is_some_and(Project::is_edgekit_source);
@@ -471,36 +660,45 @@ pub fn create(root: &Path, name: &str, template: &str, out: Option<&Path>) -> Re
     let mut writes: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut manifest = None;
     for (relative, bytes) in &source.files {
-        if test_only(relative) {
+        if test_only(relative) || dropped_worlds.contains(relative) {
             continue;
         }
         let text = String::from_utf8(bytes.clone())
             .with_context(|| format!("{template}/{}: templates hold only text files", relative.display()))?;
-        // The copies of the pinned WASI are not the template's to rename.
-        if relative.starts_with("wit/deps") {
-            writes.push((dir.join(relative), text.into_bytes()));
-            continue;
-        }
-        let renamed_path = relative.to_string_lossy().replace(template, name);
+        // A world file is named after its world: a kept artifact's takes
+        // the artifact's new name; any other path, the component's.
+        let path = relative.to_string_lossy().into_owned();
+        let world_file =
+            artifacts.iter().find(|(line, artifact, _)| line.is_some() && path == format!("wit/{artifact}.wit"));
+        let renamed_path = match world_file {
+            Some((_, _, renamed)) => format!("wit/{renamed}.wit"),
+            None => path.replace(template, name),
+        };
         // The host tests call the host's `Greeter`, not the guest's type.
         let camel = !renamed_path.ends_with("edgekit-test.rs");
-        let renamed = rename(&text, &from, &to, camel);
+        let mut renamed = rename(&text, &names, camel);
         if relative == Path::new("Cargo.toml") {
+            renamed = drop_lines(&renamed, &dropped)?;
             manifest = Some(renamed.clone());
+        }
+        if relative == Path::new("edgekit-test.rs") {
+            renamed = drop_test_modules(&renamed, &dropped);
         }
         writes.push((dir.join(renamed_path), renamed.into_bytes()));
     }
     let manifest = manifest.with_context(|| format!("the template `{template}` has no Cargo.toml"))?;
-    let uses_guest = manifest.contains(workspace::GUEST_DEPENDENCY);
-    if out.is_some() && uses_guest {
-        vendor_guest(project.as_ref(), &dir.join(workspace::GUEST_DIR), &mut writes)?;
+    // A standalone crate gets what the template's links reach, copied.
+    if out.is_some() {
+        for (link, reached) in &source.links {
+            vendor(project.as_ref(), reached, &dir.join(link), &mut writes)?;
+        }
     }
     match (out, &project) {
         (Some(_), _) => {
-            let world = world_of(&manifest).unwrap_or_else(|| name.to_string());
-            writes.push((dir.join("README.md"), standalone_readme(name, template, &world).into_bytes()));
+            let worlds = lines_of(&manifest);
+            writes.push((dir.join("README.md"), standalone_readme(name, template, &worlds).into_bytes()));
         }
-        (None, Some(project)) => project_entries(project, &source.origin, name, template, ours, &mut writes)?,
+        (None, Some(project)) => project_entries(project, &source.origin, template, &artifacts, ours, &mut writes)?,
         (None, None) => unreachable!("loaded above"),
     }
 
@@ -513,8 +711,16 @@ pub fn create(root: &Path, name: &str, template: &str, out: Option<&Path>) -> Re
         }
         write_atomic(path, bytes)
     });
-    let result = result.and_then(|()| match (&project, out.is_none() && uses_guest) {
-        (Some(project), true) => link_guest(project, &dir),
+    // In a project, the template's links made anew to the project's own
+    // library and pins.
+    let result = result.and_then(|()| match (&project, out) {
+        (Some(project), None) => source.links.iter().try_for_each(|(link, reached)| {
+            let at = dir.join(link);
+            if let Some(parent) = at.parent() {
+                std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            bundle::symlink(&project.link(link, reached), &at)
+        }),
         _ => Ok(()),
     });
     if let Err(e) = result {
@@ -530,44 +736,45 @@ pub fn create(root: &Path, name: &str, template: &str, out: Option<&Path>) -> Re
     Ok(dir)
 }
 
-/// The world a component's Cargo.toml names (`[package.metadata.component.target] world`).
-fn world_of(manifest: &str) -> Option<String> {
-    let toml: toml::Table = manifest.parse().ok()?;
-    let world = toml.get("package")?.get("metadata")?.get("component")?.get("target")?.get("world")?;
-    world.as_str().map(str::to_string)
-}
-
-/// The project files a new component adds itself to: a budget (the
-/// template's, baseline 0) in the project file, and for a middleware the
-/// template's compositions with handlers the project has; in edgekit's
-/// repository (`ours`) a README row too.
+/// The project files a new component adds itself to: a budget per
+/// artifact (the template artifact's, baseline 0) in the project file, and
+/// for a middleware the template's compositions, in front of the handlers
+/// the project has, of each of its artifacts; in edgekit's repository
+/// (`ours`) a README row per artifact too. `artifacts` holds each of the
+/// copy's: its line, the template's artifact and its new name.
 fn project_entries(
     project: &Project,
     origin: &ProjectOrigin,
-    name: &str,
     template: &str,
+    artifacts: &[(Option<String>, String, String)],
     ours: bool,
     writes: &mut Vec<(PathBuf, Vec<u8>)>,
 ) -> Result<()> {
     let root = &project.root;
     if ours {
         let readme_path = root.join("README.md");
-        let readme =
+        let mut readme =
             std::fs::read_to_string(&readme_path).with_context(|| format!("cannot read {}", readme_path.display()))?;
-        let row_start = format!("| `{template}` |");
-        let row = readme
-            .lines()
-            .find(|l| l.starts_with(&row_start))
-            .with_context(|| format!("README.md has no component-table row for `{template}`"))?;
-        // The WASI and imports columns are the template's; size is filled in by
-        // hand after `dist`.
-        let wasi = row.split(" | ").nth(1).unwrap_or("none");
-        let imports = row.split(" | ").nth(3).unwrap_or("nothing");
-        let new_row = format!("| `{name}` | {wasi} | made from the `{template}` template | {imports} | |");
-        let at = readme.find(row).unwrap_or(0) + row.len();
-        let mut new_readme = readme.clone();
-        new_readme.insert_str(at, &format!("\n{new_row}"));
-        writes.push((readme_path, new_readme.into_bytes()));
+        for (_, artifact, renamed) in artifacts {
+            let row_start = format!("| `{artifact}` |");
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&row_start))
+                .with_context(|| format!("README.md has no component-table row for `{artifact}`"))?
+                .to_string();
+            // The WASI and imports columns are the template's; size is
+            // filled in by hand after `dist`.
+            let wasi = row.split(" | ").nth(1).unwrap_or("none");
+            let imports = row.split(" | ").nth(3).unwrap_or("nothing");
+            let made = match artifact == template {
+                true => format!("made from the `{template}` template"),
+                false => format!("made from the `{template}` template (its `{artifact}`)"),
+            };
+            let new_row = format!("| `{renamed}` | {wasi} | {made} | {imports} | |");
+            let at = readme.find(&row).unwrap_or(0) + row.len();
+            readme.insert_str(at, &format!("\n{new_row}"));
+        }
+        writes.push((readme_path, readme.into_bytes()));
     }
 
     let budget_of = |key: &str| {
@@ -576,24 +783,32 @@ fn project_entries(
             .artifacts
             .get(key)
             .map(|b| b.budget)
-            .with_context(|| format!("edgekit's {} has no budget for the template `{key}`", project::FILE))
+            .with_context(|| format!("edgekit's {} has no budget for the template's `{key}`", project::FILE))
     };
-    let mut entries = vec![(name.to_string(), budget_of(template)?)];
+    let mut entries = Vec::new();
+    for (_, artifact, renamed) in artifacts {
+        entries.push((renamed.clone(), budget_of(artifact)?));
+    }
 
     // A middleware template's tests run its compositions: the copy gets the
-    // same ones, in front of the same handlers, where the project has them.
-    let handlers = workspace::component_names(root)?;
-    let copied: Vec<Composition> = origin
-        .compositions
-        .iter()
-        .filter(|c| c.middleware == template && handlers.contains(&c.handler))
-        .map(|c| Composition { middleware: name.to_string(), handler: c.handler.clone() })
-        .collect();
-    for composition in &copied {
-        entries.push((composition.name(), budget_of(&format!("{template}+{}", composition.handler))?));
+    // same ones, for each of its artifacts, in front of the same handlers,
+    // where the project has them.
+    let handlers = workspace::artifact_names(root)?;
+    let mut copied: Vec<(Composition, String)> = Vec::new();
+    for composition in &origin.compositions {
+        let Some((_, artifact, renamed)) = artifacts.iter().find(|(_, a, _)| *a == composition.middleware) else {
+            continue;
+        };
+        if handlers.contains(&composition.handler) {
+            let new = Composition { middleware: renamed.clone(), handler: composition.handler.clone() };
+            copied.push((new, format!("{artifact}+{}", composition.handler)));
+        }
+    }
+    for (composition, template_key) in &copied {
+        entries.push((composition.name(), budget_of(template_key)?));
     }
     let mut compositions = project.file.composition.clone();
-    compositions.extend(copied);
+    compositions.extend(copied.into_iter().map(|(c, _)| c));
     let text = project::edit(root, |doc| {
         project::set_compositions(doc, &compositions)?;
         entries

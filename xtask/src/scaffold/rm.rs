@@ -1,8 +1,9 @@
 //! `cargo xtask rm <component>`: takes a component out of the project, with
-//! everything that names it: its crate directory (code, WIT, tests), its
-//! budget, the compositions it is part of (with their budgets) in the
-//! project file, its README row when the README has one, and its dist
-//! artifacts and manifest entries. What is left passes `dist`, `size`,
+//! everything that names it or one of its artifacts (one per WASI line it
+//! is built for): its crate directory (code, WIT, tests), its budgets, the
+//! compositions one of them is part of (with their budgets) in the project
+//! file, their README rows when the README has them, and their dist
+//! artifacts, debug builds and manifest entries. What is left passes `dist`, `size`,
 //! `tidy` and `cargo test`. Everything is computed before anything changes.
 
 use std::path::{Path, PathBuf};
@@ -33,17 +34,16 @@ pub fn remove(root: &Path, name: &str) -> Result<Vec<String>> {
         bail!("no component `{name}` in this project (there are: {}); nothing removed", names.join(", "));
     }
     let project = Project::load(root)?;
+    // Every artifact it builds (one per WASI line), and every composition
+    // one of them is part of.
+    let own = workspace::load(&project.components_dir().join(name))?.artifacts();
+    let part = |c: &project::Composition| own.contains(&c.middleware) || own.contains(&c.handler);
     let mut done = Vec::new();
-    let gone: Vec<String> = compose::compositions(root)?
-        .into_iter()
-        .filter(|c| c.middleware == name || c.handler == name)
-        .map(|c| c.name())
-        .collect();
-    let artifacts: Vec<String> = std::iter::once(name.to_string()).chain(gone.iter().cloned()).collect();
+    let gone: Vec<String> = compose::compositions(root)?.into_iter().filter(part).map(|c| c.name()).collect();
+    let artifacts: Vec<String> = own.iter().chain(&gone).cloned().collect();
 
     let mut writes: Vec<(PathBuf, String)> = Vec::new();
-    let kept: Vec<project::Composition> =
-        project.file.composition.iter().filter(|c| c.middleware != name && c.handler != name).cloned().collect();
+    let kept: Vec<project::Composition> = project.file.composition.iter().filter(|c| !part(c)).cloned().collect();
     let file = project::edit(root, |doc| {
         project::set_compositions(doc, &kept)?;
         artifacts.iter().try_for_each(|artifact| project::remove_budget(doc, artifact))
@@ -71,17 +71,19 @@ pub fn remove(root: &Path, name: &str) -> Result<Vec<String>> {
     let dist = workspace::dist_dir(root);
     if Manifest::path(&dist).exists() {
         let pins = crate::wit::Pins::load(&project.pins_dir())?;
-        let remaining = workspace::component_names(root)?;
+        let remaining = workspace::artifact_names(root)?;
         let compositions = compose::compositions(root)?;
         let exists = |n: &str| remaining.iter().any(|r| r == n) || compositions.iter().any(|c| c.name() == n);
         Manifest::update(&dist, &pins.versions()?, &[], exists)?;
         done.push(format!("its artifacts from {}", dist.display()));
     }
-    // Its debug build (`dist --debug`), which no manifest lists.
-    let debug = crate::pipeline::debug::debug_dir(root).join(format!("{name}.wasm"));
-    if debug.exists() {
-        std::fs::remove_file(&debug).with_context(|| format!("cannot remove {}", debug.display()))?;
-        done.push(format!("its debug build {}", debug.display()));
+    // Its debug builds (`dist --debug`), which no manifest lists.
+    for artifact in &own {
+        let debug = crate::pipeline::debug::debug_dir(root).join(format!("{artifact}.wasm"));
+        if debug.exists() {
+            std::fs::remove_file(&debug).with_context(|| format!("cannot remove {}", debug.display()))?;
+            done.push(format!("its debug build {}", debug.display()));
+        }
     }
     Ok(done)
 }

@@ -35,22 +35,46 @@ fn new_refuses_bad_names_existing_directories_and_unknown_templates() {
     let tmp = workspace_copy("new-refused");
     let before = snapshot(tmp.path());
     let out = tmp.path().join("components");
-    for (name, template, out, expected) in [
-        ("Orders", "greeter", None, "`Orders` is not a valid component name"),
-        ("9lives", "greeter", None, "`9lives` is not a valid component name"),
-        ("orders--api", "greeter", None, "is not a valid component name"),
-        ("orders_api", "greeter", None, "is not a valid component name"),
-        ("type", "greeter", None, "`type` is a Rust or WIT keyword"),
-        ("edge-fn", "greeter", None, "components/edge-fn already exists"),
+    for (name, template, out, lines, expected) in [
+        ("Orders", "greeter", None, &[][..], "`Orders` is not a valid component name"),
+        ("9lives", "greeter", None, &[], "`9lives` is not a valid component name"),
+        ("orders--api", "greeter", None, &[], "is not a valid component name"),
+        ("orders_api", "greeter", None, &[], "is not a valid component name"),
+        ("type", "greeter", None, &[], "`type` is a Rust or WIT keyword"),
+        ("edge-fn", "greeter", None, &[], "components/edge-fn already exists"),
+        // Not a crate, but an artifact of one (http-api's 0.3 line).
+        ("http-api-p3", "greeter", None, &[], "`http-api-p3` is already the name of an artifact"),
+        (
+            "orders",
+            "http-api",
+            None,
+            &["p4".to_string()],
+            "the `http-api` template is built for p2, p3; --lines names p4",
+        ),
+        (
+            "orders",
+            "greeter",
+            None,
+            &["p3".to_string()],
+            "the `greeter` template has one world, not a choice of WASI lines",
+        ),
         (
             "orders",
             "nope",
             None,
-            "no template `nope`: the templates are the components under components/ (command, edge-fn, edge-fn-p3, greeter",
+            &[],
+            "no template `nope`: the templates are the components under components/ (command, edge-fn, greeter, \
+             http-api, kv-api, middleware, proxy)",
         ),
-        ("orders", "greeter", Some(out.as_path()), "already exists and is not empty: name a new directory with --out"),
+        (
+            "orders",
+            "greeter",
+            Some(out.as_path()),
+            &[],
+            "already exists and is not empty: name a new directory with --out",
+        ),
     ] {
-        assert_mentions(&error_of(new::create(tmp.path(), name, template, out)), &[expected]);
+        assert_mentions(&error_of(new::create_with(tmp.path(), name, template, out, lines)), &[expected]);
         assert!(snapshot(tmp.path()) == before, "`new {name} --template {template}` changed files");
     }
 }
@@ -85,11 +109,17 @@ fn new_renames_identifiers_and_names_and_leaves_prose() {
     // template's words, while the code's names move.
     let gateway = read("components/gateway/src/lib.rs");
     let proxy = read("components/proxy/src/lib.rs");
-    // Written on the guest library, its code names no world; the world file
-    // and the manifest do, the library dependency stays as it is, and the
-    // copy links the library in as the template does.
+    // Written on the guest library, its code names no world; the world
+    // files (one per WASI line) and the manifest's lines table do, the
+    // library dependency stays as it is, and the copy links the library in
+    // as the template does.
     assert_mentions(&read("components/gateway/wit/gateway.wit"), &["world gateway {"]);
-    assert_mentions(&read("components/gateway/Cargo.toml"), &["world = \"gateway\"", "edgekit = { path = \"edgekit\""]);
+    assert_mentions(&read("components/gateway/wit/gateway-p3.wit"), &["world gateway-p3 {"]);
+    assert_mentions(
+        &read("components/gateway/Cargo.toml"),
+        &["p2 = \"gateway\"", "p3 = \"gateway-p3\"", "p3 = [\"edgekit/p3\"]", "edgekit = { path = \"edgekit\""],
+    );
+    assert_mentions(&read("components/gateway/edgekit-test.rs"), &["compiled(\"gateway\"", "compiled(\"gateway-p3\""]);
     let link = std::fs::read_link(tmp.path().join("components/gateway/edgekit")).unwrap();
     assert_eq!(link, Path::new("../../guest"));
     let prose = |text: &str| -> Vec<String> {
@@ -97,11 +127,33 @@ fn new_renames_identifiers_and_names_and_leaves_prose() {
     };
     assert_eq!(prose(&gateway), prose(&proxy), "comments changed");
     assert!(prose(&gateway).iter().any(|l| l.contains("proxy")), "the template's comments name it");
-    // A middleware's tests run its composition, which the copy gets under
-    // its own name.
+    // A middleware's tests run its compositions, one per line, which the
+    // copy gets under its own names.
     new::create(tmp.path(), "auth", "middleware", None).unwrap();
-    assert_mentions(&read("components/auth/edgekit-test.rs"), &["compiled(\"auth+http-api\""]);
-    assert_mentions(&read("edgekit.toml"), &["middleware = \"auth\""]);
+    assert_mentions(
+        &read("components/auth/edgekit-test.rs"),
+        &["compiled(\"auth+http-api\"", "compiled(\"auth-p3+http-api-p3\""],
+    );
+    assert_mentions(
+        &read("edgekit.toml"),
+        &["middleware = \"auth\"", "middleware = \"auth-p3\"", "[budgets.\"auth-p3+http-api-p3\"]"],
+    );
+    // One line of two: the other's world file, feature, lines entry, tests,
+    // budget and README row stay behind.
+    new::create_with(tmp.path(), "solo", "http-api", None, &["p3".to_string()]).unwrap();
+    let manifest = read("components/solo/Cargo.toml");
+    assert_mentions(&manifest, &["p3 = \"solo-p3\"", "p3 = [\"edgekit/p3\"]"]);
+    assert!(!manifest.contains("p2 = "), "{manifest}");
+    assert!(!tmp.path().join("components/solo/wit/solo.wit").exists());
+    assert_mentions(&read("components/solo/wit/solo-p3.wit"), &["world solo-p3 {"]);
+    let tests = read("components/solo/edgekit-test.rs");
+    assert!(tests.contains("\nmod p3 {") && !tests.contains("mod p2 {"), "{tests}");
+    let budgets = size::budgets(tmp.path()).unwrap();
+    assert_eq!(budgets.artifacts["solo-p3"].budget, budgets.artifacts["http-api-p3"].budget);
+    assert!(!budgets.artifacts.contains_key("solo"));
+    let readme = read("README.md");
+    assert!(readme.contains("| `solo-p3` |") && !readme.contains("| `solo` |"), "{readme}");
+    tidy::check(tmp.path()).unwrap();
     // The name is taken now.
     assert_mentions(&error_of(new::create(tmp.path(), "hello-world", "edge-fn", None)), &["already exists"]);
 }
@@ -128,18 +180,46 @@ fn new_out_is_standalone_and_goes_back_through_dist() {
         "rust-toolchain.toml",
         "edgekit-test.rs",
         "wit/orders-api.wit",
-        "wit/deps/http.wit",
+        "wit/orders-api-p3.wit",
         "edgekit/Cargo.toml",
         "edgekit/src/lib.rs",
         "edgekit/wit/p2/guest.wit",
+        // The pins, copied through the library's links to them (and the
+        // 0.3 line's link to the extension written out beside 0.2's).
+        "edgekit/wit/p2/deps/http.wit",
+        "edgekit/wit/p3/deps/http.wit",
+        "edgekit/wit/p3/deps/keyvalue.wit",
     ] {
-        assert!(crate_dir.join(file).is_file(), "{file} is missing from the standalone crate");
+        let path = crate_dir.join(file);
+        assert!(path.is_file() && !path.is_symlink(), "{file} is missing from the standalone crate, or a link");
     }
-    assert!(!crate_dir.join("edgekit").is_symlink(), "the standalone crate has a copy of the library, not a link");
+    for dir in ["edgekit", "edgekit/wit/p2/deps", "edgekit/wit/p3/deps"] {
+        assert!(!crate_dir.join(dir).is_symlink(), "the standalone crate has a copy of {dir}, not a link");
+    }
+    assert!(!crate_dir.join("wit/deps").exists(), "a component's wit/ holds its worlds alone");
+    assert_mentions(
+        &std::fs::read_to_string(crate_dir.join("README.md")).unwrap(),
+        &["--features p2   # world orders-api", "--features p3   # world orders-api-p3"],
+    );
+    // A template that generates its own bindings gets its line's pins
+    // copied where its link to them was.
+    let counter = out.path().join("counter");
+    new::create(tmp.path(), "counter", "command", Some(&counter)).unwrap();
+    assert!(counter.join("wit/deps/cli.wit").is_file() && !counter.join("wit/deps").is_symlink());
+    assert!(snapshot(tmp.path()) == before, "`new --out` changed the workspace");
     copy_tree(&crate_dir, &tmp.path().join("components/orders-api"));
+    copy_tree(&counter, &tmp.path().join("components/counter"));
     let sh = xshell::Shell::new().unwrap();
-    let (_, artifacts) = dist::produce(&sh, tmp.path(), &["orders-api".to_string()]).unwrap();
-    assert_eq!(artifacts[0].0.world, "edgekit:components/orders-api@0.1.0");
+    let (_, artifacts) = dist::produce(&sh, tmp.path(), &["orders-api".to_string(), "counter".to_string()]).unwrap();
+    let worlds: Vec<&str> = artifacts.iter().map(|(a, _)| a.world.as_str()).collect();
+    assert_eq!(
+        worlds,
+        [
+            "edgekit:components/command@0.1.0",
+            "edgekit:components/orders-api@0.1.0",
+            "edgekit:components/orders-api-p3@0.1.0"
+        ]
+    );
 }
 
 /// `new` from every template into a copy of the workspace, then the same
@@ -222,15 +302,20 @@ fn removing_templates_leaves_a_workspace_that_passes() {
     let (pins, artifacts) = dist::produce(&sh, tmp.path(), &[]).unwrap();
     dist::write(tmp.path(), &pins, &artifacts).unwrap();
     let all = workspace::component_names(tmp.path()).unwrap();
-    // Each one alone, in its own copy, for the guards that need no build.
+    // Each one alone, in its own copy, for the guards that need no build:
+    // every artifact of the crate (each line's) goes, with its budget, its
+    // compositions and its README row.
     for name in &all {
         let one = workspace_copy(&format!("rm-{name}"));
+        let artifacts = workspace::load(&one.path().join("components").join(name)).unwrap().artifacts();
         rm::remove(one.path(), name).unwrap();
         tidy::check(one.path()).unwrap();
         let budgets = size::budgets(one.path()).unwrap();
-        assert!(!budgets.artifacts.keys().any(|k| k == name || k.split('+').any(|p| p == name)), "{name}");
         let readme = std::fs::read_to_string(one.path().join("README.md")).unwrap();
-        assert!(!readme.contains(&format!("| `{name}` ")), "{name} is still in the README");
+        for artifact in &artifacts {
+            assert!(!budgets.artifacts.keys().any(|k| k.split('+').any(|p| p == artifact)), "{name}: {artifact}");
+            assert!(!readme.contains(&format!("| `{artifact}` ")), "{artifact} is still in the README");
+        }
     }
     // Then all but the greeter from the built copy: the manifest forgets
     // them, their files go, and `size` passes on what is left.
@@ -240,7 +325,7 @@ fn removing_templates_leaves_a_workspace_that_passes() {
     let dist_dir = workspace::dist_dir(tmp.path());
     let manifest = crate::artifact::Manifest::read(&dist_dir).unwrap();
     assert_eq!(manifest.components.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["greeter"]);
-    assert!(!dist_dir.join("edge-fn.wasm").exists());
+    assert!(!dist_dir.join("edge-fn.wasm").exists() && !dist_dir.join("edge-fn-p3.wasm").exists());
     let budgets = size::budgets(tmp.path()).unwrap();
     let sizes = size::dist_sizes(tmp.path()).unwrap();
     assert!(size::evaluate(&budgets, &sizes, budgets.tolerance_percent).iter().all(|o| o.ok));

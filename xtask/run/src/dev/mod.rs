@@ -54,7 +54,7 @@ pub fn run(flags: flags::Dev) -> Result<()> {
     // Watching starts before the first build, so no change is missed.
     let (events, heard) = mpsc::channel();
     let from_watcher = events.clone();
-    let mut sources = watch::Sources::watch(&root, &target.parts, move |batch| {
+    let mut sources = watch::Sources::watch(&root, &target.crates, move |batch| {
         let _ = from_watcher.send(Event::Paths(batch));
     })?;
 

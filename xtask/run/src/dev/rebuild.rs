@@ -20,23 +20,36 @@ use xtask::pipeline::{compose, dist};
 use xtask::report::group;
 use xtask::workspace;
 
-/// What `dev` serves: a component, or a composition of the project file, and
-/// the components a rebuild builds for it.
+/// What `dev` serves: an artifact, or a composition of the project file,
+/// the artifacts a rebuild builds for it, and the crates they are built
+/// from (whose sources `dev` watches).
 pub struct Target {
     pub name: String,
     pub parts: Vec<String>,
+    pub crates: Vec<String>,
 }
 
 impl Target {
-    /// The component or composition `name` of the workspace at `root`.
+    /// The artifact (`http-api`, `http-api-p3`) or composition `name` of the
+    /// project at `root`.
     pub fn find(root: &Path, name: &str) -> Result<Target> {
-        let components = workspace::component_names(root)?;
-        if components.iter().any(|c| c == name) {
-            return Ok(Target { name: name.to_string(), parts: vec![name.to_string()] });
-        }
+        let components = workspace::artifact_names(root)?;
         let compositions = compose::compositions(root)?;
-        if let Some(c) = compositions.iter().find(|c| c.name() == name) {
-            return Ok(Target { name: name.to_string(), parts: vec![c.middleware.clone(), c.handler.clone()] });
+        let parts = match compositions.iter().find(|c| c.name() == name) {
+            _ if components.iter().any(|c| c == name) => Some(vec![name.to_string()]),
+            Some(c) => Some(vec![c.middleware.clone(), c.handler.clone()]),
+            None => None,
+        };
+        if let Some(parts) = parts {
+            let mut crates = Vec::new();
+            for part in &parts {
+                let component = workspace::component_of(root, part)?
+                    .with_context(|| format!("`{name}` names `{part}`, which no component of the project builds"))?;
+                if !crates.contains(&component.name) {
+                    crates.push(component.name);
+                }
+            }
+            return Ok(Target { name: name.to_string(), parts, crates });
         }
         let names: Vec<String> = compositions.iter().map(|c| c.name()).collect();
         bail!(
@@ -113,7 +126,8 @@ pub struct Rebuilt {
 /// handler, then writes `target/dist/` as `dist` does. `stopping` is asked
 /// before anything is written: a stopped `dev` writes nothing more.
 pub fn rebuild(sh: &Shell, root: &Path, target: &Target, host: &Host, stopping: impl Fn() -> bool) -> Result<Rebuilt> {
-    let (pins, artifacts) = dist::produce(sh, root, &target.parts)?;
+    // The artifacts served, each alone (not every line of its crate).
+    let (pins, artifacts) = dist::produce_builds(sh, root, &workspace::artifacts(root, &target.parts)?, true)?;
     let served = artifacts
         .iter()
         .map(|(artifact, _)| artifact)

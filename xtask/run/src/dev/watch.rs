@@ -1,12 +1,15 @@
 //! What `dev` watches, and which of the watcher's events are changes.
 //!
-//! It watches the crate of each component it serves (`components/<c>/`,
-//! with its world file under `wit/`), the pins (`wit/`), and two files at
-//! the root (the project file, `edgekit.toml`, and `rust-toolchain.toml`).
-//! It leaves out build output (`target/` anywhere), the copies of the pins
-//! that the pipeline itself refreshes (`components/<c>/wit/deps/`), the
-//! temporary files of atomic writes (`.<name>.tmp`), a component's tests
-//! (`edgekit-test.rs`, not a source), and editors' swap and backup files.
+//! It watches the crate of each artifact it serves (`components/<c>/`, with
+//! its world files under `wit/`: one crate builds both lines' artifacts),
+//! the pins (`wit/`), and two files at the root (the project file,
+//! `edgekit.toml`, and `rust-toolchain.toml`). It leaves out build output
+//! (`target/` anywhere), the temporary files of atomic writes
+//! (`.<name>.tmp`), a component's tests (`edgekit-test.rs`, not a source),
+//! and editors' swap and backup files. A component holds no copy of the
+//! pins for the pipeline to refresh (a crate generating its own bindings
+//! links `wit/deps` to them), so nothing under a crate is the pipeline's
+//! own output.
 //!
 //! A path is a change only when its contents differ from the last ones seen
 //! (a hash per file): saving a file unchanged, touching it, or the pipeline
@@ -43,16 +46,17 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// Starts watching the crates `parts` of the workspace at `root`, its
-    /// pins and root files; each batch of events goes to `events`.
+    /// Starts watching the component crates `crates` (directory names) of
+    /// the project at `root`, its pins and root files; each batch of
+    /// events goes to `events`.
     pub fn watch(
         root: &Path,
-        parts: &[String],
+        crates: &[String],
         events: impl Fn(DebounceEventResult) + Send + 'static,
     ) -> Result<Sources> {
         let project = xtask::project::Project::load(root)?;
         let root = root.to_path_buf();
-        let crates: Vec<PathBuf> = parts.iter().map(|p| project.components_dir().join(p)).collect();
+        let crates: Vec<PathBuf> = crates.iter().map(|c| project.components_dir().join(c)).collect();
         let pins = project.pins_dir();
         let mut debouncer = new_debouncer(DEBOUNCE, events).context("cannot start the file watcher")?;
         let watcher = debouncer.watcher();
@@ -94,10 +98,7 @@ impl Sources {
         if path.starts_with(&self.pins) {
             return true;
         }
-        self.crates.iter().any(|dir| {
-            path.strip_prefix(dir)
-                .is_ok_and(|inside| !inside.starts_with("wit/deps") && inside != Path::new("edgekit-test.rs"))
-        })
+        self.crates.iter().any(|dir| path.strip_prefix(dir).is_ok_and(|inside| inside != Path::new("edgekit-test.rs")))
     }
 
     /// The sources among `paths` whose contents changed since last seen
@@ -178,6 +179,9 @@ mod tests {
             "components/edge-fn/Cargo.toml",
             "components/edge-fn/Cargo.lock",
             "components/edge-fn/wit/edge-fn.wit",
+            "components/edge-fn/wit/edge-fn-p3.wit",
+            // A link to the pins, in a crate that generates its own bindings.
+            "components/edge-fn/wit/deps/http.wit",
             "wit/deps/http.wit",
             "wit/workspace.wit",
             "edgekit.toml",
@@ -186,7 +190,6 @@ mod tests {
             "target/dist/edge-fn.wasm",
             "target/dist/.manifest.json.tmp",
             "components/edge-fn/target/release/x",
-            "components/edge-fn/wit/deps/http.wit",
             "components/edge-fn/wit/deps/.http.wit.tmp",
             "components/edge-fn/edgekit-test.rs",
             "components/edge-fn/src/.lib.rs.swp",

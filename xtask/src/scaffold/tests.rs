@@ -178,7 +178,6 @@ fn new_out_is_standalone_and_goes_back_through_dist() {
         "README.md",
         "Cargo.lock",
         "rust-toolchain.toml",
-        "edgekit-test.rs",
         "wit/orders-api.wit",
         "wit/orders-api-p3.wit",
         "edgekit/Cargo.toml",
@@ -193,6 +192,7 @@ fn new_out_is_standalone_and_goes_back_through_dist() {
         let path = crate_dir.join(file);
         assert!(path.is_file() && !path.is_symlink(), "{file} is missing from the standalone crate, or a link");
     }
+    assert!(!crate_dir.join("edgekit-test.rs").exists(), "edgekit's own tests are not a standalone crate's");
     for dir in ["edgekit", "edgekit/wit/p2/deps", "edgekit/wit/p3/deps"] {
         assert!(!crate_dir.join(dir).is_symlink(), "the standalone crate has a copy of {dir}, not a link");
     }
@@ -215,7 +215,7 @@ fn new_out_is_standalone_and_goes_back_through_dist() {
     assert_eq!(
         worlds,
         [
-            "edgekit:components/command@0.1.0",
+            "edgekit:components/counter@0.1.0",
             "edgekit:components/orders-api@0.1.0",
             "edgekit:components/orders-api-p3@0.1.0"
         ]
@@ -227,9 +227,10 @@ fn new_out_is_standalone_and_goes_back_through_dist() {
 ///
 /// The copy shares the workspace's target directory, and cargo names a
 /// path package's builds by its path relative to the workspace root, so:
-/// the copy's host crate is renamed, or its build would replace the
-/// workspace's own; and the copy has every member of the workspace and is
-/// tested with `--workspace`, so that its dependencies resolve the same
+/// the copy's host crate is renamed (and so are the dependencies on it, of
+/// `xtask-run` and `cargo-edgekit`), or its build would replace the
+/// workspace's own; and the copy has every member of the workspace
+/// (`cargo-edgekit` too) and is tested with `--workspace`, so that its dependencies resolve the same
 /// features and their builds (wasmtime's, tokio's) are the workspace's, not
 /// a second set.
 #[test]
@@ -240,7 +241,7 @@ fn new_from_every_template_builds_and_passes_its_tests() {
     for file in ["Cargo.toml", "Cargo.lock"] {
         std::fs::copy(root.join(file), tmp.path().join(file)).unwrap();
     }
-    for dir in ["host", "xtask"] {
+    for dir in ["host", "xtask", "cargo-edgekit"] {
         copy_tree(&root.join(dir), &tmp.path().join(dir));
     }
     let edit = |rel: &str, from: &str, to: &str| {
@@ -254,6 +255,11 @@ fn new_from_every_template_builds_and_passes_its_tests() {
         "xtask/run/Cargo.toml",
         "edgekit-host = { path = \"../../host\" }",
         "edgekit-host = { path = \"../../host\", package = \"edgekit-host-copy\" }",
+    );
+    edit(
+        "cargo-edgekit/Cargo.toml",
+        "edgekit-host = { path = \"../host\" }",
+        "edgekit-host = { path = \"../host\", package = \"edgekit-host-copy\" }",
     );
 
     let templates = workspace::component_names(tmp.path()).unwrap();

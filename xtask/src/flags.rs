@@ -74,7 +74,7 @@ impl Command {
         let path = |component: &str| component.ends_with(".wasm") || component.contains('/');
         match self {
             Command::Init(_) | Command::Pull(_) => false,
-            Command::Serve(serve) => !path(&serve.component),
+            Command::Serve(serve) => serve.component.as_deref().is_none_or(|c| !path(c)),
             Command::Call(call) => !path(&call.component),
             Command::New(new) => new.out.is_none(),
             _ => true,
@@ -198,23 +198,30 @@ pub struct Compose {
 
 /// Serve a wasi:http component over HTTP: a fresh instance per request,
 /// with a per-request deadline and memory limit, outbound requests only to
-/// the hosts allowed and only the wasi:config variables given.
+/// the hosts allowed and only the wasi:config variables given. With no
+/// component named, serve the project's app: each [[route]] of
+/// edgekit.toml to its component, on one address, with the limits and
+/// grants below except where the route sets its own.
 #[derive(clap::Args, Debug)]
 pub struct Serve {
-    /// A dist artifact's name, or a path to a `.wasm` component.
-    pub component: String,
+    /// A dist artifact's name, or a path to a `.wasm` component; none: the
+    /// app of edgekit.toml's [[route]]s.
+    pub component: Option<String>,
     #[command(flatten)]
     pub options: ServeOptions,
 }
 
 /// Serve a component and rebuild it on every change: edit, save, and the
 /// next request gets the new version, checked like `dist` and `size` check
-/// it; a change that fails keeps the old version serving.
+/// it; a change that fails keeps the old version serving. With no component
+/// named, serve the project's app (edgekit.toml's [[route]]s) and rebuild
+/// only the components whose sources changed; the other routes go on
+/// serving as they were.
 #[derive(clap::Args, Debug)]
 pub struct Dev {
     /// A component of this project, or a composition its edgekit.toml lists
-    /// (`middleware+http-api`).
-    pub component: String,
+    /// (`middleware+http-api`); none: the app of its [[route]]s.
+    pub component: Option<String>,
     #[command(flatten)]
     pub options: ServeOptions,
 }

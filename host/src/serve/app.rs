@@ -114,6 +114,8 @@ pub struct App {
     /// Exact paths first, then prefixes, longest first: the first that takes
     /// a path is its route.
     routes: Vec<Route>,
+    /// The patterns in the order given, for the 404's text.
+    listed: String,
 }
 
 impl App {
@@ -128,8 +130,9 @@ impl App {
                 bail!("route {} is an app of its own: give it a component's handler", route.pattern);
             }
         }
+        let listed: Vec<String> = routes.iter().map(|r| r.pattern.to_string()).collect();
         routes.sort_by_key(|route| route.pattern.precedence());
-        Ok(App { routes })
+        Ok(App { routes, listed: listed.join(", ") })
     }
 
     /// The route that takes `path`, and how many bytes of it are its prefix.
@@ -143,8 +146,7 @@ impl App {
 
     /// Each request to a path no route takes gets this text with its 404.
     fn not_found(&self, path: &str) -> String {
-        let routes: Vec<String> = self.routes.iter().map(|r| r.pattern.to_string()).collect();
-        format!("no route takes {path}; this app's routes: {}\n", routes.join(", "))
+        format!("no route takes {path}; this app's routes: {}\n", self.listed)
     }
 }
 

@@ -70,6 +70,11 @@ impl Lattice {
         Ok(lattice)
     }
 
+    /// How many hosts it started (from 1, killed ones included).
+    pub fn hosts(&self) -> usize {
+        self.hosts.len()
+    }
+
     /// Where the parts' logs are: `nats.log`, `wadm.log`, `host-<n>.log`, `registry.log`.
     pub fn logs(&self) -> &Path {
         self.dir.path()

@@ -5,10 +5,15 @@
 //! publishes the artifacts to its registry, deploys them and serves until
 //! Ctrl-C.
 //!
+//! With no component named, a project with `[[route]]`s deploys its app as
+//! one application (`app.rs`): every route's component behind one HTTP
+//! server in path mode.
+//!
 //! WASI 0.3 artifacts are refused: wasmCloud 1.x embeds wasmtime 38, whose
 //! `wasi:http` is 0.2 (0.2.6; wasmtime's linker takes our 0.2.12 imports
 //! as semver-compatible with it).
 
+pub mod app;
 pub mod lattice;
 pub mod manifest;
 pub mod tools;
@@ -26,8 +31,11 @@ use xtask::workspace;
 
 use crate::oci::{Image, dist_entries};
 use crate::{publish, registry};
+use app::RoutedApp;
 use lattice::Lattice;
 use manifest::{App, Listener, app_name};
+use xtask::project::routes::Route;
+use xtask::project::{self, Project};
 
 pub fn run(args: flags::Deploy) -> Result<()> {
     match args.engine {
@@ -38,6 +46,13 @@ pub fn run(args: flags::Deploy) -> Result<()> {
 fn wasmcloud(args: flags::Wasmcloud) -> Result<()> {
     let sh = Shell::new()?;
     let root = workspace::root();
+    let routes = match args.components.is_empty() {
+        true => Project::load(&root)?.file.route,
+        false => Vec::new(),
+    };
+    if !routes.is_empty() {
+        return deploy_app(&sh, &root, &routes, &args);
+    }
     if !args.local {
         let registry = args.registry.clone().with_context(|| {
             format!(
@@ -76,6 +91,105 @@ fn wasmcloud(args: flags::Wasmcloud) -> Result<()> {
     eprintln!("==> stopping the lattice");
     drop(local);
     Ok(())
+}
+
+/// `deploy wasmcloud` of the project's app: its manifest, or with
+/// `--local` a lattice serving it.
+fn deploy_app(sh: &Shell, root: &Path, routes: &[Route], args: &flags::Wasmcloud) -> Result<()> {
+    if args.hosts == 0 || args.replicas == 0 {
+        bail!("--hosts and --replicas must be at least 1");
+    }
+    if !args.local {
+        let registry = args.registry.clone().with_context(|| {
+            format!(
+                "name the registry the images are in: --registry ghcr.io/<org>/edgekit (push each route's \
+                 component there with `{}`), or deploy to a lattice on this machine with --local",
+                xtask::tool::cmd("publish <component> ghcr.io/<org>/edgekit/<component>:<version>")
+            )
+        })?;
+        let app = routed_app(
+            root,
+            routes,
+            &registry,
+            args.hosts,
+            args.replicas,
+            vec![Listener { host: None, address: args.listen }],
+        )?;
+        let written = write_app_manifest(&deploy_dir(root), &app)?;
+        let mut table = Table::new(["route", "component", "image"]).left(&[0, 1, 2]);
+        for (path, target) in &app.routes {
+            let image = app.parts.iter().find(|p| &p.name == target).map_or("", |p| p.image.as_str());
+            table.row([path.clone(), target.clone(), image.to_string()]);
+        }
+        println!("\n{}", table.text());
+        println!(
+            "{} on {} (path mode): {}; apply it to a lattice with `wash app deploy {}` (docs/deploy.md)",
+            app.name,
+            args.listen,
+            shown(root, &written),
+            shown(root, &written)
+        );
+        return Ok(());
+    }
+    xtask::process::on_interrupt_kill_children();
+    let started = Instant::now();
+    let mut local = Local::start(sh, args.hosts)?;
+    local.deploy_app(sh, root, routes, args.replicas, args.listen)?;
+    let mut table = Table::new(["application", "host", "url"]).left(&[1, 2]);
+    for app in &local.apps {
+        for (host, addr) in &app.addrs {
+            table.row([app.name.clone(), host.to_string(), format!("http://{addr}")]);
+        }
+    }
+    println!("\n{}", table.text());
+    println!(
+        "lattice up and the app answering {:.1} s after the start; logs in {}; Ctrl-C stops it all",
+        started.elapsed().as_secs_f64(),
+        local.lattice.logs().display()
+    );
+    xtask::process::until_interrupted();
+    eprintln!("==> stopping the lattice");
+    drop(local);
+    Ok(())
+}
+
+/// The app of `routes` with its images in `registry`, served on `listeners`.
+fn routed_app(
+    root: &Path,
+    routes: &[Route],
+    registry: &str,
+    hosts: usize,
+    replicas: usize,
+    listeners: Vec<Listener>,
+) -> Result<RoutedApp> {
+    let mut project = Project::load(root)?;
+    project.file.route = routes.to_vec();
+    project::routes::check(&project)?;
+    let (entries, paths) = app::plan(&project, routes)?;
+    let registry = registry.trim_end_matches('/');
+    let mut parts = Vec::new();
+    for entry in entries {
+        let name = app_name(&entry.name);
+        let version = crate::oci::crate_version(root, &entry.name)?;
+        parts.push(app::Part { image: format!("{registry}/{name}:{version}"), name, entry });
+    }
+    let described: Vec<String> = parts.iter().map(|p| format!("{} ({} bytes)", p.entry.name, p.entry.bytes)).collect();
+    Ok(RoutedApp {
+        name: app::name(root),
+        description: format!("edgekit app of {} routes, WASI 0.2: {}", paths.len(), described.join(", ")),
+        parts,
+        routes: paths,
+        replicas,
+        hosts,
+        listeners,
+    })
+}
+
+fn write_app_manifest(dir: &Path, app: &RoutedApp) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(format!("{}.wadm.yaml", app.name));
+    write_atomic(&path, app.manifest().as_bytes())?;
+    Ok(path)
 }
 
 /// target/dist/deploy/
@@ -212,6 +326,57 @@ impl Local {
     ) -> Result<Local> {
         let plan = Plan::new(root, names, hosts, replicas)?;
         let lattice = Lattice::start(sh, hosts)?;
+        let local = Local { lattice, apps: Vec::new() };
+        local.deploy(sh, root, plan, hosts, listen)
+    }
+
+    /// A lattice of `hosts` hosts with nothing deployed yet.
+    pub fn start(sh: &Shell, hosts: usize) -> Result<Local> {
+        Ok(Local { lattice: Lattice::start(sh, hosts)?, apps: Vec::new() })
+    }
+
+    /// Deploys the app of `routes` (the project's `[[route]]`s, or others
+    /// of its components) as one application, `replicas` of each component
+    /// spread over the hosts, each host's server in path mode on its own
+    /// port from `listen`'s; waits until every server answers.
+    pub fn deploy_app(
+        &mut self,
+        sh: &Shell,
+        root: &Path,
+        routes: &[Route],
+        replicas: usize,
+        listen: SocketAddr,
+    ) -> Result<()> {
+        let hosts = self.lattice.hosts();
+        let listeners = (1..=hosts)
+            .map(|h| {
+                let port = listen.port().checked_add(h as u16 - 1).context("ran out of ports above --listen")?;
+                Ok(Listener { host: Some(h), address: SocketAddr::new(listen.ip(), port) })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let registry_path = format!("{}/edgekit", self.lattice.registry.addr);
+        let app = routed_app(root, routes, &registry_path, hosts, replicas, listeners)?;
+        for part in &app.parts {
+            let image: Image = publish::image(&part.entry.name)?;
+            eprintln!("==> publish    {} to {}", part.entry.name, part.image);
+            publish::publish(&image, &registry::reference(&part.image)?)?;
+        }
+        let manifest = write_app_manifest(&deploy_dir(root).join("local"), &app)?;
+        eprintln!(
+            "==> deploy     the app {} ({} routes) through wadm onto {hosts} host(s)",
+            app.name,
+            app.routes.len()
+        );
+        self.lattice.apply(sh, &[manifest])?;
+        for (host, addr) in app.addrs() {
+            self.wait_answering(addr).with_context(|| format!("{} on host {host}", app.name))?;
+        }
+        self.apps.push(Deployed { name: app.name.clone(), addrs: app.addrs() });
+        Ok(())
+    }
+
+    fn deploy(self, sh: &Shell, root: &Path, plan: Plan, hosts: usize, listen: SocketAddr) -> Result<Local> {
+        let lattice = self.lattice;
         let registry_path = format!("{}/edgekit", lattice.registry.addr);
         let apps = plan.apps(&registry_path, listen, Some(hosts))?;
         for (entry, app) in plan.entries.iter().zip(&apps) {

@@ -47,9 +47,16 @@ pub struct Part {
     pub image: String,
 }
 
-/// The routes of `project` (or `routes`, when given) checked for wasmCloud
-/// 1.x: every reason one cannot go, or the parts and paths of the app.
-pub fn plan(project: &Project, routes: &[Route]) -> Result<(Vec<Entry>, Vec<(String, String)>)> {
+/// What of an app goes to wasmCloud: each artifact once, and each route as
+/// (exact path, the manifest name of its component).
+pub struct Deployable {
+    pub entries: Vec<Entry>,
+    pub paths: Vec<(String, String)>,
+}
+
+/// `routes` (of `project`'s components) checked for wasmCloud 1.x: every
+/// reason one cannot go, or what of them goes.
+pub fn plan(project: &Project, routes: &[Route]) -> Result<Deployable> {
     let file = project.root.join(project::FILE);
     if routes.is_empty() {
         bail!(
@@ -98,7 +105,7 @@ pub fn plan(project: &Project, routes: &[Route]) -> Result<(Vec<Entry>, Vec<(Str
             xtask::tool::cmd("deploy wasmcloud <component>...")
         );
     }
-    Ok((entries, paths))
+    Ok(Deployable { entries, paths })
 }
 
 /// The application's name: the project directory's, as wadm takes it.

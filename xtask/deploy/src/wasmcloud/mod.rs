@@ -165,7 +165,7 @@ fn routed_app(
     let mut project = Project::load(root)?;
     project.file.route = routes.to_vec();
     project::routes::check(&project)?;
-    let (entries, paths) = app::plan(&project, routes)?;
+    let app::Deployable { entries, paths } = app::plan(&project, routes)?;
     let registry = registry.trim_end_matches('/');
     let mut parts = Vec::new();
     for entry in entries {

@@ -329,7 +329,12 @@ pub struct Portability {}
 /// Cold start (compile, load, instantiate, first call) and throughput
 /// against `wasmtime serve`; medians, no assertions.
 #[derive(clap::Args, Debug)]
-pub struct Bench {}
+pub struct Bench {
+    /// Measure only an app's routing: requests per second through an app's
+    /// routes against the same component served alone.
+    #[arg(long)]
+    pub app: bool,
+}
 
 /// Write each dist artifact as a Wasm OCI artifact (CNCF TAG Runtime layout)
 /// to target/dist/oci/<name>/, an OCI image layout.

@@ -31,9 +31,10 @@ fn args(components: &[&str]) -> Wasmcloud {
 
 #[test]
 fn manifests_name_the_image_and_spread_the_replicas() {
+    let root = workspace::root();
     let run = |a| wasmcloud::run(Deploy { engine: Engine::Wasmcloud(a) });
     run(args(&["edge-fn", "middleware+http-api"])).unwrap();
-    let dir = wasmcloud::deploy_dir(&workspace::root());
+    let dir = wasmcloud::deploy_dir(&root);
     let yaml = std::fs::read_to_string(dir.join("middleware-http-api.wadm.yaml")).unwrap();
     let version = env!("CARGO_PKG_VERSION");
     assert!(yaml.contains(&format!("image: ghcr.io/acme/edgekit/middleware-http-api:{version}\n")), "{yaml}");
@@ -56,6 +57,26 @@ fn manifests_name_the_image_and_spread_the_replicas() {
     assert!(e.contains("[[route]] 2 (path = \"/api/...\"): a prefix route"), "{e}");
     assert!(e.contains("[[route]] 3 (path = \"/kv/...\"): a prefix route"), "{e}");
     assert!(e.contains("kv-api: imports [\"wasi:keyvalue/"), "{e}");
+
+    // An app of exact paths goes: one application, every component once,
+    // the server in path mode, a link per route carrying its path.
+    let routes = xtask::project::routes::parse(&root.join("lattice-app.toml"), LATTICE_APP).unwrap();
+    let yaml = wasmcloud::app_manifest(&root, &routes, "ghcr.io/acme/edgekit", 2, 2, "0.0.0.0:8080".parse().unwrap())
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    println!("{yaml}");
+    assert_eq!(yaml.matches("type: component").count(), 2, "edge-fn and middleware+http-api, once each:\n{yaml}");
+    assert!(yaml.contains(&format!("image: ghcr.io/acme/edgekit/middleware-http-api:{version}\n")), "{yaml}");
+    assert!(yaml.contains("routing_mode: path\n              default_address: 0.0.0.0:8080\n"), "{yaml}");
+    assert_eq!(yaml.matches("- type: link").count(), 3, "{yaml}");
+    for (i, path) in ["/", "/items", "/items/2"].iter().enumerate() {
+        assert!(yaml.contains(&format!("name: route-{}\n", i + 1)), "{yaml}");
+        assert!(yaml.contains(&format!("path: {path}\n")), "{yaml}");
+    }
+    let bad = "[[route]]\npath = \"/p3\"\ncomponent = \"edge-fn-p3\"\n";
+    let routes = xtask::project::routes::parse(&root.join("bad.toml"), bad).unwrap();
+    let e =
+        format!("{:#}", wasmcloud::app_manifest(&root, &routes, "r", 1, 1, "0.0.0.0:1".parse().unwrap()).unwrap_err());
+    assert!(e.contains("[[route]] 1 (path = \"/p3\"): edge-fn-p3: WASI 0.3 not supported by wasmCloud 1.x"), "{e}");
 }
 
 /// An app wasmCloud 1.x's server can route: exact paths to 0.2 artifacts,

@@ -117,6 +117,16 @@ pub fn name(root: &Path) -> String {
 impl RoutedApp {
     /// The manifest as YAML.
     pub fn manifest(&self) -> String {
+        self.write(true)
+    }
+
+    /// The same without the links: its components and servers alone, the
+    /// first of `--local`'s two steps (see `Local::deploy_app`).
+    pub fn servers_only(&self) -> String {
+        self.write(false)
+    }
+
+    fn write(&self, links: bool) -> String {
         let RoutedApp { name, description, replicas, hosts, .. } = self;
         let mut y = String::new();
         let _ = writeln!(y, "apiVersion: core.oam.dev/v1beta1");
@@ -135,7 +145,12 @@ impl RoutedApp {
                 Some(host) => format!("http-server-host-{host}"),
                 None => "http-server".to_string(),
             };
-            // The server's own config: path mode, on this address.
+            // The server's own config: path mode, on this address; then each
+            // route's link config, which the links below name again. Listed
+            // here, wadm puts them with the server, before any link: a link
+            // whose config is not in yet waits for an event to be put, and
+            // one that comes before the config (a component already pulled
+            // starting at once) leaves the route unlinked, seen here.
             let _ = writeln!(
                 y,
                 "    - name: {server}\n      type: capability\n      properties:\n        \
@@ -143,6 +158,13 @@ impl RoutedApp {
                  properties:\n              routing_mode: path\n              default_address: {}",
                 listener.address
             );
+            for (i, (path, _)) in self.routes.iter().enumerate() {
+                let _ = writeln!(
+                    y,
+                    "          - name: {name}-{server}-route-{}\n            properties:\n              path: {path}",
+                    i + 1
+                );
+            }
             let _ = writeln!(
                 y,
                 "      traits:\n        - type: daemonscaler\n          properties:\n            instances: 1"
@@ -151,7 +173,7 @@ impl RoutedApp {
                 let _ = writeln!(y, "            spread:");
                 spread_to(&mut y, host, None);
             }
-            for (i, (path, target)) in self.routes.iter().enumerate() {
+            for (i, (path, target)) in self.routes.iter().enumerate().filter(|_| links) {
                 let _ = writeln!(y, "        - type: link\n          properties:\n            name: route-{}", i + 1);
                 let _ = writeln!(
                     y,

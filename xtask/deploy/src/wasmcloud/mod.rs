@@ -153,6 +153,22 @@ fn deploy_app(sh: &Shell, root: &Path, routes: &[Route], args: &flags::Wasmcloud
     Ok(())
 }
 
+/// The manifest of the app of `routes` (a project's `[[route]]`s, or
+/// others of its components) for a lattice of `hosts` hosts, its images in
+/// `registry`, its servers on `listen` (what `deploy wasmcloud` with no
+/// names writes).
+pub fn app_manifest(
+    root: &Path,
+    routes: &[Route],
+    registry: &str,
+    hosts: usize,
+    replicas: usize,
+    listen: SocketAddr,
+) -> Result<String> {
+    let listeners = vec![Listener { host: None, address: listen }];
+    Ok(routed_app(root, routes, registry, hosts, replicas, listeners)?.manifest())
+}
+
 /// The app of `routes` with its images in `registry`, served on `listeners`.
 fn routed_app(
     root: &Path,
@@ -361,15 +377,32 @@ impl Local {
             eprintln!("==> publish    {} to {}", part.entry.name, part.image);
             publish::publish(&image, &registry::reference(&part.image)?)?;
         }
-        let manifest = write_app_manifest(&deploy_dir(root).join("local"), &app)?;
-        eprintln!(
-            "==> deploy     the app {} ({} routes) through wadm onto {hosts} host(s)",
-            app.name,
-            app.routes.len()
-        );
-        self.lattice.apply(sh, &[manifest])?;
+        // Two steps: the components and servers (with every route's link
+        // config), then, once each server listens, the links. wadm puts a
+        // link only when a reconcile finds its config in, and reconciles a
+        // link on its first deploy and when its component or server starts;
+        // in one step, a component already pulled started before the
+        // configs were in, and its route was never linked (seen here on
+        // the first route, in three runs of four). Deployed second, every
+        // link's config is in at that first reconcile.
+        let dir = deploy_dir(root).join("local");
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let servers = dir.join(format!("{}.servers.wadm.yaml", app.name));
+        write_atomic(&servers, app.servers_only().as_bytes())?;
+        eprintln!("==> deploy     the app {}: its components and a server per host, onto {hosts} host(s)", app.name);
+        self.lattice.apply(sh, &[servers])?;
         for (host, addr) in app.addrs() {
             self.wait_answering(addr).with_context(|| format!("{} on host {host}", app.name))?;
+        }
+        let manifest = write_app_manifest(&dir, &app)?;
+        eprintln!("==> deploy     the app {}: its {} routes", app.name, app.routes.len());
+        self.lattice.apply(sh, &[manifest])?;
+        for (host, addr) in app.addrs() {
+            // Until its links are in, every path is the server's 404.
+            for (path, target) in &app.routes {
+                self.wait_routed(host, addr, path)
+                    .with_context(|| format!("{} on host {host}: {path} to {target}", app.name))?;
+            }
         }
         self.apps.push(Deployed { name: app.name.clone(), addrs: app.addrs() });
         Ok(())
@@ -404,6 +437,27 @@ impl Local {
         Ok(local)
     }
 
+    /// Waits until the server on `addr` (of host `host`) routes `path`: a
+    /// `GET` answered with anything but the 404 of a path it has no link
+    /// for (empty, where a component's own 404 has a body).
+    fn wait_routed(&self, host: usize, addr: SocketAddr, path: &str) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match unrouted(addr, path) {
+                Ok(false) => return Ok(()),
+                Ok(true) | Err(_) if Instant::now() > deadline => {
+                    let log = std::fs::read_to_string(self.lattice.host_log(host.max(1))).unwrap_or_default();
+                    let said: Vec<&str> = log.lines().filter(|l| l.contains("ERROR") || l.contains("link")).collect();
+                    bail!(
+                        "{path} is not routed within 60 s of wadm's deploy; the host's errors and links: {}",
+                        said[said.len().saturating_sub(8)..].join(" | ")
+                    )
+                }
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
     /// Waits until `addr` accepts connections (wadm reports an application
     /// deployed when its parts are placed; the server binds just after).
     fn wait_answering(&self, addr: SocketAddr) -> Result<()> {
@@ -416,4 +470,17 @@ impl Local {
         }
         Ok(())
     }
+}
+
+/// Whether the server on `addr` has no route for `path` (its 404 with an
+/// empty body).
+fn unrouted(addr: SocketAddr, path: &str) -> std::io::Result<bool> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    Ok(head.starts_with("HTTP/1.1 404") && body.is_empty())
 }

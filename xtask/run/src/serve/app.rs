@@ -132,7 +132,9 @@ pub fn describe(planned: &Planned, line: &str) -> String {
         format!("{} instances", limits.instances),
     ];
     if line == "0.3" {
-        what.push(format!("{} requests each, {} at once", limits.reuse, limits.concurrent));
+        let each =
+            if limits.reuse == 1 { "1 request each".to_string() } else { format!("{} requests each", limits.reuse) };
+        what.push(format!("{each}, {} at once", limits.concurrent));
     }
     if !route.strips() && matches!(route.path, routes::RoutePath::Prefix(_)) {
         what.push("sees the whole path".into());

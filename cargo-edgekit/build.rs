@@ -7,7 +7,10 @@
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Read at run time, not compiled in with `env!`: this script's binary is
+    // reused from a target directory that other checkouts share.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("..");
     for part in edgekit_bundle::PARTS {
         println!("cargo:rerun-if-changed={}", root.join(part).display());
     }

@@ -41,8 +41,12 @@ pub fn root() -> PathBuf {
     find_root().unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")))
 }
 
-/// [`root`], or `None` outside an edgekit project.
+/// [`root`], or `None` outside an edgekit project: the root the running
+/// tool named ([`set_tool`]), else found as above.
 pub fn find_root() -> Option<PathBuf> {
+    if let Some((_, root)) = TOOL.get() {
+        return root.clone();
+    }
     let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR").and_then(|dir| root_above(Path::new(&dir)));
     from_cargo.or_else(|| root_above(&std::env::current_dir().ok()?))
 }
@@ -57,15 +61,16 @@ pub fn root_above(dir: &Path) -> Option<PathBuf> {
 /// `cargo xtask dist` in edgekit's repository, `cargo edgekit dist` from
 /// the installed tool, which says so with [`set_tool`].
 pub fn tool(command: &str) -> String {
-    format!("{} {command}", TOOL.get().copied().unwrap_or("cargo xtask"))
+    format!("{} {command}", TOOL.get().map_or("cargo xtask", |(name, _)| name))
 }
 
-static TOOL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+static TOOL: std::sync::OnceLock<(&'static str, Option<PathBuf>)> = std::sync::OnceLock::new();
 
-/// Names the running tool for the messages (`cargo edgekit`); the first
-/// call wins.
-pub fn set_tool(command: &'static str) {
-    let _ = TOOL.set(command);
+/// Names the running tool for the messages (`cargo edgekit`) and the
+/// project it runs in (`None` outside one), which [`root`] then is; the
+/// first call wins. Without it (the tests), the root is found.
+pub fn set_tool(command: &'static str, root: Option<PathBuf>) {
+    let _ = TOOL.set((command, root));
 }
 
 /// The path of a dist artifact, or a one-line error saying how to make it.

@@ -2,12 +2,16 @@
 //! and the heavier wings, `xtask-run` (wasmtime) and `xtask-deploy` (OCI),
 //! share the command line and the nouns declared here.
 //!
-//! The modules depend only downward: the shared nouns (`project`,
-//! `workspace`, `wit`, `artifact`, `report`, `flags`, `tool`) on nothing of
-//! xtask's but each other; `pipeline` on the nouns; `guard` on the nouns
-//! and `pipeline`; `scaffold` on all of them.
+//! The modules depend only downward: the shared nouns (`tool` on none of
+//! them; `project` on `tool`; `workspace`, `wit`, `artifact`, `bundle`,
+//! `report`, `flags`, `process`) on nothing of xtask's but each other;
+//! `pipeline` on the nouns; `guard` on the nouns and `pipeline`; `scaffold`
+//! on all of them. This file is the top: [`run`] dispatches the commands
+//! of the three wings here, after [`preflight`], which every entry point
+//! (`cargo xtask`, `xtask-run`, `xtask-deploy`, `cargo edgekit`) runs.
 
 pub mod artifact;
+pub mod bundle;
 pub mod flags;
 pub mod guard;
 pub mod pipeline;
@@ -23,11 +27,11 @@ pub mod workspace;
 mod testing;
 
 /// Runs a command of this crate's own wings (pipeline, guard, scaffold),
-/// after [`tool::preflight`]; a command of the run or deploy wing is an
+/// after [`preflight`]; a command of the run or deploy wing is an
 /// error here, since its entry point hands those to their crates.
 pub fn run(command: flags::Command) -> anyhow::Result<()> {
     use flags::Command;
-    tool::preflight(&command)?;
+    preflight(&command)?;
     let sh = xshell::Shell::new()?;
     sh.change_dir(workspace::root());
     match command {
@@ -45,6 +49,22 @@ pub fn run(command: flags::Command) -> anyhow::Result<()> {
             other.wing_crate().unwrap_or("another crate")
         ),
     }
+}
+
+/// What every entry point does before running `command`: refuses a command
+/// that needs a project outside one (naming `init`), and says when the
+/// project's guest library and pins are older or newer than the ones this
+/// tool carries.
+pub fn preflight(command: &flags::Command) -> anyhow::Result<()> {
+    if !command.needs_project() {
+        return Ok(());
+    }
+    let root = project::root()?;
+    let project = project::Project::load(&root)?;
+    if let Some(note) = scaffold::update::staleness(&project)? {
+        eprintln!("note: {note}");
+    }
+    Ok(())
 }
 
 /// The message and its causes, without a backtrace: each one says which file

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
 fn run() -> Result<()> {
     let flags = Xtask::parse();
     if let Some(wing) = flags.command.wing_crate() {
-        xtask::tool::preflight(&flags.command)?;
+        xtask::preflight(&flags.command)?;
         return hand_over(wing);
     }
     xtask::run(flags.command)

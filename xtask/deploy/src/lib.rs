@@ -22,7 +22,7 @@ use xtask::flags::Command;
 /// Runs one of this wing's commands: `cargo xtask` hands them to this
 /// crate's binary (`main.rs`), the installed `cargo edgekit` calls this.
 pub fn run(command: Command) -> Result<()> {
-    xtask::tool::preflight(&command)?;
+    xtask::preflight(&command)?;
     match command {
         Command::Oci(cmd) => oci::run(cmd),
         Command::Publish(cmd) => publish::run(cmd),

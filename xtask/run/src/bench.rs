@@ -51,7 +51,8 @@ pub fn run(flags: flags::Bench, sh: &Shell) -> Result<()> {
     if flags.app {
         return run_app(sh);
     }
-    if cfg!(debug_assertions) {
+    // `cargo xtask` is a debug build; the installed tool is a release one.
+    if cfg!(debug_assertions) && matches!(xtask::tool::get().bundle, xtask::tool::Source::Checkout) {
         eprintln!("==> rerunning in release mode (timings of a debug build mean little)");
         return xtask::workspace::from_shell(cmd!(sh, "cargo run --release --quiet --package xtask-run -- bench"))
             .run()
@@ -188,7 +189,7 @@ fn app_overhead(engine: &wasmtime::Engine, limits: &Limits) -> Result<String> {
 
 /// `bench --app`: only the app's routing against the component alone.
 pub fn run_app(sh: &Shell) -> Result<()> {
-    if cfg!(debug_assertions) {
+    if cfg!(debug_assertions) && matches!(xtask::tool::get().bundle, xtask::tool::Source::Checkout) {
         eprintln!("==> rerunning in release mode (timings of a debug build mean little)");
         return xtask::workspace::from_shell(cmd!(
             sh,

@@ -20,8 +20,8 @@ use xtask::flags::Command;
 
 /// Runs one of this wing's commands.
 pub fn run(command: Command) -> Result<()> {
-    xtask::tool::preflight(&command)?;
-    edgekit_host::set_tool(xtask::tool::get().command);
+    xtask::preflight(&command)?;
+    edgekit_host::set_tool(xtask::tool::get().command, xtask::project::find_root());
     let sh = xshell::Shell::new()?;
     sh.change_dir(xtask::workspace::root());
     match command {

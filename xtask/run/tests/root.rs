@@ -1,4 +1,4 @@
-//! The workspace root is found at run time (issue 21): one `xtask-run`
+//! The project root is found at run time (issue 21): one `xtask-run`
 //! binary, from one target directory, run in two copies of the workspace,
 //! reads each copy's own `target/dist/`, never the checkout it was compiled
 //! in; `CARGO_MANIFEST_DIR` counts only when it is set (as cargo sets it).
@@ -6,13 +6,14 @@
 use std::path::Path;
 use std::process::Command;
 
-/// A minimal copy of the workspace at `dir`: the root manifest (a
-/// workspace with `host` among its members), `components/` with a
-/// standalone crate's own `[workspace]` manifest (which must not count as
-/// the root), and one dist artifact named `artifact`.
+/// A minimal copy of the workspace at `dir`: the project file, the root
+/// manifest, `components/` with a standalone crate's own `[workspace]`
+/// manifest (which must not count as the root), and one dist artifact
+/// named `artifact`.
 fn copy_of_the_workspace(dir: &Path, artifact: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     std::fs::copy(root.join("Cargo.toml"), dir.join("Cargo.toml")).unwrap();
+    std::fs::copy(root.join("edgekit.toml"), dir.join("edgekit.toml")).unwrap();
     let component = dir.join("components").join("edge-fn");
     std::fs::create_dir_all(&component).unwrap();
     std::fs::write(component.join("Cargo.toml"), "[package]\nname = \"edge-fn\"\n\n[workspace]\n").unwrap();
@@ -56,9 +57,9 @@ fn two_copies_sharing_one_binary_each_read_their_own_dist() {
     // over the current directory.
     let b_run = b.path().join("xtask").join("run");
     expect(&serve_missing(a.path(), Some(&b_run)), b.path(), "beta");
-    // Outside any workspace, the error says so instead of reading the
+    // Outside any project, the error says so instead of reading the
     // checkout the binary was built in.
     let outside = tempfile::tempdir().unwrap();
     let stderr = serve_missing(outside.path(), None);
-    assert!(stderr.contains("no edgekit workspace at or above"), "{stderr}");
+    assert!(stderr.contains("no edgekit.toml in") && stderr.contains("cargo edgekit init"), "{stderr}");
 }

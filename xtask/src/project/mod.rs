@@ -99,14 +99,43 @@ impl Default for Edgekit {
 
 /// `[budgets]`: size budgets for `target/dist/*.wasm`, in bytes, checked by
 /// `size`: `tolerance-percent` and one `[budgets.<artifact>]` table each.
-#[derive(Deserialize, Debug, Clone)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone)]
 pub struct Budgets {
     /// How much an artifact may grow over its baseline, in percent.
-    #[serde(default = "default_tolerance")]
     pub tolerance_percent: f64,
-    #[serde(flatten)]
     pub artifacts: BTreeMap<String, Budget>,
+}
+
+/// By hand, so that a key that is no budget is named in the error (serde's
+/// `flatten` would say only what it expected).
+impl<'de> Deserialize<'de> for Budgets {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Budgets, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Budgets;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`tolerance-percent` and a table of `budget` and `baseline` per artifact")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Budgets, A::Error> {
+                let mut budgets = Budgets::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "tolerance-percent" {
+                        budgets.tolerance_percent = map.next_value()?;
+                        continue;
+                    }
+                    let budget = map.next_value::<Budget>().map_err(|e| {
+                        serde::de::Error::custom(format!(
+                            "[budgets] `{key}`: {e}; each artifact's entry is a table, \
+                             [budgets.{key}] with `budget` and `baseline` in bytes"
+                        ))
+                    })?;
+                    budgets.artifacts.insert(key, budget);
+                }
+                Ok(budgets)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 fn default_tolerance() -> f64 {
@@ -158,7 +187,7 @@ impl Project {
     pub fn load(root: &Path) -> Result<Project> {
         let path = root.join(FILE);
         let text = std::fs::read_to_string(&path).with_context(|| {
-            format!("cannot read {}: run `{}` to make this directory a project", path.display(), crate::tool::init())
+            format!("cannot read {}: run `{}` to make this directory a project", path.display(), crate::tool::INIT)
         })?;
         let file = parse(&path, &text)?;
         Ok(Project { root: root.to_path_buf(), file })
@@ -250,10 +279,16 @@ pub fn root_above(dir: &Path) -> Option<PathBuf> {
 /// The project's root, found at run time and never from a path compiled
 /// into the binary (a binary reused from a shared target directory serves
 /// the checkout it runs in): the nearest directory with an `edgekit.toml`
-/// at or above `CARGO_MANIFEST_DIR` when cargo set it (`cargo run`, `cargo
-/// test` in edgekit's repository), else at or above the current directory.
+/// at or above the current directory; for `cargo xtask` and its tests, at
+/// or above `CARGO_MANIFEST_DIR` first when cargo set it (`cargo run`,
+/// `cargo test` in edgekit's repository). The installed tool never looks
+/// there: that variable names whatever crate cargo last ran, not the
+/// project a person is in.
 pub fn find_root() -> Option<PathBuf> {
-    let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR").and_then(|dir| root_above(Path::new(&dir)));
+    let from_cargo = match crate::tool::in_checkout() {
+        true => std::env::var_os("CARGO_MANIFEST_DIR").and_then(|dir| root_above(Path::new(&dir))),
+        false => None,
+    };
     from_cargo.or_else(|| root_above(&std::env::current_dir().ok()?))
 }
 
@@ -264,7 +299,7 @@ pub fn root() -> Result<PathBuf> {
         format!(
             "no {FILE} in {here} or any directory above it: this is not an edgekit project; \
              run `{}` here to make it one",
-            crate::tool::init()
+            crate::tool::INIT
         )
     })
 }

@@ -23,8 +23,8 @@ use xshell::Shell;
 use crate::artifact::write_atomic;
 use crate::project::{self, Project, VENDORED_DIR};
 use crate::report::Table;
-use crate::tool;
 use crate::wit;
+use crate::{bundle, tool};
 
 impl crate::flags::Init {
     pub fn run(self, _sh: &Shell) -> Result<()> {
@@ -56,13 +56,13 @@ pub fn init(dir: &Path) -> Result<Vec<(String, String)>> {
             tool::cmd("update")
         );
     }
-    let bundle = tool::bundle()?;
+    let bundle = bundle::get()?;
     let vendored = dir.join(VENDORED_DIR);
     if vendored.exists() {
         bail!(
             "{} already exists and is not edgekit's: move it away, then run `{}` again",
             vendored.display(),
-            tool::init()
+            tool::INIT
         );
     }
     // Everything that can be refused is checked before the first write.
@@ -83,7 +83,7 @@ pub fn init(dir: &Path) -> Result<Vec<(String, String)>> {
         }
         let wasi =
             wit::lines(&vendored.join("wit"))?.iter().map(|l| wit::line_version(l)).collect::<Result<Vec<_>>>()?;
-        let file = project_file(tool::get().version, &tool::library_version()?, &wasi);
+        let file = project_file(tool::get().version, &bundle::library_version()?, &wasi);
         let path = dir.join(project::FILE);
         project::parse(&path, &file)?;
         write_atomic(&path, file.as_bytes())?;

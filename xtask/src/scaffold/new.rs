@@ -28,8 +28,9 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 use xshell::Shell;
 
 use crate::artifact::write_atomic;
+use crate::bundle::{self, Kind};
 use crate::project::{self, Budget, Composition, Project};
-use crate::tool::{self, Kind};
+use crate::tool;
 use crate::workspace;
 
 impl crate::flags::New {
@@ -328,7 +329,7 @@ fn template(project: Option<&Project>, name: &str) -> Result<Template> {
             ProjectOrigin { budgets: project.file.budgets.clone(), compositions: project.file.composition.clone() };
         return Ok(Template { files, origin });
     }
-    let bundle = tool::bundle()?;
+    let bundle = bundle::get()?;
     let templates = bundle.templates();
     if !templates.iter().any(|t| t == name) {
         bail!("no template `{name}`: the templates are {}", templates.join(", "));
@@ -385,7 +386,7 @@ fn vendor_guest(project: Option<&Project>, to: &Path, writes: &mut Vec<(PathBuf,
             }
         }
         None => {
-            for (path, entry) in tool::bundle()?.under("guest") {
+            for (path, entry) in bundle::get()?.under("guest") {
                 if let Some(bytes) = entry.kind.bytes() {
                     library.push((PathBuf::from(path), bytes.to_vec()));
                 }
@@ -404,7 +405,7 @@ fn vendor_guest(project: Option<&Project>, to: &Path, writes: &mut Vec<(PathBuf,
 /// that a component builds against (see [`workspace::GUEST_DEPENDENCY`] for
 /// why a link and not a path out of the component).
 pub fn link_guest(project: &Project, component_dir: &Path) -> Result<()> {
-    tool::symlink(&project.guest_link(), &component_dir.join(workspace::GUEST_DIR))
+    bundle::symlink(&project.guest_link(), &component_dir.join(workspace::GUEST_DIR))
 }
 
 /// The README a standalone crate made by `new --out` starts with.

@@ -15,9 +15,10 @@ use anyhow::{Context, Result, bail};
 use xshell::Shell;
 
 use crate::artifact::write_atomic;
+use crate::bundle::{self, Kind};
 use crate::project::{self, Project};
 use crate::report::{Table, group};
-use crate::tool::{self, Kind};
+use crate::tool;
 use crate::{wit, workspace};
 
 impl crate::flags::Update {
@@ -71,10 +72,10 @@ pub fn plan(root: &Path) -> Result<Changes> {
             "{} is edgekit's own repository: its guest library and pins are sources, not a copy to update \
              (a project made by `{}` records `version` under [edgekit])",
             root.join(project::FILE).display(),
-            tool::init()
+            tool::INIT
         );
     }
-    let bundle = tool::bundle()?;
+    let bundle = bundle::get()?;
     let mut changes = Changes::default();
     for part in ["guest", "wit"] {
         let ours: BTreeMap<String, Vec<u8>> =
@@ -97,7 +98,7 @@ pub fn plan(root: &Path) -> Result<Changes> {
         }
     }
     let made = &project.file.edgekit;
-    let library = tool::library_version()?;
+    let library = bundle::library_version()?;
     for (key, old, new) in [
         ("version", made.version.clone().unwrap_or_default(), tool::get().version.to_string()),
         ("library", made.library.clone().unwrap_or_default(), library),
@@ -196,7 +197,7 @@ pub fn render(changes: &Changes) -> String {
 pub fn apply(root: &Path, changes: &Changes) -> Result<()> {
     let project = Project::load(root)?;
     let dir = project.edgekit_dir();
-    let bundle = tool::bundle()?;
+    let bundle = bundle::get()?;
     for part in ["guest", "wit"] {
         if !changes.files.iter().any(|(path, _)| path.starts_with(&format!("{part}/"))) {
             continue;
@@ -220,7 +221,7 @@ pub fn apply(root: &Path, changes: &Changes) -> Result<()> {
         let _ = std::fs::remove_dir_all(&old);
     }
     let wasi = wit::lines(&project.pins_dir())?.iter().map(|l| wit::line_version(l)).collect::<Result<Vec<_>>>()?;
-    let library = tool::library_version()?;
+    let library = bundle::library_version()?;
     let text = project::edit(root, |doc| {
         let edgekit = doc["edgekit"].as_table_mut().context("[edgekit] must be a table")?;
         edgekit["version"] = toml_edit::value(tool::get().version);
@@ -230,4 +231,37 @@ pub fn apply(root: &Path, changes: &Changes) -> Result<()> {
     })?;
     write_atomic(&root.join(project::FILE), text.as_bytes())?;
     Ok(())
+}
+
+/// A sentence when the project's edgekit files were written by another
+/// edgekit than this one (older: run `update`; newer: install that one);
+/// `None` when they match, or the project is edgekit's own repository.
+pub fn staleness(project: &Project) -> Result<Option<String>> {
+    let made = &project.file.edgekit;
+    let Some(version) = &made.version else { return Ok(None) };
+    let ours = tool::get().version;
+    let library = bundle::library_version()?;
+    let theirs_library = made.library.as_deref().unwrap_or("unknown");
+    let older = newer(ours, version) || newer(&library, theirs_library);
+    let newer_than_us = newer(version, ours) || newer(theirs_library, &library);
+    let what = format!(
+        "{}'s guest library {theirs_library} and pinned WASI were written by cargo-edgekit {version}; \
+         this one is {ours} (library {library})",
+        project.relative(&project.edgekit_dir())
+    );
+    Ok(if newer_than_us {
+        Some(format!("{what}: install the newer cargo-edgekit the project was made with"))
+    } else if older {
+        Some(format!("{what}: run `{}` to bring them up to date", tool::cmd("update")))
+    } else {
+        None
+    })
+}
+
+/// Whether version `a` is newer than `b`, comparing their dot-separated
+/// numbers (`0.10.0` is newer than `0.9.1`); a part that is not a number
+/// counts as 0.
+pub fn newer(a: &str, b: &str) -> bool {
+    let parts = |v: &str| -> Vec<u64> { v.split(['.', '-', '+']).take(3).map(|p| p.parse().unwrap_or(0)).collect() };
+    parts(a) > parts(b)
 }

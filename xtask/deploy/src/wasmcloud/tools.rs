@@ -44,7 +44,7 @@ pub fn nats_server(sh: &Shell) -> Result<PathBuf> {
 /// second wasmtime (38), which `cargo xtask dist` never does.
 pub fn lattice_bin(sh: &Shell) -> Result<PathBuf> {
     let sources = xtask::process::tools_dir()?.join("wasmcloud-src");
-    xtask::tool::bundle()?.extract("xtask/deploy/wasmcloud", &sources)?;
+    xtask::bundle::get()?.extract("xtask/deploy/wasmcloud", &sources)?;
     let manifest = sources.join("Cargo.toml");
     let target = xtask::process::tools_dir()?.join("wasmcloud-target");
     let bin = target.join("debug").join("edgekit-wasmcloud");

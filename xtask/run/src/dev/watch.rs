@@ -171,6 +171,7 @@ mod tests {
         for dir in ["components/edge-fn/src", "components/edge-fn/wit/deps", "wit/deps"] {
             std::fs::create_dir_all(root.join(dir)).unwrap();
         }
+        std::fs::write(root.join(xtask::project::FILE), "").unwrap();
         let sources = Sources::watch(root, &["edge-fn".into()], |_| {}).unwrap();
         let yes = [
             "components/edge-fn/src/lib.rs",

@@ -375,15 +375,19 @@ pub enum Engine {
 
 /// Write a wadm manifest for each WASI 0.2 http artifact to
 /// target/dist/deploy/<name>.wadm.yaml, to apply to a wasmCloud 1.x lattice
-/// with `wash app deploy`. With --local, also start a lattice on this
+/// with `wash app deploy`; with no components named in a project with
+/// [[route]]s, one manifest for its app (every route's component, the
+/// built-in HTTP server in path mode, a link per route; a route wasmCloud
+/// 1.x cannot serve is named with the reason, and nothing is written). With --local, also start a lattice on this
 /// machine (NATS with JetStream, wadm, --hosts wasmCloud hosts and a
 /// registry, all on 127.0.0.1; built and installed into
 /// ~/.cache/edgekit/tools on first use), publish the artifacts, deploy
 /// them, print their URLs, and stop everything on Ctrl-C.
 #[derive(clap::Args, Debug)]
 pub struct Wasmcloud {
-    /// Components to deploy; every self-contained WASI 0.2 http artifact
-    /// when none is named.
+    /// Components to deploy, each as an application of its own; when none
+    /// is named, the project's app, or without [[route]]s every
+    /// self-contained WASI 0.2 http artifact.
     pub components: Vec<String>,
     /// Start a lattice on this machine and deploy to it.
     #[arg(long)]

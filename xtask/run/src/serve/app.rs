@@ -76,6 +76,12 @@ pub fn plan(project: &Project, options: &Options) -> Result<Vec<Planned>> {
                 match stores.get(&at) {
                     Some(store) if at != "memory" => Some(store.clone()),
                     _ => {
+                        // `target/app-kv.redb` in a project not built yet.
+                        if let Some(dir) = std::path::Path::new(&at).parent().filter(|_| at != "memory") {
+                            std::fs::create_dir_all(dir).with_context(|| {
+                                format!("{}: {place}: cannot create {}", file.display(), dir.display())
+                            })?;
+                        }
                         let store = KvStore::from_arg(&at)
                             .with_context(|| format!("{}: {place}: kv = {kv:?}", file.display()))?;
                         stores.insert(at, store.clone());

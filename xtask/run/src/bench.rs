@@ -3,7 +3,9 @@
 //! `serve` against `wasmtime serve` on the same artifact, in its default
 //! configuration and with its pooling allocator (its fastest), measured in
 //! the same run by the same bounded load generator, and the key-value
-//! templates' GET and PUT of one record under `serve --kv <file>`.
+//! templates' GET and PUT of one record under `serve --kv <file>`, and the
+//! cost of an app's routing (the hello handlers behind an app's routes
+//! against the same served alone; `bench --app` measures only that).
 //! Prints medians and spread; asserts nothing. The measuring is in
 //! `edgekit_host::bench`.
 //!
@@ -45,7 +47,10 @@ const KV_RECORD: &str = r#"{"name":"kettle","price":2500}"#;
 const WASMTIME_CONFIGS: [(&str, &[&str]); 2] =
     [("wasmtime serve", &[]), ("wasmtime serve -O pooling-allocator", &["-O", "pooling-allocator=y"])];
 
-pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
+pub fn run(flags: flags::Bench, sh: &Shell) -> Result<()> {
+    if flags.app {
+        return run_app(sh);
+    }
     // `cargo xtask` is a debug build; the installed tool is a release one.
     if cfg!(debug_assertions) && matches!(xtask::tool::get().bundle, xtask::tool::Source::Checkout) {
         eprintln!("==> rerunning in release mode (timings of a debug build mean little)");
@@ -126,6 +131,75 @@ pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
     }
     print!("{table}");
     print!("{}", kv_throughput(&engine, &limits, &logs)?);
+    print!("{}", app_overhead(&engine, &limits)?);
+    Ok(())
+}
+
+/// The routing of an app: each hello handler served alone against the
+/// same component behind an app of three routes (the example app's shape:
+/// `/` exact, `/api/...` and `/kv/...` prefixes), asked on its exact route
+/// and on a prefix route (matched, then stripped), all servers up at once
+/// and measured alternately: the table's lines.
+fn app_overhead(engine: &wasmtime::Engine, limits: &Limits) -> Result<String> {
+    use edgekit_host::serve::app::{App, Pattern, Route};
+    eprintln!("==> app routing: {RUNS} runs per server of {} requests or {} s", SHAPE.requests, SHAPE.cap.as_secs());
+    let mut table = String::new();
+    for name in HTTP_COMPONENTS {
+        let answer = edgekit_host::http::answer(name, "/")?.1;
+        let component = edgekit_host::load(engine, name)?;
+        let handler = || -> Result<Handler> {
+            Ok(Handler::with(engine, &component, limits.clone(), Default::default())?.named(name).guest_log(Log::Off))
+        };
+        let line = handler()?.line();
+        let alone = serve::start("127.0.0.1:0", handler()?, false)?;
+        let routes = ["/", "/api/...", "/kv/..."]
+            .into_iter()
+            .map(|path| Ok(Route::new(Pattern::parse(path)?, handler()?, name)))
+            .collect::<Result<Vec<_>>>()?;
+        let app = serve::start("127.0.0.1:0", App::new(routes)?, false)?;
+        let servers = [
+            ("served alone, GET /", alone.addr, Ask::get("/", answer.clone())),
+            ("app, exact route /, GET /", app.addr, Ask::get("/", answer.clone())),
+            ("app, prefix /api/..., GET /api/items", app.addr, Ask::get("/api/items", answer.clone())),
+        ];
+        let warm = LoadShape { requests: 2_000, ..SHAPE };
+        for (_, addr, ask) in &servers {
+            bench::load(*addr, warm, ask)?;
+        }
+        let mut samples = vec![Vec::new(); servers.len()];
+        for _ in 0..RUNS {
+            for ((_, addr, ask), runs) in servers.iter().zip(&mut samples) {
+                runs.push(bench::load(*addr, SHAPE, ask)?.per_second());
+            }
+        }
+        alone.shutdown()?;
+        app.shutdown()?;
+        let stats: Vec<Stats> = samples.into_iter().map(Stats::of).collect();
+        table.push_str(&format!(
+            "\napp routing, {name} (WASI {line}), requests/s: median [p10..p90] of {RUNS} runs, {} connections\n",
+            SHAPE.connections
+        ));
+        for ((label, _, _), stat) in servers.iter().zip(&stats) {
+            let ratio = stat.median / stats[0].median;
+            table.push_str(&format!("{label:<40} {stat:>24}   this / alone {ratio:.3}\n"));
+        }
+    }
+    Ok(table)
+}
+
+/// `bench --app`: only the app's routing against the component alone.
+pub fn run_app(sh: &Shell) -> Result<()> {
+    if cfg!(debug_assertions) && matches!(xtask::tool::get().bundle, xtask::tool::Source::Checkout) {
+        eprintln!("==> rerunning in release mode (timings of a debug build mean little)");
+        return xtask::workspace::from_shell(cmd!(
+            sh,
+            "cargo run --release --quiet --package xtask-run -- bench --app"
+        ))
+        .run()
+        .context("the release build of xtask failed: fix the errors above");
+    }
+    let limits = Limits::default();
+    print!("{}", app_overhead(&serve::engine(&limits)?, &limits)?);
     Ok(())
 }
 

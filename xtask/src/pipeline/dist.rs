@@ -55,6 +55,11 @@ pub type Built = (Artifact, Vec<String>);
 /// them, or those in `only`), in memory. Returns the workspace's pins.
 pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Built>)> {
     let project = Project::load(root)?;
+    if only.is_empty() {
+        // The routes name the compositions built below: a route to a
+        // component that is not there is reported as the route's error.
+        crate::project::routes::check(&project)?;
+    }
     let components = workspace::components(root, only)?;
     let pins_dir = project.pins_dir();
     let pins = Pins::load(&pins_dir)?;

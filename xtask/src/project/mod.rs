@@ -357,6 +357,19 @@ pub fn remove_budget(doc: &mut toml_edit::DocumentMut, artifact: &str) -> Result
     Ok(())
 }
 
+/// Removes the `[[route]]`s for which `gone` says so, keeping the others
+/// and their comments as they were; returns how many went.
+pub fn remove_routes(doc: &mut toml_edit::DocumentMut, gone: impl Fn(&routes::Route) -> bool) -> Result<usize> {
+    let Some(list) = doc.get_mut("route") else { return Ok(0) };
+    let list = list.as_array_of_tables_mut().context("`route` must be an array of tables ([[route]])")?;
+    let before = list.len();
+    list.retain(|table| {
+        let route: Option<routes::Route> = toml::from_str(&table.to_string()).ok();
+        !route.is_some_and(|route| gone(&route))
+    });
+    Ok(before - list.len())
+}
+
 /// Makes the `[[composition]]` list `after`: removed ones are taken out and
 /// new ones appended, the others and their comments kept as they were.
 pub fn set_compositions(doc: &mut toml_edit::DocumentMut, after: &[Composition]) -> Result<()> {

@@ -1,7 +1,8 @@
 //! `cargo xtask rm <component>`: takes a component out of the project, with
 //! everything that names it: its crate directory (code, WIT, tests), its
-//! budget, the compositions it is part of (with their budgets) in the
-//! project file, its README row when the README has one, and its dist
+//! budget, the compositions it is part of (with their budgets) and the
+//! routes to it in the project file, its README row when the README has one,
+//! and its dist
 //! artifacts and manifest entries. What is left passes `dist`, `size`,
 //! `tidy` and `cargo test`. Everything is computed before anything changes.
 
@@ -44,12 +45,19 @@ pub fn remove(root: &Path, name: &str) -> Result<Vec<String>> {
     let mut writes: Vec<(PathBuf, String)> = Vec::new();
     let kept: Vec<project::Composition> =
         project.file.composition.iter().filter(|c| c.middleware != name && c.handler != name).cloned().collect();
+    // A route to it, to a composition with it, or with it as the middleware.
+    let routed = |route: &project::routes::Route| {
+        route.middleware.as_deref() == Some(name) || route.component.split('+').any(|part| part == name)
+    };
+    let routes: Vec<String> = project.file.route.iter().filter(|r| routed(r)).map(|r| r.path.to_string()).collect();
     let file = project::edit(root, |doc| {
         project::set_compositions(doc, &kept)?;
+        project::remove_routes(doc, routed)?;
         artifacts.iter().try_for_each(|artifact| project::remove_budget(doc, artifact))
     })?;
     writes.push((root.join(project::FILE), file));
     done.extend(gone.iter().map(|c| format!("composition {c} from {}", project::FILE)));
+    done.extend(routes.iter().map(|path| format!("the route {path} from {}", project::FILE)));
     done.push(format!("the budgets of {} from {}", artifacts.join(", "), project::FILE));
     let readme_path = root.join("README.md");
     // A team's README may have no component table, or no README at all.

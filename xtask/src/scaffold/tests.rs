@@ -248,3 +248,19 @@ fn removing_templates_leaves_a_workspace_that_passes() {
     assert_eq!(artifacts.len(), 1);
     assert_mentions(&error_of(rm::remove(tmp.path(), "edge-fn")), &["no component `edge-fn`", "nothing removed"]);
 }
+
+/// `rm` takes away the routes to the component (as itself, in a
+/// composition, or as the middleware), and what is left is an app that
+/// checks.
+#[test]
+fn rm_takes_the_routes_to_a_component_away() {
+    let tmp = workspace_copy("rm-routes");
+    let said = rm::remove(tmp.path(), "middleware").unwrap().join("\n");
+    assert_mentions(&said, &["the route /api/... from edgekit.toml", "composition middleware+http-api"]);
+    let project = crate::project::Project::load(tmp.path()).unwrap();
+    let paths: Vec<String> = project.file.route.iter().map(|r| r.path.to_string()).collect();
+    assert_eq!(paths, ["/", "/kv/..."], "{said}");
+    crate::project::routes::check(&project).unwrap();
+    let text = std::fs::read_to_string(tmp.path().join("edgekit.toml")).unwrap();
+    assert!(text.contains("# The app: `cargo xtask serve`"), "the comments before the routes went:\n{text}");
+}

@@ -321,7 +321,7 @@ pub struct Call {
 }
 
 /// Run every self-contained wasi:http artifact under `wasmtime serve` and
-/// `jco serve` (installed into ~/.cache/edgekit/tools on first use) and print
+/// jco (installed into ~/.cache/edgekit/tools on first use) and print
 /// a component x host matrix.
 #[derive(clap::Args, Debug)]
 pub struct Portability {}

@@ -16,9 +16,55 @@ static ALLOCATOR: crate::arena::Global = crate::arena::Global::new();
 /// allocator", has the trade.
 #[cfg(all(target_arch = "wasm32", feature = "alloc", feature = "p3"))]
 #[global_allocator]
-// SAFETY: a component instance runs one thread (lib.rs refuses Wasm threads).
-static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
-    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+static ALLOCATOR: FreeList =
+    FreeList { list: lol_alloc::FreeListAllocator::new(), started: core::cell::Cell::new(false) };
+
+/// lol_alloc's free list, started with what the initial memory has free
+/// above the linker's `__heap_base` (stack and data are below), as the 0.2
+/// arena starts: a fresh instance's first request that fits there never
+/// grows memory, which is most of what it costs (a `memory.grow` changes
+/// the host's page protections, and on an instance's next use of the pool
+/// slot it is undone).
+#[cfg(all(target_arch = "wasm32", feature = "alloc", feature = "p3"))]
+struct FreeList {
+    list: lol_alloc::FreeListAllocator,
+    started: core::cell::Cell<bool>,
+}
+
+// SAFETY: without Wasm threads (the `atomics` target feature, refused at
+// compile time in lib.rs) an instance runs one thread, so the `Cell` is never
+// touched from two at once.
+#[cfg(all(target_arch = "wasm32", feature = "alloc", feature = "p3", not(target_feature = "atomics")))]
+unsafe impl Sync for FreeList {}
+
+// SAFETY: blocks come from lol_alloc's free list; the one block handed to it
+// at the start is memory no one else uses: the linker puts nothing above
+// `__heap_base` (16-byte aligned), and the memory's end is a page boundary.
+#[cfg(all(target_arch = "wasm32", feature = "alloc", feature = "p3"))]
+unsafe impl core::alloc::GlobalAlloc for FreeList {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        unsafe extern "C" {
+            static __heap_base: u8;
+        }
+        if !self.started.replace(true) {
+            let base = core::ptr::addr_of!(__heap_base) as usize;
+            let end = core::arch::wasm32::memory_size(0) * 65536;
+            if end > base {
+                // SAFETY: freeing a block the list has never seen hands it over.
+                unsafe {
+                    self.list.dealloc(base as *mut u8, core::alloc::Layout::from_size_align_unchecked(end - base, 8))
+                };
+            }
+        }
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.list.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: core::alloc::Layout) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.list.dealloc(ptr, layout) }
+    }
+}
 
 /// A panic traps at once: the host answers 500 for the requests in flight in
 /// this instance and discards it. Formatting the message would link

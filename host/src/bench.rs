@@ -134,19 +134,28 @@ pub fn http(engine: &Engine, name: &str, wasm: &[u8]) -> Result<ColdStart> {
     Ok(ColdStart { component: name.into(), bytes: wasm.len(), compile, load, instantiate, first })
 }
 
-/// The cold-start table.
+/// The cold-start table; its last column is the ratio of the medians of
+/// instantiate + first and instantiate.
 pub fn cold_start_table(rows: &[ColdStart]) -> String {
     let mut out = String::from(
         "cold start, microseconds: median [p10..p90]\n\
-         component      bytes              compile         load precompiled          instantiate   instantiate + first\n",
+         component      bytes              compile         load precompiled          instantiate   instantiate + first   first / instantiate\n",
     );
     for r in rows {
+        let ratio = r.first.median / r.instantiate.median;
         out += &format!(
-            "{:<10} {:>9} {:>20} {:>20} {:>20} {:>21}\n",
-            r.component, r.bytes, r.compile, r.load, r.instantiate, r.first
+            "{:<10} {:>9} {:>20} {:>20} {:>20} {:>21} {:>21.2}\n",
+            r.component, r.bytes, r.compile, r.load, r.instantiate, r.first, ratio
         );
     }
     out
+}
+
+/// The median and 99th percentile of latencies, in microseconds.
+pub fn percentiles(mut samples: Vec<f64>) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
 }
 
 /// How a throughput run is bounded.

@@ -125,6 +125,31 @@ pub fn run(addr: SocketAddr, connections: usize, requests: u64, cap: Duration, a
     })
 }
 
+/// One keep-alive connection sending `ask` one request at a time until
+/// `requests` were answered or `cap` elapsed; returns each answer's
+/// latency in microseconds, from writing the request to reading the whole
+/// response (an answer other than the one `ask` expects fails the run).
+pub fn latencies(addr: SocketAddr, requests: usize, cap: Duration, ask: &Ask) -> Result<Vec<f64>> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let stream = tokio::time::timeout(cap, TcpStream::connect(addr))
+            .await
+            .context("connecting timed out")?
+            .with_context(|| format!("cannot connect to {addr}"))?;
+        let _ = stream.set_nodelay(true);
+        let mut connection = Connection { stream, buf: BytesMut::with_capacity(16 << 10) };
+        let request = ask.encode(addr);
+        let (start, mut samples) = (Instant::now(), Vec::with_capacity(requests));
+        while samples.len() < requests && start.elapsed() < cap {
+            let sent = Instant::now();
+            let (status, body) = tokio::time::timeout(cap, connection.ask(&request)).await.context("no answer")??;
+            ensure!(status == ask.status && body == ask.answer, "{addr} answered {status} {body:?}");
+            samples.push(sent.elapsed().as_secs_f64() * 1e6);
+        }
+        Ok(samples)
+    })
+}
+
 /// One keep-alive connection and what it has read past the last response.
 struct Connection {
     stream: TcpStream,

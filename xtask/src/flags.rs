@@ -74,7 +74,7 @@ impl Command {
         let path = |component: &str| component.ends_with(".wasm") || component.contains('/');
         match self {
             Command::Init(_) | Command::Pull(_) => false,
-            Command::Serve(serve) => !path(&serve.component),
+            Command::Serve(serve) => serve.component.as_deref().is_none_or(|c| !path(c)),
             Command::Call(call) => !path(&call.component),
             Command::New(new) => new.out.is_none(),
             _ => true,
@@ -204,23 +204,30 @@ pub struct Compose {
 
 /// Serve a wasi:http component over HTTP: a fresh instance per request,
 /// with a per-request deadline and memory limit, outbound requests only to
-/// the hosts allowed and only the wasi:config variables given.
+/// the hosts allowed and only the wasi:config variables given. With no
+/// component named, serve the project's app: each [[route]] of
+/// edgekit.toml to its component, on one address, with the limits and
+/// grants below except where the route sets its own.
 #[derive(clap::Args, Debug)]
 pub struct Serve {
-    /// A dist artifact's name, or a path to a `.wasm` component.
-    pub component: String,
+    /// A dist artifact's name, or a path to a `.wasm` component; none: the
+    /// app of edgekit.toml's [[route]]s.
+    pub component: Option<String>,
     #[command(flatten)]
     pub options: ServeOptions,
 }
 
 /// Serve a component and rebuild it on every change: edit, save, and the
 /// next request gets the new version, checked like `dist` and `size` check
-/// it; a change that fails keeps the old version serving.
+/// it; a change that fails keeps the old version serving. With no component
+/// named, serve the project's app (edgekit.toml's [[route]]s) and rebuild
+/// only the components whose sources changed; the other routes go on
+/// serving as they were.
 #[derive(clap::Args, Debug)]
 pub struct Dev {
     /// A component of this project, or a composition its edgekit.toml lists
-    /// (`middleware+http-api`).
-    pub component: String,
+    /// (`middleware+http-api`); none: the app of its [[route]]s.
+    pub component: Option<String>,
     #[command(flatten)]
     pub options: ServeOptions,
 }
@@ -320,7 +327,7 @@ pub struct Call {
 }
 
 /// Run every self-contained wasi:http artifact under `wasmtime serve` and
-/// `jco serve` (installed into ~/.cache/edgekit/tools on first use) and print
+/// jco (installed into ~/.cache/edgekit/tools on first use) and print
 /// a component x host matrix.
 #[derive(clap::Args, Debug)]
 pub struct Portability {}
@@ -328,7 +335,12 @@ pub struct Portability {}
 /// Cold start (compile, load, instantiate, first call) and throughput
 /// against `wasmtime serve`; medians, no assertions.
 #[derive(clap::Args, Debug)]
-pub struct Bench {}
+pub struct Bench {
+    /// Measure only an app's routing: requests per second through an app's
+    /// routes against the same component served alone.
+    #[arg(long)]
+    pub app: bool,
+}
 
 /// Write each dist artifact as a Wasm OCI artifact (CNCF TAG Runtime layout)
 /// to target/dist/oci/<name>/, an OCI image layout.
@@ -369,15 +381,19 @@ pub enum Engine {
 
 /// Write a wadm manifest for each WASI 0.2 http artifact to
 /// target/dist/deploy/<name>.wadm.yaml, to apply to a wasmCloud 1.x lattice
-/// with `wash app deploy`. With --local, also start a lattice on this
+/// with `wash app deploy`; with no components named in a project with
+/// [[route]]s, one manifest for its app (every route's component, the
+/// built-in HTTP server in path mode, a link per route; a route wasmCloud
+/// 1.x cannot serve is named with the reason, and nothing is written). With --local, also start a lattice on this
 /// machine (NATS with JetStream, wadm, --hosts wasmCloud hosts and a
 /// registry, all on 127.0.0.1; built and installed into
 /// ~/.cache/edgekit/tools on first use), publish the artifacts, deploy
 /// them, print their URLs, and stop everything on Ctrl-C.
 #[derive(clap::Args, Debug)]
 pub struct Wasmcloud {
-    /// Components to deploy; every self-contained WASI 0.2 http artifact
-    /// when none is named.
+    /// Components to deploy, each as an application of its own; when none
+    /// is named, the project's app, or without [[route]]s every
+    /// self-contained WASI 0.2 http artifact.
     pub components: Vec<String>,
     /// Start a lattice on this machine and deploy to it.
     #[arg(long)]

@@ -22,7 +22,7 @@ use wasmtime_wasi_http::io::TokioIo;
 use super::Handlers;
 use super::listener::ServerLimits;
 use super::log::Log;
-use super::request::answer;
+use super::request::{answer, log_line};
 use super::slots::Slot;
 
 /// One accepted connection and what serving it needs.
@@ -45,10 +45,11 @@ impl Connection {
         let io = TokioIo::new(Watched::new(stream, phase.clone(), self.limits.clone()));
         let (handlers, log, numbers) = (self.handlers, self.log.clone(), self.numbers);
         let service = service_fn(move |request| {
-            let (handler, log) = (handlers.current(), log.clone());
             let number = numbers.fetch_add(1, Ordering::Relaxed) + 1;
             let in_flight = InFlight::start(phase.clone());
-            async move { Ok::<_, Infallible>(answer(&handler, request, number, log, in_flight).await) }
+            let line = log_line(&log, &request, number);
+            let routed = handlers.route(request);
+            async move { Ok::<_, Infallible>(answer(routed, number, line, in_flight).await) }
         });
         let connection = http1::Builder::new().serve_connection(io, service);
         let mut connection = std::pin::pin!(connection);

@@ -237,7 +237,7 @@ impl Server {
         drop(listener);
         shared.closing.send_replace(true);
         let still_open = slots.open();
-        let drain = shared.handlers.current().limits().deadline + DRAIN_GRACE;
+        let drain = shared.handlers.deadline() + DRAIN_GRACE;
         if still_open > 0 {
             log.write(|| format!("stopping: waiting up to {} ms for {still_open} open connections", drain.as_millis()));
         }

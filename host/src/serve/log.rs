@@ -1,6 +1,7 @@
 //! The access log: where a server's log lines go ([`Log`]), and the line
 //! each request gets when its response has ended:
-//! `#<number>[ i<instance>] <method> <path> <status> <micros> µs[: <why>]`.
+//! `#<number>[ [<route> <component>]][ i<instance>] <method> <path> <status> <micros> µs[: <why>]`
+//! (the route only in an app).
 //! The number counts the server's requests from 1; a 0.2 guest's own log
 //! lines carry it (`<component> #<number> | ...`), and a 0.3 request names
 //! the instance whose lines (`<component> i<instance> | ...`) it shares.
@@ -121,6 +122,9 @@ pub(super) struct Line {
     pub(super) number: u64,
     /// The 0.3 instance that took it, if any.
     pub(super) instance: Option<usize>,
+    /// In an app, its route and component (`/api/... middleware+http-api`),
+    /// or `no route`.
+    pub(super) route: Option<std::sync::Arc<str>>,
     pub(super) method: hyper::Method,
     pub(super) path: String,
     pub(super) head: bool,

@@ -22,8 +22,11 @@
 //! A server serves one [`Handler`], or the latest one a watch channel holds
 //! ([`Handlers`]): each new request takes the current one, and a request in
 //! flight keeps the one it started with. `cargo xtask dev` swaps a rebuilt
-//! component in that way without closing the listening socket.
+//! component in that way without closing the listening socket. Or it serves
+//! an app ([`app::App`]): several components on one address, each request
+//! going to the route of its path.
 
+pub mod app;
 mod connection;
 mod listener;
 mod log;
@@ -32,6 +35,8 @@ mod slots;
 mod threads;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use tokio::net::TcpListener;
@@ -91,20 +96,32 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
 
 /// What a server gives each new request: always the same [`Handler`], or
 /// the latest one sent on a watch channel (what `cargo xtask dev` sends a
-/// rebuilt component on). A request keeps the handler it started with, so
-/// the requests in flight finish on the old version when a new one comes.
+/// rebuilt component on), or the handler of its path's route in an app. A
+/// request keeps the handler it started with, so the requests in flight
+/// finish on the old version when a new one comes.
 #[derive(Clone)]
 pub enum Handlers {
     One(Handler),
     Latest(watch::Receiver<Handler>),
+    App(Arc<app::App>),
 }
 
 impl Handlers {
-    /// The handler for a request starting now.
+    /// The handler for a request starting now; in an app, its first
+    /// route's (a request's own goes through `route`, in `app.rs`).
     pub fn current(&self) -> Handler {
         match self {
             Handlers::One(handler) => handler.clone(),
             Handlers::Latest(latest) => latest.borrow().clone(),
+            Handlers::App(app) => app.routes()[0].current(),
+        }
+    }
+
+    /// The longest deadline a request starting now may get.
+    pub fn deadline(&self) -> Duration {
+        match self {
+            Handlers::App(app) => app.routes().iter().map(|r| r.current().limits().deadline).max().unwrap_or_default(),
+            _ => self.current().limits().deadline,
         }
     }
 }
@@ -118,6 +135,12 @@ impl From<Handler> for Handlers {
 impl From<watch::Receiver<Handler>> for Handlers {
     fn from(latest: watch::Receiver<Handler>) -> Handlers {
         Handlers::Latest(latest)
+    }
+}
+
+impl From<app::App> for Handlers {
+    fn from(app: app::App) -> Handlers {
+        Handlers::App(Arc::new(app))
     }
 }
 

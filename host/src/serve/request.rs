@@ -11,48 +11,74 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::time::Instant;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+use super::app::Routed;
 use super::connection::InFlight;
 use super::log::{Line, Log};
-use crate::http::Handler;
 
-/// Request `number`: the guest's response, or a plain-text error with the
-/// status the failure maps to. Its body prints the log line when it ends.
-pub(super) async fn answer(
-    handler: &Handler,
-    request: hyper::Request<hyper::body::Incoming>,
-    number: u64,
-    log: Log,
-    in_flight: InFlight,
-) -> hyper::Response<HyperOutgoingBody> {
-    let mut line = log.on().then(|| Line {
-        log,
+/// The log line of request `number`, if the log is on: what it says of the
+/// request as the client sent it.
+pub(super) fn log_line<B>(log: &Log, request: &hyper::Request<B>, number: u64) -> Option<Line> {
+    log.on().then(|| Line {
+        log: log.clone(),
         number,
         instance: None,
+        route: None,
         method: request.method().clone(),
         path: request.uri().path().to_string(),
         head: request.method() == hyper::Method::HEAD,
         start: Instant::now(),
-    });
+    })
+}
+
+/// Request `number` on its way (`Handlers::route`): the guest's response, or a
+/// plain-text error with the status the failure maps to, or the host's 404
+/// for a path no route of an app takes. Its body prints the log line when
+/// it ends.
+pub(super) async fn answer(
+    routed: Routed<hyper::body::Incoming>,
+    number: u64,
+    mut line: Option<Line>,
+    in_flight: InFlight,
+) -> hyper::Response<HyperOutgoingBody> {
+    let (handler, request) = match routed {
+        Routed::To { handler, request, route } => {
+            if let Some(line) = &mut line {
+                line.route = route;
+            }
+            (handler, request)
+        }
+        Routed::Nowhere(text) => {
+            if let Some(line) = &mut line {
+                line.route = Some("no route".into());
+            }
+            let (status, failure) = (hyper::StatusCode::NOT_FOUND, Some("no route takes this path".to_string()));
+            return plain(404, text).map(|body| {
+                Logged { body, line, status, failure, ended: false, error: None, _in_flight: in_flight }.boxed_unsync()
+            });
+        }
+    };
     let (result, instance) = handler.respond_numbered(request, number).await;
     if let Some(line) = &mut line {
         line.instance = instance;
     }
     let (response, failure) = match result {
         Ok(response) => (response, None),
-        Err(failure) => {
-            let body = Full::new(format!("{failure}\n").into()).map_err(|never| match never {}).boxed_unsync();
-            let response = hyper::Response::builder()
-                .status(failure.status())
-                .header("content-type", "text/plain")
-                .body(body)
-                .expect("a status and a fixed header make a valid response");
-            (response, Some(failure.to_string()))
-        }
+        Err(failure) => (plain(failure.status(), format!("{failure}\n")), Some(failure.to_string())),
     };
     let status = response.status();
     response.map(|body| {
         Logged { body, line, status, failure, ended: false, error: None, _in_flight: in_flight }.boxed_unsync()
     })
+}
+
+/// A plain-text response of the host's own.
+fn plain(status: u16, text: String) -> hyper::Response<HyperOutgoingBody> {
+    let body = Full::new(text.into()).map_err(|never| match never {}).boxed_unsync();
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", "text/plain")
+        .body(body)
+        .expect("a status and a fixed header make a valid response")
 }
 
 /// A response body on its way to the client. It keeps its request in flight
@@ -121,7 +147,9 @@ impl Drop for Logged {
             None => String::new(),
         };
         let instance = line.instance.map(|i| format!(" i{i}")).unwrap_or_default();
-        line.log
-            .write(|| format!("#{}{instance} {} {} {status} {micros} µs{why}", line.number, line.method, line.path));
+        let route = line.route.as_ref().map(|route| format!(" [{route}]")).unwrap_or_default();
+        line.log.write(|| {
+            format!("#{}{route}{instance} {} {} {status} {micros} µs{why}", line.number, line.method, line.path)
+        });
     }
 }

@@ -2,10 +2,13 @@
 //! of the hello handler on each WASI line (edge-fn, edge-fn-p3) under
 //! `serve` against `wasmtime serve` on the same artifact, in its default
 //! configuration and with its pooling allocator (its fastest), measured in
-//! the same run by the same bounded load generator, and the key-value
-//! templates' GET and PUT of one record under `serve --kv <file>`.
-//! Prints medians and spread; asserts nothing. The measuring is in
-//! `edgekit_host::bench`.
+//! the same run by the same bounded load generator, the latency of one
+//! connection sending one request at a time to each (p50, p99), the
+//! key-value templates' GET and PUT of one record under `serve --kv
+//! <file>`, and the cost of an app's routing (the hello handlers behind an
+//! app's routes against the same served alone; `bench --app` measures only
+//! that). Prints medians, spread, ratios and the machine's core count;
+//! asserts nothing. The measuring is in `edgekit_host::bench`.
 //!
 //! Timings of a debug build mean little, so when `cargo xtask` (a debug
 //! build) runs it, it reruns itself with `cargo run --release`.
@@ -30,6 +33,11 @@ use crate::outside::{
 /// Throughput runs per server, alternating between the servers.
 const RUNS: usize = 5;
 const SHAPE: LoadShape = LoadShape { connections: 10, requests: 40_000, cap: Duration::from_secs(5) };
+/// Latency runs per server, alternating, each of this many requests (or
+/// this long), one connection, one request at a time.
+const LATENCY_RUNS: usize = 3;
+const LATENCY_REQUESTS: usize = 5_000;
+const LATENCY_CAP: Duration = Duration::from_secs(5);
 /// The components the throughput is measured on: the hello handler on
 /// each WASI line.
 const HTTP_COMPONENTS: [&str; 2] = ["edge-fn", "edge-fn-p3"];
@@ -45,7 +53,10 @@ const KV_RECORD: &str = r#"{"name":"kettle","price":2500}"#;
 const WASMTIME_CONFIGS: [(&str, &[&str]); 2] =
     [("wasmtime serve", &[]), ("wasmtime serve -O pooling-allocator", &["-O", "pooling-allocator=y"])];
 
-pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
+pub fn run(flags: flags::Bench, sh: &Shell) -> Result<()> {
+    if flags.app {
+        return run_app(sh);
+    }
     // `cargo xtask` is a debug build; the installed tool is a release one.
     if cfg!(debug_assertions) && matches!(xtask::tool::get().bundle, xtask::tool::Source::Checkout) {
         eprintln!("==> rerunning in release mode (timings of a debug build mean little)");
@@ -58,6 +69,8 @@ pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
     let limits = Limits::default();
     let engine = serve::engine(&limits)?;
 
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("machine: {cores} cores (`serve` runs a serving thread per core)");
     let http = http_components(&root)?;
     let mut rows = Vec::new();
     for name in ["greeter"].into_iter().chain(http.iter().map(|a| a.name.as_str())) {
@@ -96,7 +109,8 @@ pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
         for (label, args) in WASMTIME_CONFIGS {
             let addr = free_addr()?;
             let log = logs.join(format!("{}-{name}.log", label.replace([' ', '-'], "_")));
-            let mut child = Killed(OutsideHost::WasmtimeServe(Build::Release).start_with(sh, &path, addr, &log, args)?);
+            let mut child =
+                Killed(OutsideHost::WasmtimeServe(Build::Release).start_with(sh, &path, line, addr, &log, args)?);
             wait_for_answer(&mut child.0, addr, &log).with_context(|| format!("{label} on {name}"))?;
             servers.push((label.to_string(), addr, Some(child)));
         }
@@ -122,10 +136,99 @@ pub fn run(_flags: flags::Bench, sh: &Shell) -> Result<()> {
             let client = Stats::of(client).median;
             table.push_str(&format!("{label:<36} {stat:>24}   edgekit / this {ratio:.2}   generator {client:.1} µs\n"));
         }
+        // Latency: one connection, one request at a time, runs alternating
+        // between the servers.
+        let mut latencies = vec![Vec::new(); servers.len()];
+        for _ in 0..LATENCY_RUNS {
+            for ((_, addr, _), samples) in servers.iter().zip(&mut latencies) {
+                samples.extend(edgekit_host::load::latencies(*addr, LATENCY_REQUESTS, LATENCY_CAP, &expected)?);
+            }
+        }
+        table.push_str(&format!(
+            "\nlatency, {name} (WASI {line}), one connection, one request at a time, µs: p50 and p99 of each server's requests\n"
+        ));
+        let ours_p50 = bench::percentiles(latencies[0].clone()).0;
+        for ((label, _, _), samples) in servers.iter().zip(latencies) {
+            let count = samples.len();
+            let (p50, p99) = bench::percentiles(samples);
+            let ratio = p50 / ours_p50;
+            table.push_str(&format!(
+                "{label:<36} p50 {p50:>8.1}   p99 {p99:>8.1}   this / edgekit (p50) {ratio:.2}   {count} requests\n"
+            ));
+        }
         ours.shutdown()?;
     }
     print!("{table}");
     print!("{}", kv_throughput(&engine, &limits, &logs)?);
+    print!("{}", app_overhead(&engine, &limits)?);
+    Ok(())
+}
+
+/// The routing of an app: each hello handler served alone against the
+/// same component behind an app of three routes (the example app's shape:
+/// `/` exact, `/api/...` and `/kv/...` prefixes), asked on its exact route
+/// and on a prefix route (matched, then stripped), all servers up at once
+/// and measured alternately: the table's lines.
+fn app_overhead(engine: &wasmtime::Engine, limits: &Limits) -> Result<String> {
+    use edgekit_host::serve::app::{App, Pattern, Route};
+    eprintln!("==> app routing: {RUNS} runs per server of {} requests or {} s", SHAPE.requests, SHAPE.cap.as_secs());
+    let mut table = String::new();
+    for name in HTTP_COMPONENTS {
+        let answer = edgekit_host::http::answer(name, "/")?.1;
+        let component = edgekit_host::load(engine, name)?;
+        let handler = || -> Result<Handler> {
+            Ok(Handler::with(engine, &component, limits.clone(), Default::default())?.named(name).guest_log(Log::Off))
+        };
+        let line = handler()?.line();
+        let alone = serve::start("127.0.0.1:0", handler()?, false)?;
+        let routes = ["/", "/api/...", "/kv/..."]
+            .into_iter()
+            .map(|path| Ok(Route::new(Pattern::parse(path)?, handler()?, name)))
+            .collect::<Result<Vec<_>>>()?;
+        let app = serve::start("127.0.0.1:0", App::new(routes)?, false)?;
+        let servers = [
+            ("served alone, GET /", alone.addr, Ask::get("/", answer.clone())),
+            ("app, exact route /, GET /", app.addr, Ask::get("/", answer.clone())),
+            ("app, prefix /api/..., GET /api/items", app.addr, Ask::get("/api/items", answer.clone())),
+        ];
+        let warm = LoadShape { requests: 2_000, ..SHAPE };
+        for (_, addr, ask) in &servers {
+            bench::load(*addr, warm, ask)?;
+        }
+        let mut samples = vec![Vec::new(); servers.len()];
+        for _ in 0..RUNS {
+            for ((_, addr, ask), runs) in servers.iter().zip(&mut samples) {
+                runs.push(bench::load(*addr, SHAPE, ask)?.per_second());
+            }
+        }
+        alone.shutdown()?;
+        app.shutdown()?;
+        let stats: Vec<Stats> = samples.into_iter().map(Stats::of).collect();
+        table.push_str(&format!(
+            "\napp routing, {name} (WASI {line}), requests/s: median [p10..p90] of {RUNS} runs, {} connections\n",
+            SHAPE.connections
+        ));
+        for ((label, _, _), stat) in servers.iter().zip(&stats) {
+            let ratio = stat.median / stats[0].median;
+            table.push_str(&format!("{label:<40} {stat:>24}   this / alone {ratio:.3}\n"));
+        }
+    }
+    Ok(table)
+}
+
+/// `bench --app`: only the app's routing against the component alone.
+pub fn run_app(sh: &Shell) -> Result<()> {
+    if cfg!(debug_assertions) && matches!(xtask::tool::get().bundle, xtask::tool::Source::Checkout) {
+        eprintln!("==> rerunning in release mode (timings of a debug build mean little)");
+        return xtask::workspace::from_shell(cmd!(
+            sh,
+            "cargo run --release --quiet --package xtask-run -- bench --app"
+        ))
+        .run()
+        .context("the release build of xtask failed: fix the errors above");
+    }
+    let limits = Limits::default();
+    print!("{}", app_overhead(&serve::engine(&limits)?, &limits)?);
     Ok(())
 }
 

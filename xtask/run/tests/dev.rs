@@ -29,7 +29,8 @@ fn workspace_copy(root: &Path) -> tempfile::TempDir {
     for dir in ["wit", "components", "guest"] {
         copy_tree(&root.join(dir), &tmp.path().join(dir));
     }
-    for file in ["edgekit.toml", "rust-toolchain.toml"] {
+    // README.md for `new`, which adds a component's rows to it here.
+    for file in ["edgekit.toml", "rust-toolchain.toml", "README.md"] {
         std::fs::copy(root.join(file), tmp.path().join(file)).unwrap();
     }
     // The root is found from the manifest directory of xtask (see
@@ -63,10 +64,13 @@ struct Dev {
 }
 
 impl Dev {
-    fn start(copy: &Path, component: &str) -> Dev {
+    /// `dev` on `component`, or with none (the copy's app).
+    fn start(copy: &Path, component: Option<&str>) -> Dev {
         let real = xtask::workspace::root();
         let mut child = Command::new(env!("CARGO_BIN_EXE_xtask-run"))
-            .args(["dev", component, "--addr", "127.0.0.1:0"])
+            .arg("dev")
+            .args(component)
+            .args(["--addr", "127.0.0.1:0"])
             .current_dir(copy)
             .env("CARGO_MANIFEST_DIR", copy.join("xtask"))
             // The shared build cache: only the copy's own crates compile.
@@ -130,9 +134,14 @@ impl Drop for Dev {
 
 /// `GET /` on a fresh connection: status and body.
 fn get(addr: SocketAddr) -> (u16, String) {
+    get_path(addr, "/")
+}
+
+/// `GET path` on a fresh connection: status and body.
+fn get_path(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    stream.write_all(b"GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -158,10 +167,15 @@ fn dechunk(body: &str) -> String {
 /// Asks `GET /` until the answer is `new`, at most for [`BUILD`]; every
 /// answer before it must be `old`. Returns how many old answers came.
 fn served_until(addr: SocketAddr, old: &str, new: &str) -> usize {
+    served_at_until(addr, "/", old, new)
+}
+
+/// [`served_until`] on `path`.
+fn served_at_until(addr: SocketAddr, path: &str, old: &str, new: &str) -> usize {
     let give_up = Instant::now() + BUILD;
     let mut olds = 0;
     loop {
-        let (status, body) = get(addr);
+        let (status, body) = get_path(addr, path);
         assert_eq!(status, 200, "{body}");
         if body == new {
             return olds;
@@ -191,7 +205,7 @@ fn dev_serves_each_change_that_passes_and_keeps_the_last_good_one() {
     let lib: PathBuf = copy.path().join("components/edge-fn/src/lib.rs");
     let original = std::fs::read_to_string(&lib).unwrap();
     let edit = |body: &str, extra: &str| edit(&lib, &original, body, extra);
-    let mut dev = Dev::start(copy.path(), "edge-fn");
+    let mut dev = Dev::start(copy.path(), Some("edge-fn"));
     let banner = dev.wait_for("serving edge-fn (WASI 0.2) on http://", 1, BUILD);
     let addr: SocketAddr = banner.split("http://").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
     dev.wait_for("dev: watching", 1, BUILD);
@@ -258,4 +272,88 @@ fn dev_serves_each_change_that_passes_and_keeps_the_last_good_one() {
     assert!(left.is_empty(), "temporary files left in {}: {left:?}", dist.display());
     let served = std::fs::read(dist.join("edge-fn.wasm")).unwrap();
     assert!(served.len() < 12_288, "the artifact written is the last good one, not the one past the budget");
+}
+
+/// The instance numbers of the access lines of `route` (`[/p3/... hello-p3] i4 GET ...`).
+fn instances(lines: &[String], route: &str) -> Vec<usize> {
+    let tag = format!("[{route}] i");
+    lines.iter().filter_map(|l| l.split_once(&tag)?.1.split(' ').next()?.parse().ok()).collect()
+}
+
+#[test]
+fn dev_of_an_app_rebuilds_only_the_component_that_changed() {
+    let real = xtask::workspace::root();
+    let copy = workspace_copy(&real);
+    // A second crate with the same hello, built for 0.3 alone (`hello-p3`):
+    // edge-fn's own 0.3 line is built from the same crate as its 0.2 one,
+    // so a change to it rebuilds both.
+    xtask::scaffold::new::create_with(copy.path(), "hello", "edge-fn", None, &["p3".to_string()]).unwrap();
+    // The copy's app: edge-fn on /, hello-p3 on /p3/..., a fresh 0.3
+    // instance per request there (reuse = 1), so its access lines count
+    // the instances its handler made.
+    let routes = "[[route]]\npath = \"/\"\ncomponent = \"edge-fn\"\n\n\
+                  [[route]]\npath = \"/p3/...\"\ncomponent = \"hello-p3\"\nreuse = 1\n";
+    let text = xtask::project::edit(copy.path(), |doc| {
+        let more: toml_edit::DocumentMut = routes.parse()?;
+        doc.insert("route", more["route"].clone());
+        Ok(())
+    })
+    .unwrap();
+    std::fs::write(copy.path().join("edgekit.toml"), text).unwrap();
+    let lib = copy.path().join("components/edge-fn/src/lib.rs");
+    let lib_p3 = copy.path().join("components/hello/src/lib.rs");
+    let (original, original_p3) = (std::fs::read_to_string(&lib).unwrap(), std::fs::read_to_string(&lib_p3).unwrap());
+
+    let mut dev = Dev::start(copy.path(), None);
+    let banner = dev.wait_for("serving the app of ", 1, BUILD);
+    let addr: SocketAddr = banner.split("http://").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    dev.wait_for("dev: watching the sources of edge-fn, hello-p3", 1, BUILD);
+    assert_eq!(get(addr), (200, OLD.to_string()));
+    for _ in 0..3 {
+        assert_eq!(get_path(addr, "/p3/x"), (200, OLD.to_string()));
+    }
+    dev.wait_for("[/p3/... hello-p3] i3 GET /p3/x 200", 1, Duration::from_secs(10));
+
+    // edge-fn changes: it alone is rebuilt; /p3/... answers all along from
+    // the same handler, whose instances go on being numbered from 4.
+    edit(&lib, &original, "hello from dev\\n", "");
+    let give_up = Instant::now() + BUILD;
+    while get(addr).1 != NEW {
+        assert_eq!(get_path(addr, "/p3/x"), (200, OLD.to_string()));
+        assert!(Instant::now() < give_up, "{NEW:?} was not served within {BUILD:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for _ in 0..3 {
+        assert_eq!(get_path(addr, "/p3/x"), (200, OLD.to_string()));
+    }
+    dev.wait_for("dev: edge-fn ", 1, BUILD);
+    let numbers = instances(&dev.lines(), "/p3/... hello-p3");
+    let expected: Vec<usize> = (1..=numbers.len()).collect();
+    assert_eq!(numbers, expected, "hello-p3's instances were numbered on, never afresh:\n{}", dev.lines().join("\n"));
+    assert_eq!(dev.count("rebuilding hello-p3"), 0, "{}", dev.lines().join("\n"));
+    assert_eq!(dev.count("changed: rebuilding edge-fn"), 1, "{}", dev.lines().join("\n"));
+
+    // The control: hello changes, and hello-p3's new handler numbers its
+    // instances from 1 again, while / keeps its new answer.
+    edit(&lib_p3, &original_p3, "hello again\\n", "");
+    served_at_until(addr, "/p3/x", OLD, AGAIN);
+    assert_eq!(get(addr), (200, NEW.to_string()));
+    dev.wait_for("dev: hello-p3 ", 1, BUILD);
+    dev.wait_for("[/p3/... hello-p3] i1 GET /p3/x 200", 2, Duration::from_secs(10));
+    let after = instances(&dev.lines(), "/p3/... hello-p3");
+    assert_eq!(after.last(), Some(&1), "the rebuilt hello-p3 starts at instance 1: {after:?}");
+    assert_eq!(dev.count("changed: rebuilding edge-fn"), 1, "one rebuild each:\n{}", dev.lines().join("\n"));
+    assert_eq!(dev.count("changed: rebuilding hello-p3"), 1, "one rebuild each:\n{}", dev.lines().join("\n"));
+
+    // SAFETY: kill has no memory effects; the pid is our own child's.
+    unsafe { libc::kill(dev.child.id() as libc::pid_t, libc::SIGINT) };
+    let give_up = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = dev.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < give_up, "dev did not stop within 60 s of Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "{}", dev.lines().join("\n"));
 }

@@ -8,8 +8,9 @@
 //! newest release (0.12) is built on an older wasm-tools than the pipeline;
 //! docs/pipeline.md, "Composition", says why that keeps wasm-compose here.
 //!
-//! `dist` builds the compositions the project file lists (`[[composition]]`)
-//! after the components and ships them like components; `cargo xtask
+//! `dist` builds the compositions the project file lists (`[[composition]]`,
+//! and each route's middleware in front of its component) after the
+//! components and ships them like components; `cargo xtask
 //! compose <middleware> <handler>` composes two dist artifacts on demand.
 
 use std::collections::BTreeMap;
@@ -42,9 +43,18 @@ pub fn http_line(surface: &Surface) -> Option<(String, String)> {
 
 pub use crate::project::Composition;
 
-/// The compositions the project at `root` lists (`[[composition]]`).
+/// The compositions of the project at `root`: those it lists
+/// (`[[composition]]`), then those its routes need (a `[[route]]` with a
+/// `middleware`) that it does not list.
 pub fn compositions(root: &Path) -> Result<Vec<Composition>> {
-    Ok(Project::load(root)?.file.composition)
+    let file = Project::load(root)?.file;
+    let mut all = file.composition;
+    for composition in project::routes::compositions(&file.route) {
+        if !all.contains(&composition) {
+            all.push(composition);
+        }
+    }
+    Ok(all)
 }
 
 /// What a composition is built from, relative to the root: its parts'

@@ -65,6 +65,11 @@ pub fn produce(sh: &Shell, root: &Path, only: &[String]) -> Result<(Pins, Vec<Bu
 /// its parts are among them).
 pub fn produce_builds(sh: &Shell, root: &Path, components: &[Component], partial: bool) -> Result<(Pins, Vec<Built>)> {
     let project = Project::load(root)?;
+    if !partial {
+        // The routes name the compositions built below: a route to a
+        // component that is not there is reported as the route's error.
+        crate::project::routes::check(&project)?;
+    }
     let pins = Pins::load(&project.pins_dir())?;
     // Every component's WIT must resolve against the pins, with each world
     // it is built for on the line its build names, before anything is built.

@@ -9,7 +9,8 @@
 //! expected), and written by one writer ([`edit`]), which keeps every
 //! comment and the layout (toml_edit). The wings own what the sections
 //! mean: `guard/size.rs` the budgets, `pipeline/compose.rs` the
-//! compositions.
+//! compositions, `routes.rs` the app's routes (declared and checked there,
+//! served by the run wing, deployed by the deploy wing).
 //!
 //! Two kinds of project, told apart by `[edgekit] version`:
 //! - edgekit's own repository, whose guest library (`guest/`) and pins
@@ -17,6 +18,8 @@
 //! - a team's project made by `cargo edgekit init`, which holds a copy of
 //!   both under `.edgekit/`, recorded with the versions of the edgekit that
 //!   wrote it, so a newer tool can say so and `update` can move it on.
+
+pub mod routes;
 
 use std::collections::BTreeMap;
 use std::path::{Component as PathPart, Path, PathBuf};
@@ -43,6 +46,9 @@ pub struct ProjectFile {
     pub budgets: Budgets,
     #[serde(default)]
     pub composition: Vec<Composition>,
+    /// The app: `[[route]]`s to components (`routes.rs`).
+    #[serde(default)]
+    pub route: Vec<routes::Route>,
 }
 
 /// `[project]`: where things live, relative to the project's root.
@@ -263,6 +269,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ProjectFile> {
     if file.budgets.tolerance_percent.is_nan() || file.budgets.tolerance_percent < 0.0 {
         bail!("{}: [budgets] tolerance-percent must be a number of percent, 0 or more", path.display());
     }
+    routes::check_syntax(path, &file.route)?;
     Ok(file)
 }
 
@@ -355,6 +362,19 @@ pub fn set_baseline(doc: &mut toml_edit::DocumentMut, artifact: &str, baseline: 
 pub fn remove_budget(doc: &mut toml_edit::DocumentMut, artifact: &str) -> Result<()> {
     budgets_table(doc)?.remove(artifact);
     Ok(())
+}
+
+/// Removes the `[[route]]`s for which `gone` says so, keeping the others
+/// and their comments as they were; returns how many went.
+pub fn remove_routes(doc: &mut toml_edit::DocumentMut, gone: impl Fn(&routes::Route) -> bool) -> Result<usize> {
+    let Some(list) = doc.get_mut("route") else { return Ok(0) };
+    let list = list.as_array_of_tables_mut().context("`route` must be an array of tables ([[route]])")?;
+    let before = list.len();
+    list.retain(|table| {
+        let route: Option<routes::Route> = toml::from_str(&table.to_string()).ok();
+        !route.is_some_and(|route| gone(&route))
+    });
+    Ok(before - list.len())
 }
 
 /// Makes the `[[composition]]` list `after`: removed ones are taken out and

@@ -64,7 +64,8 @@ impl crate::flags::New {
             }
             Some(out) => eprintln!(
                 "wrote the standalone crate {} from the {} template: `cargo build --release --target wasm32-wasip2` \
-                 there builds a component; its README says how to bring it into an edgekit project",
+                 there (with `--features p2` or `p3` for a crate of WASI lines) builds a component; its README says \
+                 how, and how to bring it into an edgekit project",
                 out.display(),
                 self.template
             ),
@@ -546,6 +547,26 @@ fn drop_test_modules(tests: &str, dropped: &[String]) -> String {
     lines.concat()
 }
 
+/// A `Cargo.lock` whose root package was renamed, with its packages back
+/// in the order cargo writes them (by name, then version): otherwise the
+/// first build rewrites it, and `dev` sees a change it did not make. A
+/// file of another shape is left as it is.
+fn sort_lock(lock: &str) -> String {
+    const PACKAGE: &str = "[[package]]\n";
+    let Some(first) = lock.find(PACKAGE) else { return lock.to_string() };
+    let (head, packages) = lock.split_at(first);
+    let mut blocks: Vec<&str> = packages.split(PACKAGE).skip(1).map(str::trim_end).collect();
+    let field = |block: &str, key: &str| {
+        block.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(" = \"")?.strip_suffix('"')).map(str::to_string)
+    };
+    if blocks.iter().any(|b| b.lines().any(|l| l.starts_with('[') && l.ends_with(']')) || field(b, "name").is_none()) {
+        return lock.to_string();
+    }
+    blocks.sort_by_key(|b| (field(b, "name"), field(b, "version")));
+    let body: Vec<String> = blocks.iter().map(|b| format!("{PACKAGE}{b}\n")).collect();
+    format!("{head}{}", body.join("\n"))
+}
+
 /// The name `artifact` (one of the template's, built for `line`) takes in
 /// a copy named `name`: the template's name replaced by the copy's
 /// (`http-api-p3` becomes `orders-p3`).
@@ -683,6 +704,9 @@ pub fn create_with(root: &Path, name: &str, template: &str, out: Option<&Path>, 
         }
         if relative == Path::new("edgekit-test.rs") {
             renamed = drop_test_modules(&renamed, &dropped);
+        }
+        if relative == Path::new("Cargo.lock") {
+            renamed = sort_lock(&renamed);
         }
         writes.push((dir.join(renamed_path), renamed.into_bytes()));
     }

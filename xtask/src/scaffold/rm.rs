@@ -1,10 +1,11 @@
 //! `cargo xtask rm <component>`: takes a component out of the project, with
 //! everything that names it or one of its artifacts (one per WASI line it
 //! is built for): its crate directory (code, WIT, tests), its budgets, the
-//! compositions one of them is part of (with their budgets) in the project
-//! file, their README rows when the README has them, and their dist
-//! artifacts, debug builds and manifest entries. What is left passes `dist`, `size`,
-//! `tidy` and `cargo test`. Everything is computed before anything changes.
+//! compositions one of them is part of (with their budgets) and the routes
+//! to them in the project file, their README rows when the README has them,
+//! and their dist artifacts, debug builds and manifest entries. What is
+//! left passes `dist`, `size`, `tidy` and `cargo test`. Everything is
+//! computed before anything changes.
 
 use std::path::{Path, PathBuf};
 
@@ -44,12 +45,21 @@ pub fn remove(root: &Path, name: &str) -> Result<Vec<String>> {
 
     let mut writes: Vec<(PathBuf, String)> = Vec::new();
     let kept: Vec<project::Composition> = project.file.composition.iter().filter(|c| !part(c)).cloned().collect();
+    // A route to one of its artifacts, to a composition with one, or with
+    // one as the middleware.
+    let routed = |route: &project::routes::Route| {
+        route.middleware.as_ref().is_some_and(|m| own.contains(m))
+            || route.component.split('+').any(|part| own.iter().any(|a| a == part))
+    };
+    let routes: Vec<String> = project.file.route.iter().filter(|r| routed(r)).map(|r| r.path.to_string()).collect();
     let file = project::edit(root, |doc| {
         project::set_compositions(doc, &kept)?;
+        project::remove_routes(doc, routed)?;
         artifacts.iter().try_for_each(|artifact| project::remove_budget(doc, artifact))
     })?;
     writes.push((root.join(project::FILE), file));
     done.extend(gone.iter().map(|c| format!("composition {c} from {}", project::FILE)));
+    done.extend(routes.iter().map(|path| format!("the route {path} from {}", project::FILE)));
     done.push(format!("the budgets of {} from {}", artifacts.join(", "), project::FILE));
     let readme_path = root.join("README.md");
     // A team's README may have no component table, or no README at all.

@@ -98,7 +98,11 @@ fn new_renames_identifiers_and_names_and_leaves_prose() {
         &read("components/hello-world/Cargo.toml"),
         &["name = \"hello-world\"", "world = \"hello-world\"", "package = \"edgekit:hello-world\""],
     );
-    assert_mentions(&read("components/hello-world/Cargo.lock"), &["name = \"hello-world\""]);
+    let lock = read("components/hello-world/Cargo.lock");
+    assert_mentions(&lock, &["name = \"hello-world\""]);
+    // In the order cargo writes them, so the first build leaves it be.
+    let names: Vec<&str> = lock.lines().filter_map(|l| l.strip_prefix("name = ")).collect();
+    assert!(names.windows(2).all(|w| w[0] <= w[1]), "{names:?}");
     let tests = read("components/hello-world/edgekit-test.rs");
     assert_mentions(
         &tests,
@@ -338,4 +342,20 @@ fn removing_templates_leaves_a_workspace_that_passes() {
     let (_, artifacts) = dist::produce(&sh, tmp.path(), &[]).unwrap();
     assert_eq!(artifacts.len(), 1);
     assert_mentions(&error_of(rm::remove(tmp.path(), "edge-fn")), &["no component `edge-fn`", "nothing removed"]);
+}
+
+/// `rm` takes away the routes to the component (as itself, in a
+/// composition, or as the middleware), and what is left is an app that
+/// checks.
+#[test]
+fn rm_takes_the_routes_to_a_component_away() {
+    let tmp = workspace_copy("rm-routes");
+    let said = rm::remove(tmp.path(), "middleware").unwrap().join("\n");
+    assert_mentions(&said, &["the route /api/... from edgekit.toml", "composition middleware+http-api"]);
+    let project = crate::project::Project::load(tmp.path()).unwrap();
+    let paths: Vec<String> = project.file.route.iter().map(|r| r.path.to_string()).collect();
+    assert_eq!(paths, ["/", "/kv/..."], "{said}");
+    crate::project::routes::check(&project).unwrap();
+    let text = std::fs::read_to_string(tmp.path().join("edgekit.toml")).unwrap();
+    assert!(text.contains("# The app: `cargo xtask serve`"), "the comments before the routes went:\n{text}");
 }

@@ -54,7 +54,16 @@ impl Lattice {
 
         let mut started = Vec::new();
         for n in 1..=hosts {
+            // A temporary directory of its own: a host caches what it pulls
+            // in `$TMPDIR/wasmcloud_ocicache/<reference>` (wasmcloud-core
+            // 0.21.1), truncating the file before it writes it, and two
+            // hosts pulling one image into a shared cache read each other's
+            // half-written file ("failed to extract module claims: ...
+            // unexpected end-of-file"), seen here in two runs of six.
+            let tmp = logs.join(format!("host-{n}-tmp"));
+            std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
             let mut host = Command::new(&bin);
+            host.env("TMPDIR", &tmp);
             host.args(["host", "--nats", &format!("nats://{nats}"), "--lattice", LATTICE]).args([
                 "--label",
                 &format!("{HOST_LABEL}={n}"),
@@ -68,6 +77,11 @@ impl Lattice {
             lattice.wait_joined(n)?;
         }
         Ok(lattice)
+    }
+
+    /// How many hosts it started (from 1, killed ones included).
+    pub fn hosts(&self) -> usize {
+        self.hosts.len()
     }
 
     /// Where the parts' logs are: `nats.log`, `wadm.log`, `host-<n>.log`, `registry.log`.

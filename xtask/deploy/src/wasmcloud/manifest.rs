@@ -83,7 +83,7 @@ impl App {
 
 /// One of `spec.components`: its name, type and image, and the first of its
 /// traits, a `scaler` of `instances` (the spread, if any, follows).
-fn component(y: &mut String, name: &str, kind: &str, image: &str, scaler: &str, instances: usize) {
+pub(super) fn component(y: &mut String, name: &str, kind: &str, image: &str, scaler: &str, instances: usize) {
     let _ = writeln!(y, "    - name: {name}\n      type: {kind}\n      properties:\n        image: {image}");
     let _ = writeln!(
         y,
@@ -93,7 +93,7 @@ fn component(y: &mut String, name: &str, kind: &str, image: &str, scaler: &str, 
 
 /// One entry of a scaler's spread: the hosts labelled `edgekit-host=<host>`,
 /// with a weight if given.
-fn spread_to(y: &mut String, host: usize, weight: Option<u32>) {
+pub(super) fn spread_to(y: &mut String, host: usize, weight: Option<u32>) {
     let _ = writeln!(y, "              - name: host-{host}");
     if let Some(weight) = weight {
         let _ = writeln!(y, "                weight: {weight}");

@@ -1,6 +1,10 @@
 //! `cargo xtask dev <component>`: serves a component as `serve` does and
 //! rebuilds it whenever its sources change, swapping the new version in
-//! without closing the listening socket.
+//! without closing the listening socket. With no component, it serves the
+//! project's app as `serve` does (`serve/app.rs`), each route taking its
+//! handlers from a channel of its own, and rebuilds only the artifacts
+//! whose parts' sources changed: the other routes keep their handlers, and
+//! so their instances.
 //!
 //! Three parts, on three threads:
 //!
@@ -23,18 +27,20 @@
 mod rebuild;
 mod watch;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use edgekit_host::serve::{engine, serve_blocking_with};
+use anyhow::{Context, Result, bail};
+use edgekit_host::http::Handler;
+use edgekit_host::serve::{Handlers, engine, serve_blocking_with};
 use xtask::flags;
+use xtask::project::Project;
 use xtask::workspace;
 
-use crate::serve::Options;
+use crate::serve::{Options, app};
 use rebuild::{Host, Target};
 
 /// What the rebuild loop hears.
@@ -45,58 +51,119 @@ enum Event {
     Stop,
 }
 
+/// One artifact `dev` serves and rebuilds: for a component named, the one;
+/// for an app, each artifact its routes serve, with a host per route
+/// (its limits and grants) and the channel its route's server takes
+/// handlers from.
+struct Served<'a> {
+    target: Target,
+    routes: Vec<(Host<'a>, tokio::sync::watch::Sender<Handler>)>,
+}
+
+impl Served<'_> {
+    fn hosts(&self) -> Vec<&Host<'_>> {
+        self.routes.iter().map(|(host, _)| host).collect()
+    }
+}
+
 pub fn run(flags: flags::Dev) -> Result<()> {
     let root = workspace::root();
-    let target = Target::find(&root, &flags.component)?;
     let options = Options::from_flags(&flags.options)?;
-    let engine = engine(&options.limits)?;
+    let planned = match &flags.component {
+        Some(_) => Vec::new(),
+        None => {
+            if options.profile.is_some() {
+                bail!(
+                    "--profile samples one component: name it (`{}`)",
+                    xtask::tool::cmd("dev <component> --profile <dir>")
+                );
+            }
+            app::plan(&Project::load(&root)?, &options)?
+        }
+    };
+    let engine = match &flags.component {
+        Some(_) => engine(&options.limits)?,
+        None => app::engine(&planned)?,
+    };
+    let host = |limits, grants| Host {
+        engine: &engine,
+        limits,
+        grants,
+        guest_log: &options.guest_log,
+        profile: options.profile.is_some(),
+    };
+    // The targets, each with its routes' hosts and, for the server, the
+    // receiving end of each route's channel (in the routes' order).
+    let mut targets: Vec<(Target, Vec<(usize, Host)>)> = Vec::new();
+    match &flags.component {
+        Some(name) => targets.push((Target::find(&root, name)?, vec![(0, host(&options.limits, &options.grants))])),
+        None => {
+            for (i, planned) in planned.iter().enumerate() {
+                let route = (i, host(&planned.limits, &planned.grants));
+                match targets.iter_mut().find(|(t, _)| t.name == planned.artifact) {
+                    Some((_, routes)) => routes.push(route),
+                    None => targets.push((Target::find(&root, &planned.artifact)?, vec![route])),
+                }
+            }
+        }
+    }
+    // The crates the targets are built from (one crate builds both lines).
+    let crates: Vec<String> = {
+        let mut crates: Vec<String> = targets.iter().flat_map(|(t, _)| t.crates.clone()).collect();
+        crates.sort();
+        crates.dedup();
+        crates
+    };
 
     // Watching starts before the first build, so no change is missed.
     let (events, heard) = mpsc::channel();
     let from_watcher = events.clone();
-    let mut sources = watch::Sources::watch(&root, &target.crates, move |batch| {
+    let mut sources = watch::Sources::watch(&root, &crates, move |batch| {
         let _ = from_watcher.send(Event::Paths(batch));
     })?;
 
-    let host = Host {
-        engine: &engine,
-        limits: &options.limits,
-        grants: &options.grants,
-        guest_log: &options.guest_log,
-        profile: options.profile.is_some(),
-    };
     let sh = xshell::Shell::new()?;
     sh.change_dir(&root);
-    // A fresh dist artifact is served as it is; otherwise the first build
-    // must pass, or there is nothing to serve.
-    let first = match edgekit_host::artifact(&target.name) {
-        Ok(path) => {
-            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            host.handler(&target.name, &bytes, rebuild::NamesFrom::File(&path))?
+    let mut served = Vec::new();
+    let mut receivers: Vec<Option<tokio::sync::watch::Receiver<Handler>>> = vec![None; planned.len().max(1)];
+    for (target, routes) in targets {
+        let hosts: Vec<&Host> = routes.iter().map(|(_, host)| host).collect();
+        let first = first_handlers(&sh, &root, &target, &hosts)?;
+        let mut with_channels = Vec::new();
+        for ((index, host), handler) in routes.into_iter().zip(first) {
+            let (latest, handlers) = tokio::sync::watch::channel(handler);
+            receivers[index] = Some(handlers);
+            with_channels.push((host, latest));
         }
-        Err(_) => {
-            eprintln!("dev: building {} before serving it", target.name);
-            let start = Instant::now();
-            let rebuilt = rebuild::rebuild(&sh, &root, &target, &host, || false).with_context(|| {
-                format!("dev cannot start: {} does not build; fix it and run dev again", target.name)
-            })?;
-            eprintln!("{}", rebuild::line(&target.name, &rebuilt, start.elapsed()));
-            rebuilt.handler
-        }
-    };
-    let line = first.line();
-    let (latest, handlers) = tokio::sync::watch::channel(first);
+        served.push(Served { target, routes: with_channels });
+    }
+    let receivers: Vec<tokio::sync::watch::Receiver<Handler>> =
+        receivers.into_iter().map(|r| r.expect("every route has a target")).collect();
     // What is serving when the server stops: its profile is written then.
-    let serving = handlers.clone();
+    let serving = receivers[0].clone();
+    let line = serving.borrow().line();
+    let lines: Vec<String> = planned.iter().zip(&receivers).map(|(p, r)| app::describe(p, r.borrow().line())).collect();
+    let project = Project::load(&root)?;
+    let banner = |addr| match &flags.component {
+        Some(name) => options.banner(&flags.options, name, line, addr),
+        None => options.app_banner(&project, addr, &lines),
+    };
+    let handlers: Handlers = match &flags.component {
+        Some(_) => receivers[0].clone().into(),
+        None => app::app(&planned, receivers.into_iter().map(Handlers::Latest).collect())?.into(),
+    };
+    let watched: Vec<&str> = served.iter().map(|s| s.target.name.as_str()).collect();
+    let watched = watched.join(", ");
 
     let stopping = Arc::new(AtomicBool::new(false));
     std::thread::scope(|scope| {
         let stopped = stopping.clone();
-        let (root, target, host) = (&root, &target, &host);
+        let (root, served) = (&root, &served);
         let rebuilding = scope.spawn(move || {
             let sh = xshell::Shell::new()?;
             sh.change_dir(root);
             let stopping = || stopped.load(Ordering::SeqCst);
+            let components_dir = Project::load(root)?.components_dir();
             while let Ok(event) = heard.recv() {
                 let batch = match event {
                     Event::Stop => break,
@@ -124,31 +191,36 @@ pub fn run(flags: flags::Dev) -> Result<()> {
                 if changed.is_empty() {
                     continue;
                 }
-                let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
-                eprintln!("dev: {} changed: rebuilding {}", names.join(", "), target.name);
-                let start = Instant::now();
-                let result = rebuild::rebuild(&sh, root, target, host, stopping);
-                if stopping() {
-                    eprintln!("dev: stopped during a rebuild; target/dist keeps the last version that passed");
-                    break;
-                }
-                match result {
-                    Ok(rebuilt) => {
-                        let line = rebuild::line(&target.name, &rebuilt, start.elapsed());
-                        latest.send_replace(rebuilt.handler);
-                        eprintln!("{line}");
+                for served in served.iter().filter(|s| affects(root, &components_dir, &changed, &s.target)) {
+                    let target = &served.target;
+                    let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+                    eprintln!("dev: {} changed: rebuilding {}", names.join(", "), target.name);
+                    let start = Instant::now();
+                    let result = rebuild::rebuild(&sh, root, target, &served.hosts(), stopping);
+                    if stopping() {
+                        eprintln!("dev: stopped during a rebuild; target/dist keeps the last version that passed");
+                        return anyhow::Ok(());
                     }
-                    Err(e) => eprintln!(
-                        "error: {e:#}\ndev: {} still serves the previous version; fix the error and save",
-                        target.name
-                    ),
+                    match result {
+                        Ok(rebuilt) => {
+                            let line = rebuild::line(&target.name, &rebuilt, start.elapsed());
+                            for ((_, latest), handler) in served.routes.iter().zip(rebuilt.handlers) {
+                                latest.send_replace(handler);
+                            }
+                            eprintln!("{line}");
+                        }
+                        Err(e) => eprintln!(
+                            "error: {e:#}\ndev: {} still serves the previous version; fix the error and save",
+                            target.name
+                        ),
+                    }
                 }
             }
             anyhow::Ok(())
         });
         let served = serve_blocking_with(&flags.options.addr, handlers, options.server.clone(), |addr| {
-            eprintln!("{}", options.banner(&flags.options, &target.name, line, addr));
-            eprintln!("dev: watching the sources of {}; save a change to rebuild it", target.name);
+            eprintln!("{}", banner(addr));
+            eprintln!("dev: watching the sources of {watched}; save a change to rebuild it");
         });
         stopping.store(true, Ordering::SeqCst);
         let _ = events.send(Event::Stop);
@@ -160,6 +232,37 @@ pub fn run(flags: flags::Dev) -> Result<()> {
         served?;
         let last = serving.borrow().clone();
         crate::serve::write_profile(last.profile(), options.profile.as_deref())
+    })
+}
+
+/// The handlers `target` starts with, one per host: from its dist artifact
+/// if that is fresh, else from a first build, which must pass, or there is
+/// nothing to serve.
+fn first_handlers(sh: &xshell::Shell, root: &Path, target: &Target, hosts: &[&Host]) -> Result<Vec<Handler>> {
+    if let Ok(path) = edgekit_host::artifact(&target.name) {
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        return rebuild::handlers(hosts, &target.name, &bytes, rebuild::NamesFrom::File(&path));
+    }
+    eprintln!("dev: building {} before serving it", target.name);
+    let start = Instant::now();
+    let rebuilt = rebuild::rebuild(sh, root, target, hosts, || false)
+        .with_context(|| format!("dev cannot start: {} does not build; fix it and run dev again", target.name))?;
+    eprintln!("{}", rebuild::line(&target.name, &rebuilt, start.elapsed()));
+    Ok(rebuilt.handlers)
+}
+
+/// Whether a change to `changed` (relative to `root`) rebuilds `target`: a
+/// file in the crate one of its parts is built from does, a file in another
+/// component's crate does not, and anything else watched (the pins, the project file,
+/// the toolchain file) rebuilds every target.
+fn affects(root: &Path, components_dir: &Path, changed: &[PathBuf], target: &Target) -> bool {
+    let components = components_dir.strip_prefix(root).unwrap_or(components_dir);
+    changed.iter().any(|path| match path.strip_prefix(components) {
+        Ok(inside) => inside
+            .components()
+            .next()
+            .is_some_and(|crate_dir| target.crates.iter().any(|name| crate_dir.as_os_str() == name.as_str())),
+        Err(_) => true,
     })
 }
 

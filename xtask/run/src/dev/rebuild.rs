@@ -76,23 +76,20 @@ pub struct Host<'a> {
 }
 
 impl Host<'_> {
-    /// A handler for the component `bytes`, named `name` in errors, whose
-    /// traps are named with `names`.
-    pub fn handler(&self, name: &str, bytes: &[u8], names: NamesFrom) -> Result<Handler> {
-        let component = Component::new(self.engine, bytes)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("wasmtime cannot compile {name}"))?;
+    /// A handler for `component` (the bytes `bytes`, compiled), named `name`
+    /// in errors, whose traps are named with `names`.
+    fn handler_of(&self, name: &str, component: &Component, bytes: &[u8], names: &NamesFrom) -> Result<Handler> {
         let names = match names {
-            NamesFrom::File(artifact) => Names::beside(&component, artifact, bytes),
+            NamesFrom::File(artifact) => Names::beside(component, artifact, bytes),
             NamesFrom::Pipeline(artifact) => Names::from_text(
-                &component,
+                component,
                 bytes,
                 &artifact::Names::of(artifact).to_json(),
                 &format!("the rebuild that made it (also written to target/dist/{name}.names.json)"),
             ),
         };
         let handler =
-            Handler::with(self.engine, &component, self.limits.clone(), self.grants.clone()).with_context(|| {
+            Handler::with(self.engine, component, self.limits.clone(), self.grants.clone()).with_context(|| {
                 format!(
                     "cannot serve `{name}`: dev serves wasi:http components and the compositions the project file lists"
                 )
@@ -107,6 +104,16 @@ impl Host<'_> {
     }
 }
 
+/// A handler for each of `hosts` (the routes serving one artifact; one for
+/// a component named) from the component `bytes`, compiled once.
+pub fn handlers(hosts: &[&Host], name: &str, bytes: &[u8], names: NamesFrom) -> Result<Vec<Handler>> {
+    let engine = hosts.first().context("no route serves it")?.engine;
+    let component = Component::new(engine, bytes)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("wasmtime cannot compile {name}"))?;
+    hosts.iter().map(|host| host.handler_of(name, &component, bytes, &names)).collect()
+}
+
 /// Where the names of a served component's functions come from, for its
 /// traps: the names file beside a dist artifact (used only if it matches the
 /// bytes), or the pipeline run that just built the bytes.
@@ -115,17 +122,25 @@ pub enum NamesFrom<'a> {
     Pipeline(&'a Artifact),
 }
 
-/// A rebuild that passed: the handler to swap in, and its line.
+/// A rebuild that passed: the handlers to swap in (one per host asked),
+/// and its line.
 pub struct Rebuilt {
-    pub handler: Handler,
+    pub handlers: Vec<Handler>,
     pub bytes: usize,
     pub outcome: Option<Outcome>,
 }
 
 /// Runs the pipeline for `target` at `root`, checks the budgets, makes a
-/// handler, then writes `target/dist/` as `dist` does. `stopping` is asked
-/// before anything is written: a stopped `dev` writes nothing more.
-pub fn rebuild(sh: &Shell, root: &Path, target: &Target, host: &Host, stopping: impl Fn() -> bool) -> Result<Rebuilt> {
+/// handler for each of `hosts`, then writes `target/dist/` as `dist` does.
+/// `stopping` is asked before anything is written: a stopped `dev` writes
+/// nothing more.
+pub fn rebuild(
+    sh: &Shell,
+    root: &Path,
+    target: &Target,
+    hosts: &[&Host],
+    stopping: impl Fn() -> bool,
+) -> Result<Rebuilt> {
     // The artifacts served, each alone (not every line of its crate).
     let (pins, artifacts) = dist::produce_builds(sh, root, &workspace::artifacts(root, &target.parts)?, true)?;
     let served = artifacts
@@ -142,13 +157,13 @@ pub fn rebuild(sh: &Shell, root: &Path, target: &Target, host: &Host, stopping: 
     if let Some(over) = outcomes.iter().find(|o| o.now.zip(o.budget).is_some_and(|(now, budget)| now > budget)) {
         bail!("size check failed: {}", over.message);
     }
-    let handler = host.handler(&target.name, &served.bytes, NamesFrom::Pipeline(served))?;
+    let handlers = handlers(hosts, &target.name, &served.bytes, NamesFrom::Pipeline(served))?;
     if stopping() {
         bail!("stopped before writing target/dist");
     }
     dist::write(root, &pins, &artifacts)?;
     let outcome = outcomes.into_iter().find(|o| o.component == target.name);
-    Ok(Rebuilt { handler, bytes: served.bytes.len(), outcome })
+    Ok(Rebuilt { handlers, bytes: served.bytes.len(), outcome })
 }
 
 /// The line printed after a rebuild that passed: the component, its new

@@ -5,8 +5,10 @@
 //! added and removed.
 //!
 //! Each of the two directories is written beside the old one and swapped in
-//! with renames, so a failure leaves the old copy whole, never a mix. The
-//! components' own copies of the pins are refreshed by the next `dist`.
+//! with renames, so a failure leaves the old copy whole, never a mix.
+//! Components hold no copy of the pins: their worlds resolve against
+//! `.edgekit/wit` as it now is (copies an older edgekit wrote into a
+//! component's `wit/deps/` are no longer read, and `tidy` names them).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

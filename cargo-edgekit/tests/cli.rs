@@ -111,6 +111,12 @@ fn init_makes_a_project_and_new_adds_a_component_to_it() {
     ok(tmp.path(), &["new", "solo", "--template", "edge-fn", "--lines", "p3"]);
     let project = std::fs::read_to_string(tmp.path().join("edgekit.toml")).unwrap();
     assert!(project.contains("[budgets.solo-p3]") && !project.contains("[budgets.solo]"), "{project}");
+    // A template that generates its own bindings gets its link to the pins
+    // made anew, to the project's.
+    ok(tmp.path(), &["new", "counter", "--template", "command"]);
+    let deps = tmp.path().join("components/counter/wit/deps");
+    assert_eq!(std::fs::read_link(&deps).unwrap(), Path::new("../../../.edgekit/wit/deps"));
+    assert!(deps.join("cli.wit").is_file(), "the link does not reach the pins");
     // rm takes every line's artifact out.
     ok(tmp.path(), &["rm", "solo"]);
     let project = std::fs::read_to_string(tmp.path().join("edgekit.toml")).unwrap();

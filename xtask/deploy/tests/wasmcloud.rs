@@ -36,7 +36,8 @@ fn manifests_name_the_image_and_spread_the_replicas() {
     run(args(&["edge-fn", "middleware+http-api"])).unwrap();
     let dir = wasmcloud::deploy_dir(&root);
     let yaml = std::fs::read_to_string(dir.join("middleware-http-api.wadm.yaml")).unwrap();
-    let version = env!("CARGO_PKG_VERSION");
+    // The tag is the handler crate's version, not the tool's.
+    let version = xtask_deploy::oci::crate_version(&root, "http-api").unwrap();
     assert!(yaml.contains(&format!("image: ghcr.io/acme/edgekit/middleware-http-api:{version}\n")), "{yaml}");
     assert!(yaml.contains("instances: 3\n"), "{yaml}");
     assert_eq!(yaml.matches("edgekit-host: ").count(), 3, "one spread per host, one server on all:\n{yaml}");

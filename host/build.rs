@@ -1,10 +1,10 @@
 //! Lists the crates under `components/` so the test suite runs each one's
 //! tests: `component_tests!()` expands to one module per component,
 //! `#[path = "../../components/<name>/edgekit-test.rs"] mod <name>;`
-//! (`edge-fn` becomes `edge_fn`), for `tests/components.rs`; a crate built
-//! for both WASI lines tests each line's artifact in a module of its own
-//! inside (`edge_fn::p2`, `edge_fn::p3`). A component without that file is
-//! then a compile error, not a silent gap.
+//! (`edge-fn` becomes `edge_fn`), for `tests/components.rs`, and the table
+//! `COMPONENT_LINES` of the artifacts a crate built for several WASI lines
+//! has (its lines table), which `lines()` there runs each test against. A
+//! component without that file is then a compile error, not a silent gap.
 
 use std::path::Path;
 
@@ -41,10 +41,40 @@ fn main() {
             )
         })
         .collect();
+    // Each crate's lines table (`p2 = "edge-fn"`, `p3 = "edge-fn-p3"`): the
+    // artifacts its tests run against, one per WASI line, for `lines()`.
+    let lines: String = names
+        .iter()
+        .map(|n| {
+            let manifest = std::fs::read_to_string(components.join(n).join("Cargo.toml")).unwrap_or_default();
+            let artifacts: Vec<String> = lines_table(&manifest).iter().map(|a| format!("{a:?}")).collect();
+            format!("            ({n:?}, &[{}]),\n", artifacts.join(", "))
+        })
+        .collect();
     let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("components.rs");
     std::fs::write(
         out,
-        format!("#[macro_export]\nmacro_rules! component_tests {{\n    () => {{\n{modules}    }};\n}}\n"),
+        format!(
+            "#[macro_export]\nmacro_rules! component_tests {{\n    () => {{\n{modules}\n        \
+             /// Each component and the artifacts of its WASI lines, from its lines table.\n        \
+             const COMPONENT_LINES: &[(&str, &[&str])] = &[\n{lines}        ];\n    }};\n}}\n"
+        ),
     )
     .expect("OUT_DIR is writable");
+}
+
+/// The worlds (artifact names) of a manifest's `[package.metadata.edgekit.lines]`
+/// table, in its order; none for a crate of one world. A line-by-line read,
+/// as `.ci/run` does: the table holds `pN = "world"` pairs only.
+fn lines_table(manifest: &str) -> Vec<String> {
+    manifest
+        .lines()
+        .skip_while(|l| l.trim() != "[package.metadata.edgekit.lines]")
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .filter_map(|l| {
+            let (key, value) = l.split_once('=')?;
+            key.trim().starts_with('p').then(|| value.trim().trim_matches('"').to_string())
+        })
+        .collect()
 }

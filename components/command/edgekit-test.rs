@@ -31,8 +31,7 @@ fn sandbox() -> Sandbox {
 
 /// Runs `command <args>` with only `granted/` granted.
 fn run(args: &[&str]) -> Output {
-    static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
-    let (engine, component) = compiled("command", &CACHE);
+    let (engine, component) = compiled("command");
     let sandbox = sandbox();
     let argv: Vec<&str> = std::iter::once("command").chain(args.iter().copied()).collect();
     edgekit_host::command::run(engine, component, &argv, &sandbox.0.join("granted")).unwrap()

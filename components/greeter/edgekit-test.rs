@@ -11,8 +11,7 @@ use super::*;
 const INTERFACE: &str = "edgekit:greeter/api@0.1.0";
 
 fn greet(first: &str, last: &str) -> String {
-    static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
-    let (engine, component) = compiled("greeter", &CACHE);
+    let (engine, component) = compiled("greeter");
     Greeter::for_interface(engine, component, INTERFACE).unwrap().greet(first, last).unwrap()
 }
 
@@ -43,8 +42,7 @@ fn empty() {
 /// fails if freed blocks are not reused.
 #[test]
 fn allocator_churn() {
-    static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
-    let (engine, component) = compiled("greeter", &CACHE);
+    let (engine, component) = compiled("greeter");
     let mut session = Greeter::for_interface(engine, component, INTERFACE).unwrap().instantiate().unwrap();
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut next = |limit: u64| {
@@ -68,8 +66,7 @@ fn allocator_churn() {
 
 /// `cargo xtask call greeter '<expr>'`: the answer, or the error message.
 fn call(expr: &str) -> String {
-    static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
-    let (engine, component) = compiled("greeter", &CACHE);
+    let (engine, component) = compiled("greeter");
     edgekit_host::call::call(engine, component, expr).unwrap_or_else(|e| format!("{e:#}"))
 }
 

@@ -23,8 +23,7 @@ mod p2 {
 
     /// One request to the composed `middleware+http-api`, with `headers`.
     fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Response {
-        static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
-        let (engine, component) = compiled("middleware+http-api", &CACHE);
+        let (engine, component) = compiled("middleware+http-api");
         let mut builder = hyper::Request::builder().method(method).uri(["http://localhost", uri].concat());
         for (name, value) in headers {
             builder = builder.header(*name, *value);
@@ -80,8 +79,7 @@ mod p3 {
     /// The handler for the composed `middleware-p3+http-api-p3`. One handler for
     /// all of a test's requests: a 0.3 host reuses its instances for them.
     fn handler() -> Handler {
-        static CACHE: OnceLock<(Engine, Component)> = OnceLock::new();
-        let (engine, component) = compiled("middleware-p3+http-api-p3", &CACHE);
+        let (engine, component) = compiled("middleware-p3+http-api-p3");
         Handler::new(engine, component).unwrap()
     }
 

@@ -48,7 +48,9 @@ fn tidy_names_what_a_new_component_lacks() {
     };
     edit("components/http-api/Cargo.toml", "features = [\"alloc\"", "features = [\"p2\", \"alloc\"");
     edit("components/http-api/Cargo.toml", "p3 = [\"edgekit/p3\"]\n", "");
-    edit("components/http-api/edgekit-test.rs", "mod p3 {", "mod line_3 {");
+    let tests = tmp.path().join("components/http-api/edgekit-test.rs");
+    let text = std::fs::read_to_string(&tests).unwrap();
+    std::fs::write(&tests, text.replace("lines(\"http-api\")", "[Line { artifact: \"http-api\" }]")).unwrap();
     edit("README.md", "| `http-api-p3` |", "| http-api-p3 |");
     // kv-api: its 0.2 line names the 0.3 world.
     edit("components/kv-api/Cargo.toml", "p2 = \"kv-api\"", "p2 = \"kv-api-p3\"");
@@ -75,7 +77,7 @@ fn tidy_names_what_a_new_component_lacks() {
             "edge-fn/wit names WASI {\"0.2.12\", \"0.3.0\"}: an artifact targets one WASI line, never both",
             "http-api/Cargo.toml: the `edgekit` dependency's features name the line \"p2\"",
             "http-api/Cargo.toml: it is built for p3, so it needs the feature `p3 = [\"edgekit/p3\"]`",
-            "http-api/edgekit-test.rs: it is built for p3, so its tests of that line's artifact go in a top-level `mod p3",
+            "http-api/edgekit-test.rs: it is built for p3, so its tests must run on that line's artifact",
             "http-api-p3 (built by http-api) is not in README.md",
             "kv-api/Cargo.toml: under [package.metadata.edgekit.lines], p2 names world `kv-api-p3`, which is on WASI 0.3.0",
             "kv-api/Cargo.toml: two of its lines name the world `kv-api-p3`",

@@ -152,12 +152,16 @@ fn components(project: &Project, problems: &mut Vec<String>) -> Result<()> {
                 "{name} has no tests: add {}, the tests host/tests/components.rs runs against its dist artifacts",
                 tests.display()
             )),
+            // Tests written once run on every line (`for line in
+            // lines("<name>")`); any other test names its line's module.
+            Ok(text) if text.contains(&format!("lines(\"{name}\")")) => {}
             Ok(text) => {
                 for line in component.builds.iter().filter_map(|b| b.line.as_ref()) {
                     if !text.lines().any(|l| l == format!("mod {line} {{")) {
                         problems.push(format!(
-                            "{}: it is built for {line}, so its tests of that line's artifact go in a top-level \
-                             `mod {line} {{ ... }}` (one module per line)",
+                            "{}: it is built for {line}, so its tests must run on that line's artifact: write \
+                             them once, `for line in lines(\"{name}\") {{ ... }}`, or in a top-level \
+                             `mod {line} {{ ... }}`",
                             tests.display()
                         ));
                     }

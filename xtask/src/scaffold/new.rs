@@ -529,6 +529,8 @@ fn drop_lines(manifest: &str, dropped: &[String]) -> Result<String> {
 
 /// `tests` (an `edgekit-test.rs`) without the top-level `mod <line> { .. }`
 /// of each line in `dropped`, with the doc comment and attributes above it.
+/// Tests written once (`for line in lines(..)`) need nothing: they run on
+/// the lines the copy's lines table keeps.
 fn drop_test_modules(tests: &str, dropped: &[String]) -> String {
     let mut lines: Vec<&str> = tests.split_inclusive('\n').collect();
     for line in dropped {

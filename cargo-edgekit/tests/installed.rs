@@ -43,6 +43,30 @@ fn copy_checkout(from: &Path, to: &Path) {
     }
 }
 
+/// `--config` arguments that give the workspace's members, built from
+/// `clone`, another profile (codegen-units 255 for the default 256: the same
+/// code), so other file names in a shared target directory. With the same
+/// names, the clone's builds would replace this checkout's: cargo names a
+/// path crate's files by its path inside its workspace, the same in both,
+/// and `cargo test` links its doctests against the files it built before
+/// the tests ran.
+fn separate_units(clone: &Path) -> Vec<String> {
+    let manifest = std::fs::read_to_string(clone.join("Cargo.toml")).unwrap();
+    let members =
+        manifest.lines().find_map(|l| l.strip_prefix("members = [")).expect("the workspace lists its members");
+    members
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .flat_map(|member| {
+            let manifest = std::fs::read_to_string(clone.join(member).join("Cargo.toml")).unwrap();
+            let name =
+                manifest.lines().find_map(|l| l.strip_prefix("name = \"")?.strip_suffix('"')).unwrap().to_string();
+            ["--config".to_string(), format!("profile.dev.package.{name}.codegen-units=255")]
+        })
+        .collect()
+}
+
 /// A command run the way a person's shell runs it: none of the variables
 /// cargo set for this test, the installed tool first on `PATH`.
 fn shell(program: &str, dir: &Path, bin: &Path) -> Command {
@@ -102,7 +126,8 @@ fn installed_tool_works_in_a_project_outside_any_checkout() {
     let bin = root.join("bin");
     copy_checkout(&checkout(), &clone);
     // The target directory this test was built in, so the install reuses
-    // its dependencies.
+    // its dependencies; the workspace's own crates, built from the clone,
+    // get file names of their own (`separate_units`).
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| checkout().join("target"));
     let install = shell("cargo", tmp.path(), &bin)
         .args(["install", "--locked", "--debug", "--quiet", "--path"])
@@ -111,6 +136,7 @@ fn installed_tool_works_in_a_project_outside_any_checkout() {
         .arg(&root)
         .arg("--target-dir")
         .arg(&target)
+        .args(separate_units(&clone))
         .output()
         .unwrap();
     assert!(install.status.success(), "cargo install failed:\n{}", text(&install));

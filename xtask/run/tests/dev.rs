@@ -195,7 +195,12 @@ fn edit(lib: &Path, source: &str, body: &str, extra: &str) {
     let end = start + source[start..].find("\")").unwrap();
     let mut new = format!("{}{body}{}", &source[..start], &source[end..]);
     new.push_str(extra);
-    std::fs::write(lib, new).unwrap();
+    // Written whole and renamed into place, as many editors save: a write in
+    // place can be seen half done on a busy machine (its truncation, then
+    // its bytes), which dev rightly takes for two changes.
+    let temporary = lib.with_file_name(".lib.rs.tmp");
+    std::fs::write(&temporary, new).unwrap();
+    std::fs::rename(&temporary, lib).unwrap();
 }
 
 #[test]

@@ -54,13 +54,7 @@ fn wasmcloud(args: flags::Wasmcloud) -> Result<()> {
         return deploy_app(&sh, &root, &routes, &args);
     }
     if !args.local {
-        let registry = args.registry.clone().with_context(|| {
-            format!(
-                "name the registry the images are in: --registry ghcr.io/<org>/edgekit (push them there with \
-                 `{}`), or deploy to a lattice on this machine with --local",
-                xtask::tool::cmd("publish <component> ghcr.io/<org>/edgekit/<component>:<version>")
-            )
-        })?;
+        let registry = registry_of(&args, "them")?;
         let plan = Plan::new(&root, &args.components, args.hosts, args.replicas)?;
         let apps = plan.apps(&registry, args.listen, None)?;
         let written = write_manifests(&deploy_dir(&root), &apps)?;
@@ -75,7 +69,26 @@ fn wasmcloud(args: flags::Wasmcloud) -> Result<()> {
     xtask::process::on_interrupt_kill_children();
     let started = Instant::now();
     let local = Local::up(&sh, &root, &args.components, args.hosts, args.replicas, args.listen)?;
-    let mut table = Table::new(["component", "host", "url"]).left(&[1, 2]);
+    hold(local, started, "component", "every application")
+}
+
+/// `--registry`, or an error saying how to name it (and how to push
+/// `what` there) or to deploy with `--local` instead.
+fn registry_of(args: &flags::Wasmcloud, what: &str) -> Result<String> {
+    args.registry.clone().with_context(|| {
+        format!(
+            "name the registry the images are in: --registry ghcr.io/<org>/edgekit (push {what} there with \
+             `{}`), or deploy to a lattice on this machine with --local",
+            xtask::tool::cmd("publish <component> ghcr.io/<org>/edgekit/<component>:<version>")
+        )
+    })
+}
+
+/// Prints where each of `local`'s applications answers (the first column
+/// headed `heading`), says that `answering` answers, and keeps the lattice
+/// up until Ctrl-C; then stops it all.
+fn hold(local: Local, started: Instant, heading: &str, answering: &str) -> Result<()> {
+    let mut table = Table::new([heading, "host", "url"]).left(&[1, 2]);
     for app in &local.apps {
         for (host, addr) in &app.addrs {
             table.row([app.name.clone(), host.to_string(), format!("http://{addr}")]);
@@ -83,7 +96,7 @@ fn wasmcloud(args: flags::Wasmcloud) -> Result<()> {
     }
     println!("\n{}", table.text());
     println!(
-        "lattice up and every application answering {:.1} s after the start; logs in {}; Ctrl-C stops it all",
+        "lattice up and {answering} answering {:.1} s after the start; logs in {}; Ctrl-C stops it all",
         started.elapsed().as_secs_f64(),
         local.lattice.logs().display()
     );
@@ -100,13 +113,7 @@ fn deploy_app(sh: &Shell, root: &Path, routes: &[Route], args: &flags::Wasmcloud
         bail!("--hosts and --replicas must be at least 1");
     }
     if !args.local {
-        let registry = args.registry.clone().with_context(|| {
-            format!(
-                "name the registry the images are in: --registry ghcr.io/<org>/edgekit (push each route's \
-                 component there with `{}`), or deploy to a lattice on this machine with --local",
-                xtask::tool::cmd("publish <component> ghcr.io/<org>/edgekit/<component>:<version>")
-            )
-        })?;
+        let registry = registry_of(args, "each route's component")?;
         let app = routed_app(
             root,
             routes,
@@ -135,22 +142,7 @@ fn deploy_app(sh: &Shell, root: &Path, routes: &[Route], args: &flags::Wasmcloud
     let started = Instant::now();
     let mut local = Local::start(sh, args.hosts)?;
     local.deploy_app(sh, root, routes, args.replicas, args.listen)?;
-    let mut table = Table::new(["application", "host", "url"]).left(&[1, 2]);
-    for app in &local.apps {
-        for (host, addr) in &app.addrs {
-            table.row([app.name.clone(), host.to_string(), format!("http://{addr}")]);
-        }
-    }
-    println!("\n{}", table.text());
-    println!(
-        "lattice up and the app answering {:.1} s after the start; logs in {}; Ctrl-C stops it all",
-        started.elapsed().as_secs_f64(),
-        local.lattice.logs().display()
-    );
-    xtask::process::until_interrupted();
-    eprintln!("==> stopping the lattice");
-    drop(local);
-    Ok(())
+    hold(local, started, "application", "the app")
 }
 
 /// The manifest of the app of `routes` (a project's `[[route]]`s, or

@@ -64,6 +64,21 @@ struct Dev {
 }
 
 impl Dev {
+    /// Ctrl-C, then waits up to 60 s for dev to exit, which must be with 0.
+    fn interrupt_and_expect_a_clean_exit(&mut self) {
+        // SAFETY: kill has no memory effects; the pid is our own child's.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
+        let give_up = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < give_up, "dev did not stop within 60 s of Ctrl-C");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(status.code(), Some(0), "{}", self.lines().join("\n"));
+    }
+
     /// `dev` on `component`, or with none (the copy's app).
     fn start(copy: &Path, component: Option<&str>) -> Dev {
         let real = xtask::workspace::root();
@@ -257,17 +272,7 @@ fn dev_serves_each_change_that_passes_and_keeps_the_last_good_one() {
     assert_eq!(dev.count("size check failed"), 1, "{}", dev.lines().join("\n"));
 
     // Ctrl-C: a graceful stop, status 0, no temporary file left behind.
-    // SAFETY: kill has no memory effects; the pid is our own child's.
-    unsafe { libc::kill(dev.child.id() as libc::pid_t, libc::SIGINT) };
-    let give_up = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = dev.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < give_up, "dev did not stop within 60 s of Ctrl-C");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(0), "{}", dev.lines().join("\n"));
+    dev.interrupt_and_expect_a_clean_exit();
     let dist = copy.path().join("target/dist");
     let left: Vec<String> = std::fs::read_dir(&dist)
         .unwrap()
@@ -350,15 +355,5 @@ fn dev_of_an_app_rebuilds_only_the_component_that_changed() {
     assert_eq!(dev.count("changed: rebuilding edge-fn"), 1, "one rebuild each:\n{}", dev.lines().join("\n"));
     assert_eq!(dev.count("changed: rebuilding hello-p3"), 1, "one rebuild each:\n{}", dev.lines().join("\n"));
 
-    // SAFETY: kill has no memory effects; the pid is our own child's.
-    unsafe { libc::kill(dev.child.id() as libc::pid_t, libc::SIGINT) };
-    let give_up = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = dev.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < give_up, "dev did not stop within 60 s of Ctrl-C");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(0), "{}", dev.lines().join("\n"));
+    dev.interrupt_and_expect_a_clean_exit();
 }

@@ -93,6 +93,16 @@ fn get(uri: &str) -> hyper::Request<http_body_util::combinators::UnsyncBoxBody<B
     hyper::Request::get(format!("http://localhost{uri}")).body(full_body("")).unwrap()
 }
 
+/// Sends `request` as the server's request `n` and expects the caller's
+/// cancel to be what answers it, on instance 1 (the one all share).
+async fn expect_cancelled(handler: &Handler, request: hyper::Request<Stalled>, n: u64) {
+    match handler.respond_numbered(request, n).await {
+        (Err(Failure::Guest(code)), Some(1)) => assert_eq!(code, format!("{:?}", test_guests::p3::CANCELLED)),
+        (Err(other), instance) => panic!("request {n}, cancelled on {instance:?}: {other}"),
+        (Ok(response), _) => panic!("request {n}, cancelled, answered {}", response.status()),
+    }
+}
+
 /// A request cancelled while it waits for its body ends with `task.cancel`;
 /// the instance serving it goes on serving the request it has in flight
 /// meanwhile (a response whose body it is still writing) and the ones after.
@@ -113,13 +123,7 @@ fn a_cancelled_request_leaves_its_instance_serving() {
                 // The API waits for the rest of the body: the caller cancels it.
                 let body = Stalled(Some(Bytes::from_static(br#"{"name": "kett"#)));
                 let request = hyper::Request::post("http://localhost/items").body(body).unwrap();
-                match handler.respond_numbered(request, n).await {
-                    (Err(Failure::Guest(code)), Some(1)) => {
-                        assert_eq!(code, format!("{:?}", test_guests::p3::CANCELLED))
-                    }
-                    (Err(other), instance) => panic!("request {n}, cancelled on {instance:?}: {other}"),
-                    (Ok(response), _) => panic!("request {n}, cancelled, answered {}", response.status()),
-                }
+                expect_cancelled(&handler, request, n).await;
             } else {
                 let (response, instance) = handler.respond_numbered(get("/items/2"), n).await;
                 let response = response.unwrap_or_else(|e| panic!("request {n}: {e}"));
@@ -154,13 +158,7 @@ fn a_cancelled_middleware_leaves_its_instance_serving() {
                 let body = Stalled(Some(Bytes::from_static(br#"{"name": "kett"#)));
                 let request =
                     hyper::Request::post("http://localhost/items").header(token.0, token.1).body(body).unwrap();
-                match handler.respond_numbered(request, n).await {
-                    (Err(Failure::Guest(code)), Some(1)) => {
-                        assert_eq!(code, format!("{:?}", test_guests::p3::CANCELLED))
-                    }
-                    (Err(other), instance) => panic!("request {n}, cancelled on {instance:?}: {other}"),
-                    (Ok(response), _) => panic!("request {n}, cancelled, answered {}", response.status()),
-                }
+                expect_cancelled(&handler, request, n).await;
             } else {
                 let request = hyper::Request::get("http://localhost/items/2")
                     .header(token.0, token.1)

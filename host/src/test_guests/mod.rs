@@ -295,6 +295,18 @@ pub mod p3 {
 
     const HANDLE: &str = "wasi:http/handler@0.3.0#handle";
 
+    /// A bump allocator for the host's `cabi_realloc` calls: 8-byte aligned
+    /// blocks from 32 KiB up, starting over there at 64 KiB (a test guest's
+    /// few calls never hold that much at once).
+    const REALLOC: &str = r#"  (global $heap (mut i32) (i32.const 32768))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $at i32)
+    (if (i32.gt_u (i32.add (global.get $heap) (local.get 3)) (i32.const 65536))
+      (then (global.set $heap (i32.const 32768))))
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.and (i32.add (i32.add (local.get $at) (local.get 3)) (i32.const 7)) (i32.const -8)))
+    (local.get $at))"#;
+
     /// A 0.3 wasi:http component whose `handle` runs the core wasm `body`
     /// (the instructions of a `(func (param i32) (result i32))` with a
     /// 1-page memory; it must not return normally).
@@ -382,14 +394,7 @@ pub mod p3 {
   ;; Each call's result slot, in turn from 1 KiB to 32 KiB; realloc's
   ;; blocks, in turn from 32 KiB to 64 KiB.
   (global $slot (mut i32) (i32.const 1024))
-  (global $heap (mut i32) (i32.const 32768))
-  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
-    (local $at i32)
-    (if (i32.gt_u (i32.add (global.get $heap) (local.get 3)) (i32.const 65536))
-      (then (global.set $heap (i32.const 32768))))
-    (local.set $at (global.get $heap))
-    (global.set $heap (i32.and (i32.add (i32.add (local.get $at) (local.get 3)) (i32.const 7)) (i32.const -8)))
-    (local.get $at))
+{REALLOC}
   ;; Passes on the answer written at `slot`.
   (func $pass-on (param $slot i32)
     (if (i32.eqz (i32.load8_u (local.get $slot)))
@@ -493,14 +498,7 @@ pub mod p3 {
     (func $task-return (param i32 i32 i32 i64 i32 i32 i32 i32)))
   (memory (export "memory") 1)
   (data (i32.const 0) "{data}")
-  (global $heap (mut i32) (i32.const 32768))
-  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
-    (local $at i32)
-    (if (i32.gt_u (i32.add (global.get $heap) (local.get 3)) (i32.const 65536))
-      (then (global.set $heap (i32.const 32768))))
-    (local.set $at (global.get $heap))
-    (global.set $heap (i32.add (local.get $at) (local.get 3)))
-    (local.get $at))
+{REALLOC}
   (func (export "[async-lift]{HANDLE}") (param $request i32) (result i32)
     (local $at i32) (local $end i32) (local $n i32)
     (call $path (local.get $request) (i32.const 1024))

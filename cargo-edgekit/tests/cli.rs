@@ -132,6 +132,32 @@ fn init_makes_a_project_and_new_adds_a_component_to_it() {
 }
 
 #[test]
+fn init_with_the_example_app_adds_its_components_and_routes() {
+    let tmp = tempdir();
+    let said = ok(tmp.path(), &["init", "--example-app"]);
+    assert_mentions(
+        &said,
+        &["components/edge-fn/", "components/http-api/", "components/middleware/", "components/kv-api/"],
+    );
+    assert_mentions(&said, &["3 [[route]]s", "cargo edgekit serve"]);
+    let project = std::fs::read_to_string(tmp.path().join("edgekit.toml")).unwrap();
+    assert_mentions(
+        &project,
+        &[
+            "path = \"/\"\ncomponent = \"edge-fn\"",
+            "path = \"/api/...\"\ncomponent = \"http-api\"\nmiddleware = \"middleware\"",
+            "path = \"/kv/...\"\ncomponent = \"kv-api\"",
+            // The middleware came after its handler, so with its compositions.
+            "middleware = \"middleware\"\nhandler = \"http-api\"",
+            "# The example app (`cargo edgekit init --example-app`)",
+        ],
+    );
+    assert!(!project.contains("cargo xtask"), "edgekit's own words in a team's file:\n{project}");
+    // The routes are checked against the components like any project's.
+    assert_mentions(&ok(tmp.path(), &["tidy"]), &["tidy: ok"]);
+}
+
+#[test]
 fn init_in_a_cargo_workspace_adds_and_overwrites_nothing() {
     let tmp = tempdir();
     let manifest = "# ours\n[workspace]\nmembers = [\"crates/*\"]\nresolver = \"3\"\n";

@@ -4,7 +4,9 @@
 //! --template http-api`, `dist`, `size --bless`, a change that adds a
 //! kilobyte and `size` failing on it by name, and `serve` answering `GET
 //! /items`. The artifact `dist` made there must be, byte for byte, the one
-//! this checkout makes of the same template renamed the same way.
+//! this checkout makes of the same template renamed the same way. Then
+//! `init --example-app` in another directory, `dist`, and `serve` with no
+//! component answering each of the app's routes on one address.
 //!
 //! It installs a debug build into the test's own target directory, so the
 //! install reuses what `cargo test` compiled (the release install a team
@@ -180,14 +182,54 @@ fn installed_tool_works_in_a_project_outside_any_checkout() {
     assert!(message.contains("`orders` grew") && message.contains("cargo edgekit size --bless"), "{message}");
 
     // serve answers GET /items from the team's artifact.
-    let mut child = shell("cargo", &team, &bin)
-        .args(["edgekit", "serve", "orders", "--addr", "127.0.0.1:0"])
+    let (server, addr) = serve(&team, &bin, &["orders"]);
+    let (status, body) = get(addr, "/items");
+    println!("GET /items: {status} {body}");
+    let catalogue = r#"{"items":[{"id":1,"name":"kettle","price":2500},{"id":2,"name":"teapot","price":1800},{"id":3,"name":"mug","price":650}]}"#;
+    assert_eq!((status, body.as_str()), (200, catalogue));
+    let (status, body) = get(addr, "/padding");
+    assert_eq!((status, body.len()), (200, 1024), "the change is what serve runs");
+    drop(server);
+
+    // `init --example-app`: its components built, and every route answered
+    // on one address by `serve` with no component named.
+    let app = tmp.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    ok(&app, &bin, &["init", "--example-app"]);
+    ok(&app, &bin, &["dist"]);
+    let (_child, addr) = serve(&app, &bin, &[]);
+    let answers = [
+        ("GET", "/", "", 200, "hello from the edge\n"),
+        ("GET", "/api/items", "", 401, r#"{"error":"missing or invalid bearer token"}"#),
+        ("PUT", "/kv/items/a", r#"{"name":"kettle"}"#, 201, r#"{"name":"kettle"}"#),
+        ("GET", "/kv/items/a", "", 200, r#"{"name":"kettle"}"#),
+        ("GET", "/nope", "", 404, ""),
+    ];
+    for (method, path, body, status, expected) in answers {
+        let (got, answer) =
+            edgekit_host::client::send_blocking(addr, method, path, body.into(), Duration::from_secs(30)).unwrap();
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        println!("example app, {method} {path}: {got} {answer}");
+        assert_eq!(got, status, "{method} {path}: {answer}");
+        if !expected.is_empty() {
+            assert_eq!(answer, expected, "{method} {path}");
+        }
+    }
+}
+
+/// `cargo edgekit serve <args>` in `dir` on a free port: the server (killed
+/// when dropped) and the address its banner names.
+fn serve(dir: &Path, bin: &Path, args: &[&str]) -> (Child, SocketAddr) {
+    let mut child = shell("cargo", dir, bin)
+        .args(["edgekit", "serve"])
+        .args(args)
+        .args(["--addr", "127.0.0.1:0"])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let _child = Child(child);
+    let child = Child(child);
     let (lines, heard) = mpsc::channel();
     std::thread::spawn(move || {
         for line in stderr.lines().map_while(Result::ok) {
@@ -200,10 +242,5 @@ fn installed_tool_works_in_a_project_outside_any_checkout() {
         .and_then(|(_, rest)| rest.split_once(' '))
         .map(|(addr, _)| addr.parse().unwrap())
         .unwrap_or_else(|| panic!("no address in {banner}"));
-    let (status, body) = get(addr, "/items");
-    println!("GET /items: {status} {body}");
-    let catalogue = r#"{"items":[{"id":1,"name":"kettle","price":2500},{"id":2,"name":"teapot","price":1800},{"id":3,"name":"mug","price":650}]}"#;
-    assert_eq!((status, body.as_str()), (200, catalogue));
-    let (status, body) = get(addr, "/padding");
-    assert_eq!((status, body.len()), (200, 1024), "the change is what serve runs");
+    (child, addr)
 }

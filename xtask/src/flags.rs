@@ -87,7 +87,13 @@ impl Command {
 /// pinned WASI in .edgekit/, components/, and a CI workflow that builds and
 /// checks the components. Adds files, never overwrites one.
 #[derive(clap::Args, Debug)]
-pub struct Init {}
+pub struct Init {
+    /// Also add edgekit's example app: edge-fn, http-api behind middleware,
+    /// and kv-api, made from their templates, and the routes that put them
+    /// on one address (`/`, `/api/...`, `/kv/...`) for `serve` and `dev`.
+    #[arg(long)]
+    pub example_app: bool,
+}
 
 /// Bring this project's guest library and pinned WASI (.edgekit/) to the
 /// installed cargo-edgekit's, record its versions in edgekit.toml, and

@@ -29,20 +29,86 @@ use crate::{bundle, tool};
 impl crate::flags::Init {
     pub fn run(self, _sh: &Shell) -> Result<()> {
         let dir = std::env::current_dir().context("cannot read the current directory")?;
-        let done = init(&dir)?;
+        let mut done = init(&dir)?;
+        if self.example_app {
+            done.extend(example_app(&dir)?);
+        }
         let mut table = Table::new(["path", "what"]).left(&[1]);
         for (path, what) in &done {
             table.row([path.clone(), what.clone()]);
         }
         print!("{}", table.text());
-        eprintln!(
-            "{} is an edgekit project: add a component with `{}`, then `{}`",
-            dir.display(),
-            tool::cmd("new <name> --template <template>"),
-            tool::cmd("dist")
-        );
+        if self.example_app {
+            eprintln!(
+                "{} is an edgekit project with the example app: build it with `{}`, then serve every route on \
+                 one address with `{}` (the README of edgekit shows the requests)",
+                dir.display(),
+                tool::cmd("dist"),
+                tool::cmd("serve")
+            );
+        } else {
+            eprintln!(
+                "{} is an edgekit project: add a component with `{}`, then `{}`",
+                dir.display(),
+                tool::cmd("new <name> --template <template>"),
+                tool::cmd("dist")
+            );
+        }
         Ok(())
     }
+}
+
+/// What the team's project file says above the example app's routes.
+const APP_COMMENT: &str = "\n# The example app (`cargo edgekit init --example-app`): `cargo edgekit serve`\n\
+# and `dev` with no component named serve these routes on one address, each\n\
+# to its component. A path no route takes gets the host's 404; a prefix\n\
+# route's component sees the path after the prefix (GET /api/items reaches\n\
+# http-api as /items).\n";
+
+/// Adds edgekit's example app to the project at `dir`: the `[[route]]`s of
+/// edgekit's own project file, and the components they name, each made from
+/// the template of its name. Handlers come before the middlewares in front
+/// of them, so that `new` gives each middleware its compositions with them.
+/// Returns what it wrote, as [`init`] does.
+pub fn example_app(dir: &Path) -> Result<Vec<(String, String)>> {
+    let bundle = bundle::get()?;
+    let text = std::str::from_utf8(bundle.file(project::FILE)?).context("edgekit's project file is not UTF-8")?;
+    let ours = project::parse(Path::new(project::FILE), text)?;
+    let doc: toml_edit::DocumentMut = text.parse().context("edgekit's project file is not valid TOML")?;
+    let mut routes = doc.get("route").and_then(|r| r.as_array_of_tables()).cloned().unwrap_or_default();
+    // edgekit's own comment names `cargo xtask`: the team's file gets its own.
+    for (i, route) in routes.iter_mut().enumerate() {
+        route.decor_mut().set_prefix(if i == 0 { APP_COMMENT } else { "\n" });
+    }
+    if routes.is_empty() {
+        bail!("this edgekit carries no example app (its project file has no [[route]])");
+    }
+    let mut names: Vec<&str> = ours.route.iter().map(|r| r.component.as_str()).collect();
+    names.extend(ours.route.iter().filter_map(|r| r.middleware.as_deref()));
+    let mut done = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            continue;
+        }
+        let made = super::new::create(dir, name, name, None).with_context(|| {
+            format!("adding the example app's `{name}` failed; remove what it added with `{}`", tool::cmd("rm <name>"))
+        })?;
+        let shown = made.strip_prefix(dir).unwrap_or(&made).display().to_string();
+        done.push((format!("{shown}/"), format!("from the template {name}, for the example app")));
+    }
+    let file = dir.join(project::FILE);
+    let count = routes.len();
+    let edited = project::edit(dir, |doc| {
+        doc.insert("route", toml_edit::Item::ArrayOfTables(routes));
+        Ok(())
+    })?;
+    write_atomic(&file, edited.as_bytes())?;
+    project::routes::check(&Project::load(dir)?)?;
+    done.push((
+        project::FILE.into(),
+        format!("{count} [[route]]s: the example app, which `serve` with no component serves"),
+    ));
+    Ok(done)
 }
 
 /// Makes `dir` a project; returns each path it wrote or left, with what it

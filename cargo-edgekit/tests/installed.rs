@@ -237,10 +237,6 @@ fn serve(dir: &Path, bin: &Path, args: &[&str]) -> (Child, SocketAddr) {
         }
     });
     let banner = heard.recv_timeout(Duration::from_secs(120)).expect("serve prints its banner");
-    let addr: SocketAddr = banner
-        .split_once("on http://")
-        .and_then(|(_, rest)| rest.split_once(' '))
-        .map(|(addr, _)| addr.parse().unwrap())
-        .unwrap_or_else(|| panic!("no address in {banner}"));
+    let addr = xtask_run::serve::banner_address(&banner).unwrap_or_else(|| panic!("no address in {banner}"));
     (child, addr)
 }

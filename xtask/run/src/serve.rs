@@ -112,6 +112,13 @@ impl Options {
     }
 }
 
+/// The address a banner of [`Options::banner`] or [`Options::app_banner`]
+/// names (`serving ... on http://127.0.0.1:8080 (...`): what a caller that
+/// started `serve` or `dev` on port 0 reads back.
+pub fn banner_address(banner: &str) -> Option<std::net::SocketAddr> {
+    banner.split_once(" on http://")?.1.split_once(' ')?.0.parse().ok()
+}
+
 /// The name a component's log lines are tagged with: a dist artifact's
 /// name as given, a `.wasm` file's name without its directory and suffix.
 pub fn component_name(component: &str) -> String {

@@ -227,7 +227,7 @@ fn dev_serves_each_change_that_passes_and_keeps_the_last_good_one() {
     let edit = |body: &str, extra: &str| edit(&lib, &original, body, extra);
     let mut dev = Dev::start(copy.path(), Some("edge-fn"));
     let banner = dev.wait_for("serving edge-fn (WASI 0.2) on http://", 1, BUILD);
-    let addr: SocketAddr = banner.split("http://").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let addr = xtask_run::serve::banner_address(&banner).unwrap_or_else(|| panic!("no address in {banner}"));
     dev.wait_for("dev: watching", 1, BUILD);
     assert_eq!(get(addr), (200, OLD.to_string()));
     let builds_at_start = dev.count("==> edge-fn");
@@ -316,7 +316,7 @@ fn dev_of_an_app_rebuilds_only_the_component_that_changed() {
 
     let mut dev = Dev::start(copy.path(), None);
     let banner = dev.wait_for("serving the app of ", 1, BUILD);
-    let addr: SocketAddr = banner.split("http://").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let addr = xtask_run::serve::banner_address(&banner).unwrap_or_else(|| panic!("no address in {banner}"));
     dev.wait_for("dev: watching the sources of edge-fn, hello-p3", 1, BUILD);
     assert_eq!(get(addr), (200, OLD.to_string()));
     for _ in 0..3 {

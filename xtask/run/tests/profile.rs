@@ -5,7 +5,6 @@
 //! route's function, named from the names file.
 
 use std::io::BufRead;
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -46,11 +45,7 @@ fn serve_profile_writes_the_profile_and_the_flame_graph_on_ctrl_c() {
     });
     let banner = heard.recv_timeout(Duration::from_secs(60)).expect("serve prints its banner");
     assert!(banner.contains(&format!("profiled into {} on stop", out.display())), "{banner}");
-    let addr: SocketAddr = banner
-        .split_once("on http://")
-        .and_then(|(_, rest)| rest.split_once(' '))
-        .map(|(addr, _)| addr.parse().unwrap())
-        .unwrap_or_else(|| panic!("no address in {banner}"));
+    let addr = xtask_run::serve::banner_address(&banner).unwrap_or_else(|| panic!("no address in {banner}"));
     for path in ["/burn", "/", "/burn", "/", "/burn"] {
         let (status, _) = edgekit_host::client::get_blocking(addr, path, Duration::from_secs(60)).unwrap();
         assert_eq!(status, 200, "{path}");

@@ -19,10 +19,10 @@ use super::wasi::http::types::{ErrorCode, Trailers};
 use crate::Bytes;
 
 /// What a stream or future operation returns when it has to wait.
-const BLOCKED: u32 = u32::MAX;
+pub(super) const BLOCKED: u32 = u32::MAX;
 /// The low bits of a finished operation's code: it went through (the rest
 /// of the code is how many items it moved).
-const COMPLETED: u32 = 0;
+pub(super) const COMPLETED: u32 = 0;
 
 /// A stream whose reader gets `bytes`, written by a task of its own.
 pub(crate) fn stream_of(bytes: Bytes) -> StreamReader<u8> {
@@ -84,13 +84,15 @@ type TrailersResult = Result<Option<Trailers>, ErrorCode>;
 /// intrinsics are copied into `VTABLE` below, and its `lower` and `lift` for
 /// any `result<option<trailers>, error-code>` (2.9 KB, `error-code` being
 /// a 40-case variant) are never linked.
-const GENERATED: &FutureVtable<TrailersResult> = <TrailersResult as FuturePayload>::VTABLE;
+pub(super) const GENERATED: &FutureVtable<TrailersResult> = <TrailersResult as FuturePayload>::VTABLE;
 
-/// `ok(none)` lowered: both discriminants 0, so a zeroed buffer the size of
-/// the payload (aligned as any payload is).
+/// A lowered future payload: room for any of this crate's, aligned as any is.
 #[repr(align(8))]
-struct Zeros([u8; 64]);
-static OK_NONE: Zeros = Zeros([0; 64]);
+pub(super) struct Lowered(pub(super) [u8; 64]);
+/// Zeros, which lowered are both `ok(none)` of the trailers (two
+/// discriminants 0) and `ok` of a body's report (the case 0, no payload):
+/// the value of a future written from here and never read back.
+pub(super) static ZEROS: Lowered = Lowered([0; 64]);
 const _: () = assert!(GENERATED.layout.size() <= 64 && GENERATED.layout.align() <= 8);
 
 /// A trailers future that resolves to "no trailers", `ok(none)`, the value
@@ -109,7 +111,7 @@ pub(crate) fn no_trailers() -> FutureReader<TrailersResult> {
     unsafe {
         let handles = (VTABLE.new)();
         let writer = (handles >> 32) as u32;
-        if (VTABLE.start_write)(writer, OK_NONE.0.as_ptr()) == BLOCKED {
+        if (VTABLE.start_write)(writer, ZEROS.0.as_ptr()) == BLOCKED {
             // The host reads the trailers after the body: wait for it in a
             // task of its own, then close.
             spawn(async move {

@@ -21,8 +21,9 @@ use alloc::string::String;
 
 use super::bindings::wit_future::FuturePayload;
 use super::bindings::wit_stream::StreamPayload;
+use super::body::{BLOCKED, COMPLETED, GENERATED, Lowered, ZEROS};
 use super::rt::{spawn, wait};
-use super::wasi::http::types::{self, ErrorCode, Fields, RequestOptions, Trailers};
+use super::wasi::http::types::{self, ErrorCode, Fields, RequestOptions};
 
 /// A body's report to its producer: it went through, or why not.
 type Report = Result<(), ErrorCode>;
@@ -30,16 +31,9 @@ type Report = Result<(), ErrorCode>;
 /// The built-ins of `future<result<_, error-code>>`, read at compile time
 /// (its `lower` and `lift` are never linked; `dealloc_lists` is).
 const REPORT: &wit_bindgen::rt::async_support::FutureVtable<Report> = <Report as FuturePayload>::VTABLE;
-/// The built-ins of the trailers' future, only to close it.
-const TRAILERS: &wit_bindgen::rt::async_support::FutureVtable<Result<Option<Trailers>, ErrorCode>> =
-    <Result<Option<Trailers>, ErrorCode> as FuturePayload>::VTABLE;
 /// The built-ins of `stream<u8>`, only to close one.
 const CONTENTS: &wit_bindgen::rt::async_support::StreamVtable<u8> = <u8 as StreamPayload>::VTABLE;
 
-/// What a stream or future operation returns when it has to wait.
-const BLOCKED: u32 = u32::MAX;
-/// The low bits of a finished operation's code: it went through.
-const COMPLETED: u32 = 0;
 /// The low bits of a cancelled operation's code.
 const CANCELLED: u32 = 2;
 
@@ -58,7 +52,8 @@ impl Drop for Body {
         // SAFETY: the handles are ours; closing an end is always allowed.
         unsafe {
             (CONTENTS.drop_readable)(self.contents);
-            (TRAILERS.drop_readable)(self.trailers);
+            // The trailers' built-ins, only to close the future.
+            (GENERATED.drop_readable)(self.trailers);
         }
         report_ok(self.report);
     }
@@ -158,10 +153,8 @@ fn forward(reported: u32, report: u32) {
             ends.reading = false;
         }
         if code & 0xf != COMPLETED {
-            // The new message went without a report: pass on the default.
-            if let Some(report) = ends.report.take() {
-                report_ok(report);
-            }
+            // The new message went without a report: `Ends` passes on the
+            // default as it closes.
             return;
         }
         // SAFETY: as above; the value read is a valid lowered report.
@@ -190,12 +183,10 @@ fn forward(reported: u32, report: u32) {
 /// down), the write stays pending until the instance ends, from a static
 /// buffer, and the handle with it.
 fn report_ok(report: u32) {
-    /// `ok` lowered: the case 0, no payload.
-    static OK: Lowered = Lowered([0; 64]);
     // SAFETY: the handle is ours; the buffer is static, so a write the
     // host completes later reads valid memory.
     unsafe {
-        if (REPORT.start_write)(report, OK.0.as_ptr()) == BLOCKED {
+        if (REPORT.start_write)(report, ZEROS.0.as_ptr()) == BLOCKED {
             spawn(async move {
                 wait(report).await;
                 (REPORT.drop_writable)(report);
@@ -206,9 +197,6 @@ fn report_ok(report: u32) {
     }
 }
 
-/// A lowered report, aligned as any payload is.
-#[repr(align(8))]
-struct Lowered([u8; 64]);
 const _: () = assert!(REPORT.layout.size() <= 64 && REPORT.layout.align() <= 8);
 
 /// The two report futures being forwarded, and the value between them:

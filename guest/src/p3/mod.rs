@@ -101,7 +101,7 @@ impl Response {
         let status = response.get_status_code();
         // A mutable copy; the view `get-headers` returns must go before its response.
         let headers = response.get_headers().clone();
-        let make = Box::new(move |headers| pass_response_on(response, headers));
+        let make = Box::new(move |headers| passed_on(response, headers, status));
         let mut passed = Response::new(status);
         passed.body = Body::Passed(Passed { headers, make });
         passed
@@ -299,6 +299,11 @@ pub fn pass_request_on(request: types::Request, headers: Fields) -> types::Reque
 /// [`pass_request_on`].
 pub fn pass_response_on(response: types::Response, headers: Fields) -> types::Response {
     let status = response.get_status_code();
+    passed_on(response, headers, status)
+}
+
+/// [`pass_response_on`] for a caller that has read the status already.
+fn passed_on(response: types::Response, headers: Fields, status: u16) -> types::Response {
     let body = message::response_body(response);
     with_status(message::response_around(headers, body), status)
 }

@@ -45,7 +45,7 @@ pub fn is_extension(name: &str) -> bool {
 }
 
 /// [`is_extension`] for a parsed package name.
-fn is_extension_package(name: &PackageName) -> bool {
+pub fn is_extension_package(name: &PackageName) -> bool {
     name.version.as_ref().is_some_and(|v| is_extension(&format!("{}:{}@{v}", name.namespace, name.name)))
 }
 

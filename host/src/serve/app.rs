@@ -99,10 +99,6 @@ impl Route {
         Route { strip: false, ..self }
     }
 
-    pub fn pattern(&self) -> &Pattern {
-        &self.pattern
-    }
-
     /// The handler serving a request that starts now.
     pub fn current(&self) -> Handler {
         self.handlers.current()

@@ -54,15 +54,19 @@ const WASMTIME_CONFIGS: [(&str, &[&str]); 2] =
     [("wasmtime serve", &[]), ("wasmtime serve -O pooling-allocator", &["-O", "pooling-allocator=y"])];
 
 pub fn run(flags: flags::Bench, sh: &Shell) -> Result<()> {
-    if flags.app {
-        return run_app(sh);
-    }
     // `cargo xtask` is a debug build; the installed tool is a release one.
     if cfg!(debug_assertions) && matches!(xtask::tool::get().bundle, xtask::tool::Source::Checkout) {
         eprintln!("==> rerunning in release mode (timings of a debug build mean little)");
-        return xtask::workspace::from_shell(cmd!(sh, "cargo run --release --quiet --package xtask-run -- bench"))
-            .run()
-            .context("the release build of xtask failed: fix the errors above");
+        let app = flags.app.then_some("--app");
+        return xtask::workspace::from_shell(cmd!(
+            sh,
+            "cargo run --release --quiet --package xtask-run -- bench {app...}"
+        ))
+        .run()
+        .context("the release build of xtask failed: fix the errors above");
+    }
+    if flags.app {
+        return run_app();
     }
     on_interrupt_kill_children();
     let root = xtask::workspace::root();
@@ -217,16 +221,7 @@ fn app_overhead(engine: &wasmtime::Engine, limits: &Limits) -> Result<String> {
 }
 
 /// `bench --app`: only the app's routing against the component alone.
-pub fn run_app(sh: &Shell) -> Result<()> {
-    if cfg!(debug_assertions) && matches!(xtask::tool::get().bundle, xtask::tool::Source::Checkout) {
-        eprintln!("==> rerunning in release mode (timings of a debug build mean little)");
-        return xtask::workspace::from_shell(cmd!(
-            sh,
-            "cargo run --release --quiet --package xtask-run -- bench --app"
-        ))
-        .run()
-        .context("the release build of xtask failed: fix the errors above");
-    }
+fn run_app() -> Result<()> {
     let limits = Limits::default();
     print!("{}", app_overhead(&serve::engine(&limits)?, &limits)?);
     Ok(())

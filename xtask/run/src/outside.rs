@@ -179,23 +179,15 @@ impl OutsideHost {
         }
     }
 
-    /// Whether the host is expected to serve `artifact`: `wasmtime serve`
-    /// 48 serves both lines with no flag, and `wasi:keyvalue` with
-    /// `-Skeyvalue`; jco serves both lines (0.3 on Node with JSPI) and
-    /// offers no `wasi:keyvalue`.
-    pub fn serves(self, artifact: &HttpArtifact) -> bool {
+    /// What the host lacks to serve `artifact`, as the matrix says it, or
+    /// `None` where it is expected to serve it: `wasmtime serve` 48 serves
+    /// both lines with no flag, and `wasi:keyvalue` with `-Skeyvalue`; jco
+    /// serves both lines (0.3 on Node with JSPI) and offers no
+    /// `wasi:keyvalue`.
+    pub fn lacks(self, artifact: &HttpArtifact) -> Option<String> {
         match self {
-            OutsideHost::WasmtimeServe(_) => true,
-            OutsideHost::Jco => !artifact.keyvalue,
-        }
-    }
-
-    /// What the matrix says for an artifact the host does not serve.
-    pub fn unsupported(self, artifact: &HttpArtifact) -> String {
-        match self {
-            OutsideHost::WasmtimeServe(_) => format!("not supported by wasmtime {WASMTIME_VERSION}"),
-            OutsideHost::Jco if artifact.keyvalue => format!("wasi:keyvalue not offered by jco {JCO_VERSION}"),
-            OutsideHost::Jco => format!("WASI {} not supported by jco {JCO_VERSION}", artifact.wasi),
+            OutsideHost::Jco if artifact.keyvalue => Some(format!("wasi:keyvalue not offered by jco {JCO_VERSION}")),
+            OutsideHost::WasmtimeServe(_) | OutsideHost::Jco => None,
         }
     }
 
@@ -395,7 +387,9 @@ fn jco_p3_prepare(tools: &Path, wasm: &Path, out: &Path, file: &std::fs::File, l
         .stdout(file.try_clone()?)
         .stderr(file.try_clone()?)
         .status()
-        .with_context(|| format!("cannot start {}: run `cargo xtask portability` to install it", node.display()))?;
+        .with_context(|| {
+            format!("cannot start {}: run `{}` to install it", node.display(), xtask::tool::cmd("portability"))
+        })?;
     if !status.success() {
         bail!("jco transpile failed ({status}): {}", tail(log));
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 pub mod app;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use edgekit_host::http::{Grants, Handler, Limits, TICK};
 use edgekit_host::kv::KvStore;
 use edgekit_host::profile::Profile;
@@ -158,11 +158,8 @@ pub fn run(flags: flags::Serve) -> Result<()> {
 
 /// `serve` with no component: the project's app.
 fn run_app(flags: &flags::ServeOptions, options: &Options) -> Result<()> {
-    if options.profile.is_some() {
-        bail!("--profile samples one component: name it (`{}`)", xtask::tool::cmd("serve <component> --profile <dir>"));
-    }
     let project = Project::load(&xtask::workspace::root())?;
-    let planned = app::plan(&project, options)?;
+    let planned = app::plan(&project, options, "serve")?;
     let engine = app::engine(&planned)?;
     let handlers: Vec<Handler> = planned.iter().map(|p| app::handler(&engine, p, options)).collect::<Result<_>>()?;
     let lines: Vec<String> = planned.iter().zip(&handlers).map(|(p, h)| app::describe(p, h.line())).collect();

@@ -87,7 +87,7 @@ fn the_example_app_answers_each_route_from_its_component() {
     let mut options = Options::from_flags(&serve.options).unwrap();
     let (guest, guest_lines) = mpsc::channel();
     options.guest_log = Log::Lines(guest);
-    let planned = app::plan(&project, &options).unwrap_or_else(|e| panic!("{e:#}"));
+    let planned = app::plan(&project, &options, "serve").unwrap_or_else(|e| panic!("{e:#}"));
     let engine = app::engine(&planned).unwrap();
     let handlers: Vec<Handlers> =
         planned.iter().map(|p| Handlers::One(app::handler(&engine, p, &options).unwrap())).collect();
@@ -160,6 +160,6 @@ fn serve_with_no_component_and_no_routes_says_how_to_make_an_app() {
     project.file.route.clear();
     let Command::Serve(serve) = Xtask::parse_from(["cargo xtask", "serve"]).command else { unreachable!() };
     let options = Options::from_flags(&serve.options).unwrap();
-    let e = format!("{:#}", app::plan(&project, &options).err().unwrap());
+    let e = format!("{:#}", app::plan(&project, &options, "serve").err().unwrap());
     assert!(e.contains("name a component to serve") && e.contains("[[route]]s"), "{e}");
 }

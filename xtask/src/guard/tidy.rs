@@ -59,9 +59,6 @@ fn components(project: &Project, problems: &mut Vec<String>) -> Result<()> {
     let mut artifacts: BTreeMap<String, String> = BTreeMap::new();
     for name in workspace::component_names(root)? {
         let dir = project.components_dir().join(name);
-        if !dir.is_dir() {
-            continue;
-        }
         let component = match workspace::load(&dir) {
             Ok(c) => c,
             Err(e) => {

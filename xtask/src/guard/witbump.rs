@@ -196,9 +196,7 @@ pub fn bump(sh: &Shell, root: &Path, version: &str) -> Result<PathBuf> {
 fn wasi_files(deps: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for file in wit::wit_files(deps)? {
-        let name = wit::package_of(&file)?;
-        let version = name.version.as_ref().map(|v| v.to_string()).unwrap_or_default();
-        if !wit::is_extension(&format!("{}:{}@{version}", name.namespace, name.name)) {
+        if !wit::is_extension_package(&wit::package_of(&file)?) {
             files.push(file);
         }
     }

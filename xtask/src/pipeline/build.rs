@@ -10,7 +10,9 @@
 //! `--features <line>`; both builds write the same cdylib path, so the
 //! caller reads each before starting the next.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
@@ -18,8 +20,16 @@ use xshell::{Shell, cmd};
 use crate::workspace::{Build, Component, WASM_PROFILE, WASM_TARGET};
 
 /// Installs the Wasm target with rustup when the toolchain active in `dir`
-/// (a component's, from its `rust-toolchain.toml`) lacks it.
+/// (a component's, from its `rust-toolchain.toml`) lacks it. Asked once
+/// per pin in a process: every build of a `dist` or a `dev` session calls
+/// this, and components mostly pin the same toolchain.
 pub fn ensure_target(sh: &Shell, dir: &Path) -> Result<()> {
+    // The pin's text, or none (the toolchain found above `dir`).
+    static CHECKED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let pin = std::fs::read_to_string(dir.join("rust-toolchain.toml")).unwrap_or_default();
+    if CHECKED.lock().unwrap_or_else(PoisonError::into_inner).contains(&pin) {
+        return Ok(());
+    }
     let _dir = sh.push_dir(dir);
     let installed = cmd!(sh, "rustup target list --installed").quiet().read().context(
         "cannot run `rustup target list`: install rustup, or add the \
@@ -31,6 +41,7 @@ pub fn ensure_target(sh: &Shell, dir: &Path) -> Result<()> {
             .run()
             .with_context(|| format!("`rustup target add {WASM_TARGET}` failed: run it by hand and retry"))?;
     }
+    CHECKED.lock().unwrap_or_else(PoisonError::into_inner).insert(pin);
     Ok(())
 }
 

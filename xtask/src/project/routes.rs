@@ -175,13 +175,6 @@ impl RoutePath {
             false => RoutePath::Exact(path.to_string()),
         })
     }
-
-    /// The prefix (`""` for `/...`) or the exact path.
-    pub fn base(&self) -> &str {
-        match self {
-            RoutePath::Exact(path) | RoutePath::Prefix(path) => path,
-        }
-    }
 }
 
 /// How a route is named in errors: its place in the file and its path.

@@ -19,13 +19,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use xtask::artifact::Entry;
+use xtask::artifact::{Entry, Manifest};
 use xtask::project::routes::{Route, RoutePath};
 use xtask::project::{self, Project};
 
 use super::manifest::{Listener, app_name, component, spread_to};
 use super::why_not;
-use crate::oci::dist_entries;
 
 /// The app, ready to write as a manifest.
 pub struct RoutedApp {
@@ -66,15 +65,14 @@ pub fn plan(project: &Project, routes: &[Route]) -> Result<Deployable> {
         );
     }
     let dist = xtask::workspace::dist_dir(&project.root);
+    let manifest = Manifest::read(&dist)?;
     let mut entries: Vec<Entry> = Vec::new();
     let mut paths = Vec::new();
     let mut reasons = Vec::new();
     for (i, route) in routes.iter().enumerate() {
         let place = format!("[[route]] {} (path = \"{}\")", i + 1, route.path);
         let artifact = route.artifact();
-        let entry = dist_entries(&dist, std::slice::from_ref(&artifact))
-            .with_context(|| format!("{}: {place}", file.display()))?
-            .remove(0);
+        let entry = manifest.entry(&dist, &artifact).with_context(|| format!("{}: {place}", file.display()))?.clone();
         let mut why = Vec::new();
         if let RoutePath::Prefix(_) = route.path {
             why.push(

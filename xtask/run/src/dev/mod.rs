@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use edgekit_host::http::Handler;
 use edgekit_host::serve::{Handlers, engine, serve_blocking_with};
 use xtask::flags;
@@ -71,15 +71,7 @@ pub fn run(flags: flags::Dev) -> Result<()> {
     let options = Options::from_flags(&flags.options)?;
     let planned = match &flags.component {
         Some(_) => Vec::new(),
-        None => {
-            if options.profile.is_some() {
-                bail!(
-                    "--profile samples one component: name it (`{}`)",
-                    xtask::tool::cmd("dev <component> --profile <dir>")
-                );
-            }
-            app::plan(&Project::load(&root)?, &options)?
-        }
+        None => app::plan(&Project::load(&root)?, &options, "dev")?,
     };
     let engine = match &flags.component {
         Some(_) => engine(&options.limits)?,

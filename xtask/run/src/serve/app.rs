@@ -14,7 +14,7 @@ use edgekit_host::kv::KvStore;
 use edgekit_host::serve::Handlers;
 use edgekit_host::serve::app::{App, Pattern, Route as Served};
 use wasmtime::Engine;
-use xtask::project::routes::{self, Route};
+use xtask::project::routes::{self, Route, RoutePath};
 use xtask::project::{self, Project};
 
 use super::Options;
@@ -33,13 +33,20 @@ pub struct Planned {
 /// The routes of the project at its root, checked against its components,
 /// each with its limits and grants: the flags' (`options`), replaced by
 /// what the route sets. Routes naming the same `kv` file share one store.
-pub fn plan(project: &Project, options: &Options) -> Result<Vec<Planned>> {
+/// `command` (`serve`, `dev`) is the one serving the app, for messages.
+pub fn plan(project: &Project, options: &Options, command: &str) -> Result<Vec<Planned>> {
     let file = project.root.join(project::FILE);
+    if options.profile.is_some() {
+        bail!(
+            "--profile samples one component: name it (`{}`)",
+            xtask::tool::cmd(&format!("{command} <component> --profile <dir>"))
+        );
+    }
     if project.file.route.is_empty() {
         bail!(
             "name a component to serve (`{}`), or give {} an app: [[route]]s, each a path to a component \
              (docs/project.md, \"Routes\")",
-            xtask::tool::cmd("serve <component>"),
+            xtask::tool::cmd(&format!("{command} <component>")),
             file.display()
         );
     }
@@ -121,7 +128,12 @@ pub fn handler(engine: &Engine, planned: &Planned, options: &Options) -> Result<
 pub fn app(planned: &[Planned], handlers: Vec<Handlers>) -> Result<App> {
     let mut served = Vec::new();
     for (planned, handlers) in planned.iter().zip(handlers) {
-        let route = Served::new(Pattern::parse(&planned.route.path.to_string())?, handlers, &planned.artifact);
+        // Checked when the project file was read: the host's pattern as is.
+        let pattern = match &planned.route.path {
+            RoutePath::Exact(path) => Pattern::Exact(path.clone()),
+            RoutePath::Prefix(path) => Pattern::Prefix(path.clone()),
+        };
+        let route = Served::new(pattern, handlers, &planned.artifact);
         served.push(if planned.route.strips() { route } else { route.keep_prefix() });
     }
     App::new(served)

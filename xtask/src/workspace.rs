@@ -192,13 +192,17 @@ impl Component {
 
 /// The names of the component directories of the project at `root`, sorted.
 pub fn component_names(root: &Path) -> Result<Vec<String>> {
-    let project = Project::load(root)?;
-    let components_dir = project.components_dir();
+    names_in(&Project::load(root)?.components_dir())
+}
+
+/// The names of the directories in `components_dir`, sorted; none if it
+/// does not exist.
+fn names_in(components_dir: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
     if !components_dir.exists() {
         return Ok(names);
     }
-    let entries = std::fs::read_dir(&components_dir).with_context(|| {
+    let entries = std::fs::read_dir(components_dir).with_context(|| {
         format!("cannot read {}, the components directory {} names", components_dir.display(), crate::project::FILE)
     })?;
     for entry in entries {
@@ -215,7 +219,7 @@ pub fn component_names(root: &Path) -> Result<Vec<String>> {
 /// by name.
 pub fn all_components(root: &Path) -> Result<Vec<Component>> {
     let components_dir = Project::load(root)?.components_dir();
-    component_names(root)?.iter().map(|name| load(&components_dir.join(name))).collect()
+    names_in(&components_dir)?.iter().map(|name| load(&components_dir.join(name))).collect()
 }
 
 /// The names of every artifact the project's components build, sorted

@@ -301,9 +301,16 @@ pub fn load(dir: &Path) -> Result<Component> {
     if crate_name != Some(name.as_str()) {
         bail!("{}: the crate must be named `{name}` after its directory (found {crate_name:?})", manifest.display());
     }
+    let builds = builds_of(&manifest, &name, &toml)?;
+    Ok(Component { name, dir: dir.to_path_buf(), manifest, builds })
+}
+
+/// The builds a component's manifest (`toml`, read from `manifest`) names
+/// for the crate `name`: one per line of its lines table, or its one world.
+pub fn builds_of(manifest: &Path, name: &str, toml: &toml::Table) -> Result<Vec<Build>> {
     let metadata = toml.get("package").and_then(|p| p.get("metadata"));
     let lines = metadata.and_then(|m| m.get("edgekit")).and_then(|e| e.get("lines"));
-    let builds = match lines {
+    Ok(match lines {
         Some(lines) => {
             let lines = lines.as_table().with_context(|| {
                 format!(
@@ -343,10 +350,9 @@ pub fn load(dir: &Path) -> Result<Component> {
                         manifest.display()
                     )
                 })?;
-            vec![Build { artifact: name.clone(), world: world.to_string(), line: None }]
+            vec![Build { artifact: name.to_string(), world: world.to_string(), line: None }]
         }
-    };
-    Ok(Component { name, dir: dir.to_path_buf(), manifest, builds })
+    })
 }
 
 /// The versions a component's Cargo.lock pins for its direct dependencies,

@@ -489,21 +489,13 @@ fn standalone_readme(name: &str, template: &str, worlds: &[(Option<String>, Stri
     )
 }
 
-/// The lines of a component's manifest text, as `workspace::load` reads
-/// them: `(line, world)` in order, or `(None, world)` for a crate of one
-/// world.
-fn lines_of(manifest: &str) -> Vec<(Option<String>, String)> {
-    let Ok(toml) = manifest.parse::<toml::Table>() else { return Vec::new() };
-    let metadata = toml.get("package").and_then(|p| p.get("metadata"));
-    if let Some(lines) = metadata.and_then(|m| m.get("edgekit")).and_then(|e| e.get("lines")).and_then(|l| l.as_table())
-    {
-        return lines
-            .iter()
-            .filter_map(|(line, world)| Some((Some(line.clone()), world.as_str()?.to_string())))
-            .collect();
-    }
-    let world = metadata.and_then(|m| m.get("component")).and_then(|c| c.get("target")).and_then(|t| t.get("world"));
-    world.and_then(|w| w.as_str()).map(|w| vec![(None, w.to_string())]).unwrap_or_default()
+/// The lines of the manifest text of the crate `name` (a template's, or
+/// its copy's), read by `workspace::builds_of`: `(line, world)` in order,
+/// or `(None, world)` for a crate of one world.
+fn lines_of(manifest: &str, name: &str) -> Result<Vec<(Option<String>, String)>> {
+    let path = Path::new(name).join("Cargo.toml");
+    let toml: toml::Table = manifest.parse().with_context(|| format!("{} is not valid TOML", path.display()))?;
+    Ok(workspace::builds_of(&path, name, &toml)?.into_iter().map(|b| (b.line, b.world)).collect())
 }
 
 /// `manifest` without the lines in `dropped`: their features and their
@@ -619,7 +611,7 @@ pub fn create_with(root: &Path, name: &str, template: &str, out: Option<&Path>, 
         .and_then(|(_, bytes)| String::from_utf8(bytes.clone()).ok())
         .with_context(|| format!("the template `{template}` has no Cargo.toml"))?;
     // The template's lines, and those the copy is made for.
-    let template_lines = lines_of(&template_manifest);
+    let template_lines = lines_of(&template_manifest, template)?;
     let offered: Vec<&String> = template_lines.iter().filter_map(|(line, _)| line.as_ref()).collect();
     if let Some(unknown) = lines.iter().find(|line| !offered.contains(line)) {
         match offered.is_empty() {
@@ -721,7 +713,7 @@ pub fn create_with(root: &Path, name: &str, template: &str, out: Option<&Path>, 
     }
     match (out, &project) {
         (Some(_), _) => {
-            let worlds = lines_of(&manifest);
+            let worlds = lines_of(&manifest, name)?;
             writes.push((dir.join("README.md"), standalone_readme(name, template, &worlds).into_bytes()));
         }
         (None, Some(project)) => project_entries(project, &source.origin, template, &artifacts, ours, &mut writes)?,

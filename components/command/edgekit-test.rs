@@ -31,10 +31,10 @@ fn sandbox() -> Sandbox {
 
 /// Runs `command <args>` with only `granted/` granted.
 fn run(args: &[&str]) -> Output {
-    let (engine, component) = compiled("command");
+    let component = compiled("command");
     let sandbox = sandbox();
     let argv: Vec<&str> = std::iter::once("command").chain(args.iter().copied()).collect();
-    edgekit_host::command::run(engine, component, &argv, &sandbox.0.join("granted")).unwrap()
+    edgekit_host::command::run(component, &argv, &sandbox.0.join("granted")).unwrap()
 }
 
 #[test]

@@ -11,8 +11,8 @@ use super::*;
 const INTERFACE: &str = "edgekit:greeter/api@0.1.0";
 
 fn greet(first: &str, last: &str) -> String {
-    let (engine, component) = compiled("greeter");
-    Greeter::for_interface(engine, component, INTERFACE).unwrap().greet(first, last).unwrap()
+    let component = compiled("greeter");
+    Greeter::for_interface(component, INTERFACE).unwrap().greet(first, last).unwrap()
 }
 
 /// The greeting the interface documents.
@@ -42,8 +42,8 @@ fn empty() {
 /// fails if freed blocks are not reused.
 #[test]
 fn allocator_churn() {
-    let (engine, component) = compiled("greeter");
-    let mut session = Greeter::for_interface(engine, component, INTERFACE).unwrap().instantiate().unwrap();
+    let component = compiled("greeter");
+    let mut session = Greeter::for_interface(component, INTERFACE).unwrap().instantiate().unwrap();
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut next = |limit: u64| {
         seed ^= seed << 13;
@@ -66,8 +66,8 @@ fn allocator_churn() {
 
 /// `cargo xtask call greeter '<expr>'`: the answer, or the error message.
 fn call(expr: &str) -> String {
-    let (engine, component) = compiled("greeter");
-    edgekit_host::call::call(engine, component, expr).unwrap_or_else(|e| format!("{e:#}"))
+    let component = compiled("greeter");
+    edgekit_host::call::call(component, expr).unwrap_or_else(|e| format!("{e:#}"))
 }
 
 const SIGNATURE: &str = "edgekit:greeter/api@0.1.0#greet: func(n: record { first: string, last: string }) -> string";

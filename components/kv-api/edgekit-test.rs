@@ -21,9 +21,9 @@ use edgekit_host::kv::KvStore;
 /// A handler on `store`; each request gets a fresh instance, the data stays
 /// in the store.
 fn handler(line: &Line, store: &KvStore) -> Handler {
-    let (engine, component) = compiled(line.artifact);
+    let component = compiled(line.artifact);
     let grants = Grants { kv: Some(store.clone()), ..Grants::default() };
-    Handler::with(engine, component, Limits::default(), grants).unwrap()
+    Handler::with(component, Limits::default(), grants).unwrap()
 }
 
 /// Serves one request; a trap fails the test here.
@@ -169,8 +169,8 @@ fn unknown_routes_and_methods() {
 #[test]
 fn refused_without_a_store() {
     for line in lines("kv-api") {
-        let (engine, component) = compiled(line.artifact);
-        let error = Handler::with(engine, component, Limits::default(), Grants::default()).err().unwrap();
+        let component = compiled(line.artifact);
+        let error = Handler::with(component, Limits::default(), Grants::default()).err().unwrap();
         assert!(format!("{error:#}").contains("--kv memory"), "{error:#}");
     }
 }

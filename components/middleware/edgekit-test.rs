@@ -23,14 +23,14 @@ mod p2 {
 
     /// One request to the composed `middleware+http-api`, with `headers`.
     fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Response {
-        let (engine, component) = compiled("middleware+http-api");
+        let component = compiled("middleware+http-api");
         let mut builder = hyper::Request::builder().method(method).uri(["http://localhost", uri].concat());
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
         let request = builder.body(full_body("")).unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(Handler::new(engine, component).unwrap().handle(request)).unwrap()
+        runtime.block_on(Handler::new(component).unwrap().handle(request)).unwrap()
     }
 
     #[test]
@@ -79,8 +79,8 @@ mod p3 {
     /// The handler for the composed `middleware-p3+http-api-p3`. One handler for
     /// all of a test's requests: a 0.3 host reuses its instances for them.
     fn handler() -> Handler {
-        let (engine, component) = compiled("middleware-p3+http-api-p3");
-        Handler::new(engine, component).unwrap()
+        let component = compiled("middleware-p3+http-api-p3");
+        Handler::new(component).unwrap()
     }
 
     /// Sends one request with `headers` and an empty body through `handler`.

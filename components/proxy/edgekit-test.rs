@@ -143,7 +143,7 @@ impl hyper::rt::Write for TokioIo {
 /// One request through the proxy; `upstream` is `Some(origin)` to use,
 /// or `None` for the test upstream server.
 fn request(line: &Line, method: &str, uri: &str, body: &'static str, upstream: Option<&str>) -> Response {
-    let (engine, component) = compiled(line.artifact);
+    let component = compiled(line.artifact);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         let origin = match upstream {
@@ -156,7 +156,7 @@ fn request(line: &Line, method: &str, uri: &str, body: &'static str, upstream: O
             config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             ..Grants::default()
         };
-        let handler = Handler::with(engine, component, Limits::default(), grants).unwrap();
+        let handler = Handler::with(component, Limits::default(), grants).unwrap();
         let request = hyper::Request::builder()
             .method(method)
             .uri(["http://edge.example", uri].concat())
@@ -238,10 +238,10 @@ fn missing_configuration_is_500() {
 #[test]
 fn logs_one_line_per_request() {
     for line in lines("proxy") {
-        let (engine, component) = compiled(line.artifact);
+        let component = compiled(line.artifact);
         let (sender, received) = std::sync::mpsc::channel();
         let log = edgekit_host::serve::Log::Lines(sender);
-        let handler = Handler::new(engine, component).unwrap().named("proxy").guest_log(log);
+        let handler = Handler::new(component).unwrap().named("proxy").guest_log(log);
         let request =
             hyper::Request::builder().method("POST").uri("http://edge.example/a/b?q=1").body(full_body("")).unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -6,8 +6,9 @@
 //! then `Component::deserialize`), instantiating from an `InstancePre`, and
 //! instantiating plus the first call (greeter) or the first request handled
 //! with its body collected (a wasi:http component). Every instance gets a
-//! fresh `Store`, as every request does on an edge host; the engine is the
-//! one `serve` uses (pooling allocator, epoch interruption).
+//! fresh `Store`, as every request does on an edge host; the engines are
+//! the ones `serve` uses (pooling allocator, epoch interruption; the lean
+//! one for all but 0.3 components, see [`Engines`]).
 //!
 //! Throughput is measured by [`crate::load`], a bounded load generator,
 //! the same way against any server.
@@ -17,9 +18,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use wasmtime::Store;
 use wasmtime::component::{Component, Linker, TypedFunc};
-use wasmtime::{Engine, Store};
 
+use crate::Engines;
 use crate::greeter::{INTERFACE, Name};
 use crate::http::{Grants, Handler, Limits, full_body};
 
@@ -77,19 +79,23 @@ pub struct ColdStart {
     pub first: Stats,
 }
 
-/// Compile and load, common to every kind of component.
-fn compile_and_load(engine: &Engine, wasm: &[u8]) -> Result<(Stats, Stats, Component)> {
-    let compile = time(20, || Component::new(engine, wasm).map(drop).map_err(Into::into))?;
+/// Compile and load, common to every kind of component. Compiling picks
+/// the engine as serving does ([`Engines::compile`]): a 0.3 component's
+/// time includes its refusal by the lean engine.
+fn compile_and_load(engines: &Engines, wasm: &[u8]) -> Result<(Stats, Stats, Component)> {
+    let compile = time(20, || engines.compile(wasm).map(drop))?;
+    let engine = engines.compile(wasm)?.engine().clone();
     let precompiled = engine.precompile_component(wasm)?;
     // SAFETY: the bytes were produced just above by this engine.
-    let deserialize = || unsafe { Component::deserialize(engine, &precompiled) };
+    let deserialize = || unsafe { Component::deserialize(&engine, &precompiled) };
     let load = time(500, || deserialize().map(drop).map_err(Into::into))?;
     Ok((compile, load, deserialize()?))
 }
 
 /// The greeter: instantiate, then `greet({first: "Ada", last: "Lovelace"})`.
-pub fn greeter(engine: &Engine, name: &str, wasm: &[u8]) -> Result<ColdStart> {
-    let (compile, load, component) = compile_and_load(engine, wasm)?;
+pub fn greeter(engines: &Engines, name: &str, wasm: &[u8]) -> Result<ColdStart> {
+    let (compile, load, component) = compile_and_load(engines, wasm)?;
+    let engine = component.engine();
     let api = component.get_export_index(None, INTERFACE).context("the greeter exports no api")?;
     let greet = component.get_export_index(Some(&api), "greet").context("the greeter exports no greet")?;
     let pre = Linker::<()>::new(engine).instantiate_pre(&component)?;
@@ -117,12 +123,12 @@ pub fn greeter(engine: &Engine, name: &str, wasm: &[u8]) -> Result<ColdStart> {
 /// either line (a 0.3 instance serves one request here), so the first
 /// request is a cold one. A component importing `wasi:keyvalue` (kv-api)
 /// gets an empty store in memory.
-pub fn http(engine: &Engine, name: &str, wasm: &[u8]) -> Result<ColdStart> {
-    let (compile, load, component) = compile_and_load(engine, wasm)?;
+pub fn http(engines: &Engines, name: &str, wasm: &[u8]) -> Result<ColdStart> {
+    let (compile, load, component) = compile_and_load(engines, wasm)?;
     let limits = Limits { reuse: 1, ..Limits::default() };
     let grants = Grants { kv: Some(crate::kv::KvStore::memory()?), ..Grants::default() };
     // The guest's log line would measure the terminal, not the component.
-    let handler = Handler::with(engine, &component, limits, grants)?.guest_log(crate::serve::Log::Off);
+    let handler = Handler::with(&component, limits, grants)?.guest_log(crate::serve::Log::Off);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let instantiate = time(5000, || runtime.block_on(handler.instantiate()))?;
     let first = time(5000, || {

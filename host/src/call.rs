@@ -11,11 +11,11 @@
 use std::fmt::Write as _;
 
 use anyhow::{Context, Result, bail};
+use wasmtime::Store;
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::component::wasm_wave::wasm::DisplayType;
 use wasmtime::component::{Component, Linker, Val, wasm_wave};
-use wasmtime::{Engine, Store};
 
 /// One exported function: `greet` in `edgekit:greeter/api@0.1.0`, or a
 /// function exported at the top level (`interface` is `None`).
@@ -46,7 +46,8 @@ impl Export {
 
 /// Every function the component exports, top-level ones first, then those of
 /// each exported interface, in the component's order.
-pub fn exports(engine: &Engine, component: &Component) -> Vec<Export> {
+pub fn exports(component: &Component) -> Vec<Export> {
+    let engine = component.engine();
     let mut out = Vec::new();
     for (name, item) in component.component_type().exports(engine) {
         match item.ty {
@@ -67,8 +68,9 @@ pub fn exports(engine: &Engine, component: &Component) -> Vec<Export> {
 /// Parses `expr` (`name(args...)`, or `interface#name(args...)` when two
 /// interfaces export the same name), calls that export in a fresh instance
 /// and returns the result in WAVE (empty for a function with no result).
-pub fn call(engine: &Engine, component: &Component, expr: &str) -> Result<String> {
-    let exports = exports(engine, component);
+pub fn call(component: &Component, expr: &str) -> Result<String> {
+    let engine = component.engine();
+    let exports = exports(component);
     let listing = || {
         let lines: Vec<String> = exports.iter().map(|e| format!("  {}", e.signature())).collect();
         format!("the component exports:\n{}", lines.join("\n"))

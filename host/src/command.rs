@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use anyhow::Result;
+use wasmtime::Store;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
@@ -33,7 +33,8 @@ pub struct Output {
 
 /// Runs `component` with `args` (the first is the program name), granting
 /// `dir` read-only as the guest's `.` and nothing else.
-pub fn run(engine: &Engine, component: &Component, args: &[&str], dir: &Path) -> Result<Output> {
+pub fn run(component: &Component, args: &[&str], dir: &Path) -> Result<Output> {
+    let engine = component.engine();
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     let (stdout, stderr) = (MemoryOutputPipe::new(1 << 20), MemoryOutputPipe::new(1 << 20));

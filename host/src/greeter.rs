@@ -8,7 +8,7 @@
 
 use anyhow::{Context, Result};
 use wasmtime::component::{Component, ComponentExportIndex, ComponentType, Lift, Linker, Lower, TypedFunc};
-use wasmtime::{Engine, ResourceLimiter, Store};
+use wasmtime::{ResourceLimiter, Store};
 
 /// The interface the greeter exports.
 pub const INTERFACE: &str = "edgekit:greeter/api@0.1.0";
@@ -29,13 +29,13 @@ pub struct Greeter {
 }
 
 impl Greeter {
-    pub fn new(engine: &Engine, component: &Component) -> Result<Greeter> {
-        Greeter::for_interface(engine, component, INTERFACE)
+    pub fn new(component: &Component) -> Result<Greeter> {
+        Greeter::for_interface(component, INTERFACE)
     }
 
     /// A greeter exporting the same `greet` under another interface name,
     /// such as a copy made with `cargo xtask new` (`edgekit:<name>/api@0.1.0`).
-    pub fn for_interface(engine: &Engine, component: &Component, interface: &str) -> Result<Greeter> {
+    pub fn for_interface(component: &Component, interface: &str) -> Result<Greeter> {
         let api = component
             .get_export_index(None, interface)
             .with_context(|| format!("the component does not export `{interface}`"))?;
@@ -43,7 +43,7 @@ impl Greeter {
             .get_export_index(Some(&api), "greet")
             .with_context(|| format!("`{interface}` has no `greet` function"))?;
         // The greeter imports nothing, so the linker stays empty.
-        Ok(Greeter { component: component.clone(), linker: Linker::new(engine), greet })
+        Ok(Greeter { component: component.clone(), linker: Linker::new(component.engine()), greet })
     }
 
     /// Instantiates the greeter and calls `greet` once.

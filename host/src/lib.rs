@@ -10,6 +10,7 @@ pub mod bench;
 pub mod call;
 pub mod client;
 pub mod command;
+mod engines;
 pub mod greeter;
 pub mod http;
 pub mod kv;
@@ -22,8 +23,10 @@ pub mod trap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use wasmtime::Config;
 use wasmtime::component::Component;
-use wasmtime::{Config, Engine};
+
+pub use engines::Engines;
 
 include!(concat!(env!("OUT_DIR"), "/components.rs"));
 
@@ -124,15 +127,13 @@ pub fn resolve(component: &str) -> Result<PathBuf> {
 /// How many guest frames a trap's backtrace keeps (see [`trap`]).
 pub const BACKTRACE_FRAMES: usize = 64;
 
-/// The engine every artifact runs in. Traps carry a guest backtrace of up to
-/// [`BACKTRACE_FRAMES`] frames, which [`trap`] names.
-pub fn engine() -> Result<Engine> {
+/// The engines every artifact runs in (see [`Engines`]). Traps carry a
+/// guest backtrace of up to [`BACKTRACE_FRAMES`] frames, which [`trap`]
+/// names.
+pub fn engines() -> Engines {
     let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .wasm_component_model_async(true)
-        .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(BACKTRACE_FRAMES));
-    Ok(Engine::new(&config)?)
+    config.wasm_component_model(true).wasm_backtrace_max_frames(std::num::NonZeroUsize::new(BACKTRACE_FRAMES));
+    Engines::new(&config)
 }
 
 /// Compiles a dist artifact, or any `.wasm` component (see [`resolve`]), and
@@ -140,8 +141,8 @@ pub fn engine() -> Result<Engine> {
 /// traps name them (see [`trap`]). A caller that loads many components over
 /// time (`dev`) uses [`load_named`] and keeps the names only as long as it
 /// keeps the component.
-pub fn load(engine: &Engine, name: &str) -> Result<Component> {
-    let (component, names) = load_named(engine, name)?;
+pub fn load(engines: &Engines, name: &str) -> Result<Component> {
+    let (component, names) = load_named(engines, name)?;
     names.keep();
     Ok(component)
 }
@@ -150,10 +151,10 @@ pub fn load(engine: &Engine, name: &str) -> Result<Component> {
 /// functions from the names file beside it (`target/dist/<name>.names.json`),
 /// used only if it was written for exactly these bytes; its traps are named
 /// while the [`trap::Names`] live (give them to `Handler::with_names`).
-pub fn load_named(engine: &Engine, name: &str) -> Result<(Component, trap::Names)> {
+pub fn load_named(engines: &Engines, name: &str) -> Result<(Component, trap::Names)> {
     let path = resolve(name)?;
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let component = Component::new(engine, &bytes).map_err(anyhow::Error::from).with_context(|| {
+    let component = engines.compile(&bytes).with_context(|| {
         format!("{} is not a component wasmtime can compile: build it with `{}`", path.display(), tool("dist"))
     })?;
     let names = trap::Names::beside(&component, &path, &bytes);

@@ -10,28 +10,30 @@
 //! for every artifact `lines(<crate>)` yields.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
+use edgekit_host::Engines;
 use edgekit_host::greeter::Greeter;
 use edgekit_host::http::{Grants, Handler, Limits};
-use wasmtime::Engine;
 use wasmtime::component::Component;
 
 edgekit_host::component_tests!();
 
-/// The engine and compiled artifact `name` (`target/dist/<name>.wasm`),
-/// compiled once per test binary and shared by its tests.
-fn compiled(name: &str) -> &'static (Engine, Component) {
-    static CACHE: Mutex<BTreeMap<String, &'static (Engine, Component)>> = Mutex::new(BTreeMap::new());
+/// The compiled artifact `name` (`target/dist/<name>.wasm`), compiled once
+/// per test binary on the engine it needs (`Component::engine`) and shared
+/// by its tests.
+fn compiled(name: &str) -> &'static Component {
+    static ENGINES: OnceLock<Engines> = OnceLock::new();
+    static CACHE: Mutex<BTreeMap<String, &'static Component>> = Mutex::new(BTreeMap::new());
     // Held while compiling: tests that want the same artifact wait for it
     // rather than compile it twice.
     let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(compiled) = cache.get(name) {
         return compiled;
     }
-    let engine = edgekit_host::engine().unwrap_or_else(|e| panic!("{e:#}"));
-    let component = edgekit_host::load(&engine, name).unwrap_or_else(|e| panic!("{e:#}"));
-    let compiled: &'static (Engine, Component) = Box::leak(Box::new((engine, component)));
+    let engines = ENGINES.get_or_init(edgekit_host::engines);
+    let component = edgekit_host::load(engines, name).unwrap_or_else(|e| panic!("{e:#}"));
+    let compiled: &'static Component = Box::leak(Box::new(component));
     cache.insert(name.to_string(), compiled);
     compiled
 }
@@ -47,8 +49,7 @@ struct Line {
 impl Line {
     /// A handler for this line's artifact, with the default limits.
     fn handler(&self) -> Handler {
-        let (engine, component) = compiled(self.artifact);
-        Handler::new(engine, component).unwrap()
+        Handler::new(compiled(self.artifact)).unwrap()
     }
 }
 

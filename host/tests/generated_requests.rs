@@ -7,18 +7,16 @@ use std::sync::OnceLock;
 use edgekit_host::http::{Handler, full_body};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
-use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// The engine and the compiled artifact, shared by the generated cases.
+/// The compiled artifact, shared by the generated cases.
 fn handler() -> Handler {
-    static COMPILED: OnceLock<(Engine, Component)> = OnceLock::new();
-    let (engine, component) = COMPILED.get_or_init(|| {
-        let engine = edgekit_host::engine().unwrap_or_else(|e| panic!("{e:#}"));
-        let component = edgekit_host::load(&engine, "http-api").unwrap_or_else(|e| panic!("{e:#}"));
-        (engine, component)
+    static COMPILED: OnceLock<Component> = OnceLock::new();
+    let component = COMPILED.get_or_init(|| {
+        let engines = edgekit_host::engines();
+        edgekit_host::load(&engines, "http-api").unwrap_or_else(|e| panic!("{e:#}"))
     });
-    Handler::new(engine, component).unwrap()
+    Handler::new(component).unwrap()
 }
 
 /// The API's methods and routes, often, and anything else a request line may

@@ -15,16 +15,16 @@ use bytes::Bytes;
 use edgekit_host::client::Connection;
 use edgekit_host::http::{Grants, Handler, Limits};
 use edgekit_host::kv::KvStore;
-use edgekit_host::serve::{Log, Running, ServerLimits, engine, start_with};
+use edgekit_host::serve::{Log, Running, ServerLimits, engines, start_with};
 
 /// The handler of the template `name` (kv-api or kv-api-p3) on `kv`, on
-/// the server's engine.
+/// the server's engines.
 fn handler(name: &str, kv: &KvStore) -> Handler {
     let limits = Limits::default();
-    let engine = engine(&limits).unwrap();
-    let component = edgekit_host::load(&engine, name).unwrap_or_else(|e| panic!("{e:#}"));
+    let engines = engines(&limits);
+    let component = edgekit_host::load(&engines, name).unwrap_or_else(|e| panic!("{e:#}"));
     let grants = Grants { kv: Some(kv.clone()), ..Grants::default() };
-    Handler::with(&engine, &component, limits, grants).unwrap().guest_log(Log::Off)
+    Handler::with(&component, limits, grants).unwrap().guest_log(Log::Off)
 }
 
 fn serve(name: &str, kv: &KvStore) -> Running {

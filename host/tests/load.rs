@@ -63,11 +63,10 @@ fn both_framings_are_read_and_counted() {
 
 #[test]
 fn serve_answers_are_counted_and_others_are_not() {
-    let engine = edgekit_host::serve::engine(&Default::default()).unwrap();
+    let engines = edgekit_host::serve::engines(&Default::default());
     for name in ["edge-fn", "edge-fn-p3"] {
-        let component = edgekit_host::load(&engine, name).unwrap();
-        let handler =
-            edgekit_host::http::Handler::new(&engine, &component).unwrap().guest_log(edgekit_host::serve::Log::Off);
+        let component = edgekit_host::load(&engines, name).unwrap();
+        let handler = edgekit_host::http::Handler::new(&component).unwrap().guest_log(edgekit_host::serve::Log::Off);
         let server = start("127.0.0.1:0", handler, false).unwrap();
         let ask = Ask::get("/", "hello from the edge\n");
         let load = run(server.addr, 4, 200, Duration::from_secs(30), &ask).unwrap();

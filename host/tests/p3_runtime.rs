@@ -32,8 +32,6 @@ use bytes::Bytes;
 use edgekit_host::http::{Failure, Handler, Limits, full_body};
 use edgekit_host::test_guests;
 use http_body_util::BodyExt;
-use wasmtime::Engine;
-use wasmtime::component::Component;
 
 /// `front` composed in front of `behind`: `behind`'s `wasi:http/handler`
 /// export plugged into `front`'s import.
@@ -55,11 +53,9 @@ fn dist(name: &str) -> Vec<u8> {
     std::fs::read(Path::new(&path)).unwrap()
 }
 
-fn handler(bytes: &[u8]) -> (Engine, Handler) {
-    let engine = edgekit_host::engine().unwrap();
-    let component = Component::new(&engine, bytes).unwrap();
-    let handler = Handler::with(&engine, &component, Limits::default(), Default::default()).unwrap();
-    (engine, handler)
+fn handler(bytes: &[u8]) -> Handler {
+    let component = edgekit_host::engines().compile(bytes).unwrap();
+    Handler::with(&component, Limits::default(), Default::default()).unwrap()
 }
 
 /// One thread: a request's worker marks itself free for the next request
@@ -109,7 +105,7 @@ async fn expect_cancelled(handler: &Handler, request: hyper::Request<Stalled>, n
 #[test]
 fn a_cancelled_request_leaves_its_instance_serving() {
     let composed = compose(&test_guests::p3::cancels_the_next().unwrap(), &dist("http-api-p3"));
-    let (_engine, handler) = handler(&composed);
+    let handler = handler(&composed);
     runtime().block_on(async {
         // In flight on the instance while the others are cancelled: its
         // response is set, and the task writing its body waits for us to read.
@@ -150,7 +146,7 @@ fn a_cancelled_request_leaves_its_instance_serving() {
 #[test]
 fn a_cancelled_middleware_leaves_its_instance_serving() {
     let composed = compose(&test_guests::p3::cancels_the_next().unwrap(), &dist("middleware-p3+http-api-p3"));
-    let (_engine, handler) = handler(&composed);
+    let handler = handler(&composed);
     let token = ("authorization", "Bearer edgekit-example-token");
     runtime().block_on(async {
         for n in 1..10 {
@@ -183,7 +179,7 @@ fn a_cancelled_middleware_leaves_its_instance_serving() {
 fn error_codes_are_returned_as_sent() {
     let (inner, codes) = test_guests::p3::error_codes().unwrap();
     let composed = compose(&dist("middleware-p3"), &inner);
-    let (_engine, handler) = handler(&composed);
+    let handler = handler(&composed);
     runtime().block_on(async {
         for (n, expected) in codes.iter().enumerate() {
             let request = hyper::Request::get(format!("http://localhost/{n}"))

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use edgekit_host::http::{Grants, Handler, Limits, TICK};
 use edgekit_host::profile::{FLAME_GRAPH, PROFILE_JSON, Profile, Written, frames_of_svg};
-use edgekit_host::serve::{Log, ServerLimits, engine, start_with};
+use edgekit_host::serve::{Log, ServerLimits, engines, start_with};
 use edgekit_host::test_guests::named::{self, BURN, HANDLE, SPIN};
 use edgekit_host::trap::Names;
 use wasmtime::Store;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 
 fn limits() -> Limits {
     Limits { instances: 4, memory: 16 << 20, ..Limits::default() }
@@ -63,12 +63,11 @@ fn check_burn(written: &Written, dir: &Path) {
 fn serve_profile_shows_the_route_that_burns_cpu() {
     let dir = tempfile::tempdir().unwrap();
     let artifact = named::http_burner().unwrap().write(dir.path(), "burner").unwrap();
-    let engine = engine(&limits()).unwrap();
-    let (component, names) = edgekit_host::load_named(&engine, artifact.to_str().unwrap()).unwrap();
+    let engines = engines(&limits());
+    let (component, names) = edgekit_host::load_named(&engines, artifact.to_str().unwrap()).unwrap();
     assert!(names.found(), "{}", names.origin());
     let profile = Profile::new("burner", &names, TICK);
-    let handler =
-        Handler::with(&engine, &component, limits(), Grants::default()).unwrap().with_names(names).profiled(profile);
+    let handler = Handler::with(&component, limits(), Grants::default()).unwrap().with_names(names).profiled(profile);
     let running = start_with("127.0.0.1:0", handler.clone(), ServerLimits::default(), Log::Off).unwrap();
     for path in ["/", "/burn", "/", "/burn", "/", "/burn"] {
         let (status, _) = edgekit_host::client::get_blocking(running.addr, path, Duration::from_secs(60)).unwrap();
@@ -87,11 +86,10 @@ fn serve_profile_shows_the_route_that_burns_cpu() {
 fn serve_profile_samples_a_wasi_0_3_guest() {
     let dir = tempfile::tempdir().unwrap();
     let artifact = named::p3_http_burner().unwrap().write(dir.path(), "burner").unwrap();
-    let engine = engine(&limits()).unwrap();
-    let (component, names) = edgekit_host::load_named(&engine, artifact.to_str().unwrap()).unwrap();
+    let engines = engines(&limits());
+    let (component, names) = edgekit_host::load_named(&engines, artifact.to_str().unwrap()).unwrap();
     let profile = Profile::new("burner", &names, TICK);
-    let handler =
-        Handler::with(&engine, &component, limits(), Grants::default()).unwrap().with_names(names).profiled(profile);
+    let handler = Handler::with(&component, limits(), Grants::default()).unwrap().with_names(names).profiled(profile);
     let running = start_with("127.0.0.1:0", handler.clone(), ServerLimits::default(), Log::Off).unwrap();
     for _ in 0..3 {
         let (status, _) = edgekit_host::client::get_blocking(running.addr, "/", Duration::from_secs(60)).unwrap();
@@ -109,15 +107,15 @@ fn serve_profile_samples_a_wasi_0_3_guest() {
 fn an_attached_profile_names_a_guest_that_kept_its_names() {
     let dir = tempfile::tempdir().unwrap();
     let guest = named::burner().unwrap();
-    let engine = engine(&limits()).unwrap();
-    let component = Component::new(&engine, &guest.bytes).unwrap();
+    let engines = engines(&limits());
+    let component = engines.compile(&guest.bytes).unwrap();
     let names = Names::of(&component, &guest.bytes, guest.names.clone(), "the test");
     let profile = Profile::new("burner", &names, TICK);
-    let mut store = Store::new(&engine, ());
+    let mut store = Store::new(component.engine(), ());
     // Forty samples, then the deadline stops the endless loop: a count of
     // ticks, not a time.
     profile.attach(&mut store, Some(40));
-    let instance = Linker::<()>::new(&engine).instantiate(&mut store, &component).unwrap();
+    let instance = Linker::<()>::new(component.engine()).instantiate(&mut store, &component).unwrap();
     let burn = instance.get_typed_func::<(), ()>(&mut store, "burn").unwrap();
     let error = anyhow::Error::from(burn.call(&mut store, ()).unwrap_err());
     assert_eq!(error.downcast_ref::<wasmtime::Trap>(), Some(&wasmtime::Trap::Interrupt), "{error:#}");

@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use edgekit_host::client::{Connection, get_blocking};
 use edgekit_host::http::{Grants, Handler, Limits, MAX_LINE, MAX_LINES, full_body};
-use edgekit_host::serve::{Log, Running, ServerLimits, engine, start_with};
+use edgekit_host::serve::{Log, Running, ServerLimits, engines, start_with};
 use edgekit_host::test_guests::{self, PARTIAL_BODY};
-use wasmtime::component::Component;
 
 /// Small limits, so a test hits them quickly.
 fn limits() -> Limits {
@@ -56,15 +55,13 @@ impl Setup {
 
     /// Serves it on a free port.
     fn start(self) -> Running {
-        let engine = engine(&self.limits).unwrap();
+        let engines = engines(&self.limits);
         let component = match self.guest {
-            Some(bytes) => Component::new(&engine, bytes).unwrap(),
-            None => edgekit_host::load(&engine, self.name).unwrap_or_else(|e| panic!("{e:#}")),
+            Some(bytes) => engines.compile(bytes).unwrap(),
+            None => edgekit_host::load(&engines, self.name).unwrap_or_else(|e| panic!("{e:#}")),
         };
-        let handler = Handler::with(&engine, &component, self.limits, self.grants)
-            .unwrap()
-            .named(self.name)
-            .guest_log(self.guest_log);
+        let handler =
+            Handler::with(&component, self.limits, self.grants).unwrap().named(self.name).guest_log(self.guest_log);
         start_with("127.0.0.1:0", handler, self.server, self.log).unwrap()
     }
 }
@@ -434,11 +431,11 @@ fn each_serving_thread_keeps_its_own_wasi_0_3_instances() {
 
 #[test]
 fn p3_instances_serve_many_requests_and_p2_instances_one() {
-    let engine = engine(&limits()).unwrap();
+    let engines = engines(&limits());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     for (name, line) in [("edge-fn-p3", "0.3"), ("edge-fn", "0.2")] {
-        let component = edgekit_host::load(&engine, name).unwrap();
-        let handler = Handler::with(&engine, &component, limits(), Default::default()).unwrap();
+        let component = edgekit_host::load(&engines, name).unwrap();
+        let handler = Handler::with(&component, limits(), Default::default()).unwrap();
         assert_eq!(handler.line(), line);
         for _ in 0..40 {
             let request = hyper::Request::get("http://localhost/").body(full_body("")).unwrap();
@@ -664,10 +661,10 @@ fn graceful_shutdown_finishes_the_request_in_flight() {
 fn a_swapped_in_handler_serves_new_requests_and_the_one_in_flight_finishes_on_the_old() {
     let (origin, arrived, release) = upstream();
     let limits = Limits { deadline: Duration::from_secs(10), ..limits() };
-    let engine = engine(&limits).unwrap();
+    let engines = engines(&limits);
     let handler = |name: &str, grants: Grants| {
-        let component = edgekit_host::load(&engine, name).unwrap_or_else(|e| panic!("{e:#}"));
-        Handler::with(&engine, &component, limits.clone(), grants).unwrap()
+        let component = edgekit_host::load(&engines, name).unwrap_or_else(|e| panic!("{e:#}"));
+        Handler::with(&component, limits.clone(), grants).unwrap()
     };
     let grants = Grants {
         outbound_hosts: vec!["127.0.0.1".into()],
@@ -813,13 +810,13 @@ fn ctrl_c_stops_serve_blocking_and_a_second_quits_at_once() {
     if let Some(guest) = std::env::var_os(CHILD) {
         // The server: the guest named, a deadline far longer than the test.
         let limits = Limits { deadline: Duration::from_secs(120), ..limits() };
-        let engine = engine(&limits).unwrap();
+        let engines = engines(&limits);
         let bytes = match guest.to_str() {
             Some("loops-after-responding") => test_guests::loops_after_responding().unwrap(),
             _ => test_guests::traps().unwrap(),
         };
-        let component = Component::new(&engine, bytes).unwrap();
-        let handler = Handler::with(&engine, &component, limits, Grants::default()).unwrap();
+        let component = engines.compile(bytes).unwrap();
+        let handler = Handler::with(&component, limits, Grants::default()).unwrap();
         edgekit_host::serve::serve_blocking("127.0.0.1:0", handler, |addr| println!("listening on {addr}")).unwrap();
         return;
     }

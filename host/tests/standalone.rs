@@ -123,11 +123,11 @@ fn templates_copied_out_build_alone_and_answer_the_same() {
             "{artifact}: the stock build ({} B) should be bigger than edgekit's",
             bytes.len()
         );
-        let engine = edgekit_host::engine().unwrap();
-        let copied = wasmtime::component::Component::new(&engine, &bytes).unwrap();
+        let engines = edgekit_host::engines();
+        let copied = engines.compile(&bytes).unwrap();
         let grants = Grants { cli: true, ..Grants::default() };
-        let copied = Handler::with(&engine, &copied, Limits::default(), grants).unwrap();
-        let ours = Handler::new(&engine, &edgekit_host::load(&engine, artifact).unwrap()).unwrap();
+        let copied = Handler::with(&copied, Limits::default(), grants).unwrap();
+        let ours = Handler::new(&edgekit_host::load(&engines, artifact).unwrap()).unwrap();
         for path in paths {
             let answer = get(&copied, path);
             assert_eq!(answer, get(&ours, path), "{artifact} {path}");
@@ -148,10 +148,9 @@ fn edge_fn_grown_past_4_kib_answers_its_whole_body() {
         assert!(source.contains(from), "edge-fn's answer moved; update this test");
         source.replace(from, &format!("\"{body}\""))
     });
-    let engine = edgekit_host::engine().unwrap();
-    let component = wasmtime::component::Component::new(&engine, &bytes).unwrap();
-    let handler =
-        Handler::with(&engine, &component, Limits::default(), Grants { cli: true, ..Grants::default() }).unwrap();
+    let engines = edgekit_host::engines();
+    let component = engines.compile(&bytes).unwrap();
+    let handler = Handler::with(&component, Limits::default(), Grants { cli: true, ..Grants::default() }).unwrap();
     let (status, answer) = get(&handler, "/");
     assert_eq!(status, 200);
     assert_eq!(answer.len(), body.len(), "the body was cut");
@@ -187,9 +186,9 @@ fn a_stock_build_is_served_over_http_with_cli_granted() {
         source.replace(from, to)
     });
     let limits = Limits::default();
-    let engine = serve::engine(&limits).unwrap();
-    let component = wasmtime::component::Component::new(&engine, &bytes).unwrap();
-    let refused = match Handler::with(&engine, &component, limits.clone(), Grants::default()) {
+    let engines = serve::engines(&limits);
+    let component = engines.compile(&bytes).unwrap();
+    let refused = match Handler::with(&component, limits.clone(), Grants::default()) {
         Ok(_) => panic!("the stock build using std was linked without wasi:cli"),
         Err(e) => format!("{e:#}"),
     };
@@ -198,8 +197,7 @@ fn a_stock_build_is_served_over_http_with_cli_granted() {
     let grants =
         Grants { cli: true, env: vec![("EDGE_GREETING".into(), "and from --env\n".into())], ..Grants::default() };
     let (lines, logged) = std::sync::mpsc::channel();
-    let handler =
-        Handler::with(&engine, &component, limits, grants).unwrap().named("stock").guest_log(serve::Log::Lines(lines));
+    let handler = Handler::with(&component, limits, grants).unwrap().named("stock").guest_log(serve::Log::Lines(lines));
     let server = serve::start_with("127.0.0.1:0", handler, serve::ServerLimits::default(), serve::Log::Stderr).unwrap();
     for path in ["/", "/again"] {
         let (status, body) = get_blocking(server.addr, path, std::time::Duration::from_secs(10)).unwrap();

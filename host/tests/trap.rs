@@ -8,15 +8,15 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use edgekit_host::http::{Handler, Limits, full_body};
-use edgekit_host::serve::{Log, ServerLimits, engine, start_with};
+use edgekit_host::serve::{Log, ServerLimits, engines, start_with};
 use edgekit_host::test_guests::named::{self, CHECK, HANDLE, PARSE, PARSE_MANGLED};
 
 /// What a request to `artifact` (a `.wasm` path), served by a handler with
 /// the names `load_named` found, fails with.
 fn failure(artifact: &Path) -> String {
-    let engine = edgekit_host::engine().unwrap();
-    let (component, names) = edgekit_host::load_named(&engine, artifact.to_str().unwrap()).unwrap();
-    let handler = Handler::new(&engine, &component).unwrap().with_names(names);
+    let engines = edgekit_host::engines();
+    let (component, names) = edgekit_host::load_named(&engines, artifact.to_str().unwrap()).unwrap();
+    let handler = Handler::new(&component).unwrap().with_names(names);
     let request = hyper::Request::get("http://localhost/").body(full_body("")).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let Err(failure) = runtime.block_on(handler.respond(request)) else { panic!("the guest did not trap") };
@@ -45,9 +45,9 @@ fn a_trap_names_the_functions_of_the_stripped_artifact() {
     assert!(check < parse && parse < handle, "innermost first: {message}");
     assert!(!message.contains(PARSE_MANGLED), "names are demangled: {message}");
     // The artifact itself carries no names: wasmtime alone cannot name them.
-    let engine = edgekit_host::engine().unwrap();
-    let component = wasmtime::component::Component::new(&engine, &guest.bytes).unwrap();
-    let handler = Handler::new(&engine, &component).unwrap();
+    let engines = edgekit_host::engines();
+    let component = engines.compile(&guest.bytes).unwrap();
+    let handler = Handler::new(&component).unwrap();
     let request = hyper::Request::get("http://localhost/").body(full_body("")).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let Err(unnamed) = runtime.block_on(handler.respond(request)) else { panic!("the guest did not trap") };
@@ -117,11 +117,11 @@ fn serve_logs_the_named_backtrace_on_wasi_0_3() {
 fn serve_logs_the_named_backtrace_of(guest: named::Guest) {
     let dir = tempfile::tempdir().unwrap();
     let artifact = guest.write(dir.path(), "named").unwrap();
-    // serve's own engine (pooling, epochs), as `cargo xtask serve` makes it.
+    // serve's own engines (pooling, epochs), as `cargo xtask serve` makes it.
     let limits = Limits { instances: 4, memory: 16 << 20, ..Limits::default() };
-    let engine = engine(&limits).unwrap();
-    let (component, names) = edgekit_host::load_named(&engine, artifact.to_str().unwrap()).unwrap();
-    let handler = Handler::with(&engine, &component, limits, Default::default()).unwrap().with_names(names);
+    let engines = engines(&limits);
+    let (component, names) = edgekit_host::load_named(&engines, artifact.to_str().unwrap()).unwrap();
+    let handler = Handler::with(&component, limits, Default::default()).unwrap().with_names(names);
     let (sender, lines) = mpsc::channel();
     let running = start_with("127.0.0.1:0", handler, ServerLimits::default(), Log::Lines(sender)).unwrap();
     let (status, body) = edgekit_host::client::get_blocking(running.addr, "/", Duration::from_secs(30)).unwrap();
@@ -152,9 +152,9 @@ fn serve_logs_the_named_backtrace_of(guest: named::Guest) {
 fn call_names_the_function_that_trapped() {
     let dir = tempfile::tempdir().unwrap();
     let artifact = named::call_trap().unwrap().write(dir.path(), "boom").unwrap();
-    let engine = edgekit_host::engine().unwrap();
-    let component = edgekit_host::load(&engine, artifact.to_str().unwrap()).unwrap();
-    let error = edgekit_host::call::call(&engine, &component, "explode()").unwrap_err();
+    let engines = edgekit_host::engines();
+    let component = edgekit_host::load(&engines, artifact.to_str().unwrap()).unwrap();
+    let error = edgekit_host::call::call(&component, "explode()").unwrap_err();
     let message = format!("{error:#}");
     println!("{message}");
     assert!(
@@ -166,8 +166,8 @@ fn call_names_the_function_that_trapped() {
 
 #[test]
 fn dist_artifacts_load_with_the_names_of_their_bytes() {
-    let engine = edgekit_host::engine().unwrap();
-    let (_, names) = edgekit_host::load_named(&engine, "edge-fn").unwrap_or_else(|e| panic!("{e:#}"));
+    let engines = edgekit_host::engines();
+    let (_, names) = edgekit_host::load_named(&engines, "edge-fn").unwrap_or_else(|e| panic!("{e:#}"));
     assert!(names.found(), "target/dist/edge-fn.names.json does not match target/dist/edge-fn.wasm");
     // edge-fn's own handler is inlined into its export; the guest library's
     // functions it calls keep their names.
@@ -212,9 +212,9 @@ fn a_composition_names_the_functions_of_each_part() {
         ],
     });
     std::fs::write(edgekit_host::trap::names_file(&artifact), names.to_string()).unwrap();
-    let engine = edgekit_host::engine().unwrap();
-    let component = edgekit_host::load(&engine, artifact.to_str().unwrap()).unwrap();
-    let message = format!("{:#}", edgekit_host::call::call(&engine, &component, "explode()").unwrap_err());
+    let engines = edgekit_host::engines();
+    let component = edgekit_host::load(&engines, artifact.to_str().unwrap()).unwrap();
+    let message = format!("{:#}", edgekit_host::call::call(&component, "explode()").unwrap_err());
     println!("{message}");
     assert!(message.contains("part by part: outer, inner"), "{message}");
     let lines = [

@@ -344,8 +344,12 @@ pub struct Portability {}
 pub struct Bench {
     /// Measure only an app's routing: requests per second through an app's
     /// routes against the same component served alone.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cold")]
     pub app: bool,
+    /// Measure only cold start: compile, load, instantiate, and instantiate
+    /// plus the first request, for every dist artifact.
+    #[arg(long)]
+    pub cold: bool,
 }
 
 /// Write each dist artifact as a Wasm OCI artifact (CNCF TAG Runtime layout)

@@ -40,8 +40,8 @@ use crate::profile::Profile;
 use crate::serve::Log;
 use output::{Sink, Stream, Which};
 
-/// How often the engine's epoch advances when limits are enforced (see
-/// `serve::engine`); the deadline is counted in these ticks.
+/// How often the engines' epochs advance when limits are enforced (see
+/// `serve::engines`); the deadline is counted in these ticks.
 pub const TICK: Duration = Duration::from_millis(5);
 
 /// The most serving threads a server runs (see `serve`); a 0.3 handler
@@ -291,9 +291,9 @@ enum Line {
 }
 
 /// The WASI line a component's http handler targets, read from its exports.
-pub fn wasi_line(engine: &Engine, component: &Component) -> Option<&'static str> {
+pub fn wasi_line(component: &Component) -> Option<&'static str> {
     let ty = component.component_type();
-    ty.exports(engine).find_map(|(name, item)| match item.ty {
+    ty.exports(component.engine()).find_map(|(name, item)| match item.ty {
         ComponentItem::ComponentInstance(_) if name.starts_with("wasi:http/incoming-handler@0.2") => Some("0.2"),
         ComponentItem::ComponentInstance(_) if name.starts_with("wasi:http/handler@0.3") => Some("0.3"),
         _ => None,
@@ -302,20 +302,22 @@ pub fn wasi_line(engine: &Engine, component: &Component) -> Option<&'static str>
 
 impl Handler {
     /// A handler with default limits and no grants.
-    pub fn new(engine: &Engine, component: &Component) -> Result<Handler> {
-        Handler::with(engine, component, Limits::default(), Grants::default())
+    pub fn new(component: &Component) -> Result<Handler> {
+        Handler::with(component, Limits::default(), Grants::default())
     }
 
-    /// A handler whose instances get `limits` and `grants`. The deadline is
-    /// enforced by epochs only when `engine` has epoch interruption on (see
-    /// `serve::engine`); a timer enforces it in any case.
-    pub fn with(engine: &Engine, component: &Component, limits: Limits, grants: Grants) -> Result<Handler> {
+    /// A handler whose instances get `limits` and `grants`, made on the
+    /// engine `component` was compiled on. The deadline is enforced by
+    /// epochs only when that engine has epoch interruption on (see
+    /// `serve::engines`); a timer enforces it in any case.
+    pub fn with(component: &Component, limits: Limits, grants: Grants) -> Result<Handler> {
+        let engine = component.engine();
         let imports_kv = component.component_type().imports(engine).any(|(name, _)| name.starts_with("wasi:keyvalue/"));
         if imports_kv && grants.kv.is_none() {
             bail!("the component imports wasi:keyvalue; {KV_HINT}");
         }
         let (limits, grants) = (Arc::new(limits), Arc::new(grants));
-        let line = match wasi_line(engine, component) {
+        let line = match wasi_line(component) {
             Some("0.2") => Line::P2(p2::Handler::new(engine, component, limits.clone(), grants)?),
             Some(_) => Line::P3(p3::Handler::new(engine, component, limits.clone(), grants)?),
             None => bail!(
@@ -354,8 +356,8 @@ impl Handler {
     }
 
     /// The same handler, its guests sampled into `profile` at every epoch
-    /// tick while they run (`serve --profile`; the engine must be
-    /// `serve::engine`'s, whose epoch advances).
+    /// tick while they run (`serve --profile`; the engine must be one of
+    /// `serve::engines`', whose epochs advance).
     pub fn profiled(self, profile: Profile) -> Handler {
         let output = GuestOutput { profile: Some(profile), ..self.output.clone() };
         self.with_output(output)
@@ -502,12 +504,10 @@ pub fn full_body(bytes: impl Into<Bytes>) -> UnsyncBoxBody<Bytes, wasmtime_wasi_
 /// `name`, in a fresh instance: the reference other hosts must agree with.
 /// A component importing `wasi:keyvalue` gets an empty store in memory.
 pub fn answer(name: &str, path: &str) -> Result<(u16, Vec<u8>)> {
-    let engine = crate::engine()?;
-    let (component, names) = crate::load_named(&engine, name)?;
+    let (component, names) = crate::load_named(&crate::engines(), name)?;
     let grants = Grants { kv: Some(KvStore::memory()?), ..Grants::default() };
-    let handler = Handler::with(&engine, &component, Limits::default(), grants)?
-        .guest_log(crate::serve::Log::Off)
-        .with_names(names);
+    let handler =
+        Handler::with(&component, Limits::default(), grants)?.guest_log(crate::serve::Log::Off).with_names(names);
     let request = hyper::Request::get(format!("http://localhost{path}")).body(full_body(""))?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let response = runtime.block_on(handler.handle(request))?;

@@ -18,8 +18,8 @@
 
 use std::sync::Arc;
 
+use crate::Engines;
 use anyhow::{Result, bail};
-use wasmtime::Engine;
 
 use super::Handlers;
 use crate::http::{Handler, Limits};
@@ -189,10 +189,10 @@ fn strip<B>(request: hyper::Request<B>, prefix: usize) -> hyper::Request<B> {
     hyper::Request::from_parts(parts, body)
 }
 
-/// An engine for serving an app whose routes have `limits`: the pooling
-/// allocator holds every route's instances, each up to the largest
-/// memory limit (each instance still gets only its own route's).
-pub fn engine<'a>(limits: impl IntoIterator<Item = &'a Limits>) -> Result<Engine> {
+/// The engines for serving an app whose routes have `limits`: each pooling
+/// allocator holds every route's instances, each up to the largest memory
+/// limit (each instance still gets only its own route's).
+pub fn engines<'a>(limits: impl IntoIterator<Item = &'a Limits>) -> Result<Engines> {
     let mut pooled = Limits { instances: 0, memory: 0, ..Limits::default() };
     for limits in limits {
         pooled.instances = pooled.instances.saturating_add(limits.instances);
@@ -201,7 +201,7 @@ pub fn engine<'a>(limits: impl IntoIterator<Item = &'a Limits>) -> Result<Engine
     if pooled.instances == 0 {
         bail!("an app needs at least one route");
     }
-    super::engine(&pooled)
+    Ok(super::engines(&pooled))
 }
 
 #[cfg(test)]

@@ -43,16 +43,17 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::Engines;
 use crate::http::{Handler, Limits, TICK};
 
 pub use listener::{FD_HEADROOM, ServerLimits, connections_for_file_limit, raise_file_limit, threads_for_cores};
 pub use log::{Log, flush};
 
-/// An engine for serving under `limits`: the pooling allocator sized to
-/// `limits.instances` slots of `limits.memory` bytes, and epoch interruption
-/// with a thread advancing the epoch every [`TICK`] for as long as the engine
-/// lives.
-pub fn engine(limits: &Limits) -> Result<Engine> {
+/// The engines for serving under `limits` (see [`Engines`]): each with the
+/// pooling allocator sized to `limits.instances` slots of `limits.memory`
+/// bytes, and epoch interruption, with a thread advancing each engine's
+/// epoch every [`TICK`] once it is made.
+pub fn engines(limits: &Limits) -> Engines {
     let n = limits.instances;
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(n)
@@ -74,12 +75,14 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
-        .wasm_component_model_async(true)
         .epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    let engine = Engine::new(&config)
-        .map_err(anyhow::Error::from)
-        .context("cannot reserve the pooling allocator's memory: lower the instance count or the memory limit")?;
+    Engines::with(&config, start_epoch)
+}
+
+/// Advances `engine`'s epoch every [`TICK`], on a thread of its own, for as
+/// long as the engine lives.
+fn start_epoch(engine: &Engine) -> Result<()> {
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("edgekit-epoch".into())
@@ -91,7 +94,7 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
             }
         })
         .context("cannot start the epoch thread")?;
-    Ok(engine)
+    Ok(())
 }
 
 /// What a server gives each new request: always the same [`Handler`], or

@@ -7,8 +7,9 @@
 //! key-value templates' GET and PUT of one record under `serve --kv
 //! <file>`, and the cost of an app's routing (the hello handlers behind an
 //! app's routes against the same served alone; `bench --app` measures only
-//! that). Prints medians, spread, ratios and the machine's core count;
-//! asserts nothing. The measuring is in `edgekit_host::bench`.
+//! that, `bench --cold` only the cold start). Prints medians, spread,
+//! ratios and the machine's core count; asserts nothing. The measuring is
+//! in `edgekit_host::bench`.
 //!
 //! Timings of a debug build mean little, so when `cargo xtask` (a debug
 //! build) runs it, it reruns itself with `cargo run --release`.
@@ -57,10 +58,10 @@ pub fn run(flags: flags::Bench, sh: &Shell) -> Result<()> {
     // `cargo xtask` is a debug build; the installed tool is a release one.
     if cfg!(debug_assertions) && matches!(xtask::tool::get().bundle, xtask::tool::Source::Checkout) {
         eprintln!("==> rerunning in release mode (timings of a debug build mean little)");
-        let app = flags.app.then_some("--app");
+        let only = [flags.app.then_some("--app"), flags.cold.then_some("--cold")].into_iter().flatten();
         return xtask::workspace::from_shell(cmd!(
             sh,
-            "cargo run --release --quiet --package xtask-run -- bench {app...}"
+            "cargo run --release --quiet --package xtask-run -- bench {only...}"
         ))
         .run()
         .context("the release build of xtask failed: fix the errors above");
@@ -71,7 +72,7 @@ pub fn run(flags: flags::Bench, sh: &Shell) -> Result<()> {
     on_interrupt_kill_children();
     let root = xtask::workspace::root();
     let limits = Limits::default();
-    let engine = serve::engine(&limits)?;
+    let engines = serve::engines(&limits);
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("machine: {cores} cores (`serve` runs a serving thread per core)");
@@ -82,12 +83,15 @@ pub fn run(flags: flags::Bench, sh: &Shell) -> Result<()> {
         let wasm = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         eprintln!("==> cold start: {name}");
         rows.push(if name == "greeter" {
-            bench::greeter(&engine, name, &wasm)?
+            bench::greeter(&engines, name, &wasm)?
         } else {
-            bench::http(&engine, name, &wasm)?
+            bench::http(&engines, name, &wasm)?
         });
     }
     println!("\n{}", bench::cold_start_table(&rows));
+    if flags.cold {
+        return Ok(());
+    }
 
     // Throughput: every server up at once, runs alternating, so all see the
     // same machine state.
@@ -103,9 +107,8 @@ pub fn run(flags: flags::Bench, sh: &Shell) -> Result<()> {
     let mut table = String::new();
     for name in HTTP_COMPONENTS {
         let expected = Ask::get("/", edgekit_host::http::answer(name, "/")?.1);
-        let component = edgekit_host::load(&engine, name)?;
-        let handler =
-            Handler::with(&engine, &component, limits.clone(), Default::default())?.named(name).guest_log(Log::Off);
+        let component = edgekit_host::load(&engines, name)?;
+        let handler = Handler::with(&component, limits.clone(), Default::default())?.named(name).guest_log(Log::Off);
         let line = handler.line();
         let ours = serve::start("127.0.0.1:0", handler, false)?;
         let path = edgekit_host::artifact(name)?;
@@ -163,8 +166,8 @@ pub fn run(flags: flags::Bench, sh: &Shell) -> Result<()> {
         ours.shutdown()?;
     }
     print!("{table}");
-    print!("{}", kv_throughput(&engine, &limits, &logs)?);
-    print!("{}", app_overhead(&engine, &limits)?);
+    print!("{}", kv_throughput(&engines, &limits, &logs)?);
+    print!("{}", app_overhead(&engines, &limits)?);
     Ok(())
 }
 
@@ -173,15 +176,15 @@ pub fn run(flags: flags::Bench, sh: &Shell) -> Result<()> {
 /// `/` exact, `/api/...` and `/kv/...` prefixes), asked on its exact route
 /// and on a prefix route (matched, then stripped), all servers up at once
 /// and measured alternately: the table's lines.
-fn app_overhead(engine: &wasmtime::Engine, limits: &Limits) -> Result<String> {
+fn app_overhead(engines: &edgekit_host::Engines, limits: &Limits) -> Result<String> {
     use edgekit_host::serve::app::{App, Pattern, Route};
     eprintln!("==> app routing: {RUNS} runs per server of {} requests or {} s", SHAPE.requests, SHAPE.cap.as_secs());
     let mut table = String::new();
     for name in HTTP_COMPONENTS {
         let answer = edgekit_host::http::answer(name, "/")?.1;
-        let component = edgekit_host::load(engine, name)?;
+        let component = edgekit_host::load(engines, name)?;
         let handler = || -> Result<Handler> {
-            Ok(Handler::with(engine, &component, limits.clone(), Default::default())?.named(name).guest_log(Log::Off))
+            Ok(Handler::with(&component, limits.clone(), Default::default())?.named(name).guest_log(Log::Off))
         };
         let line = handler()?.line();
         let alone = serve::start("127.0.0.1:0", handler()?, false)?;
@@ -223,13 +226,13 @@ fn app_overhead(engine: &wasmtime::Engine, limits: &Limits) -> Result<String> {
 /// `bench --app`: only the app's routing against the component alone.
 fn run_app() -> Result<()> {
     let limits = Limits::default();
-    print!("{}", app_overhead(&serve::engine(&limits)?, &limits)?);
+    print!("{}", app_overhead(&serve::engines(&limits), &limits)?);
     Ok(())
 }
 
 /// GET and PUT of one record on each key-value template under `serve` with
 /// a database file in `dir` (made anew for each): the table's lines.
-fn kv_throughput(engine: &wasmtime::Engine, limits: &Limits, dir: &std::path::Path) -> Result<String> {
+fn kv_throughput(engines: &edgekit_host::Engines, limits: &Limits, dir: &std::path::Path) -> Result<String> {
     let mut table = String::new();
     for name in KV_COMPONENTS {
         let file = dir.join(format!("{name}.redb"));
@@ -237,9 +240,9 @@ fn kv_throughput(engine: &wasmtime::Engine, limits: &Limits, dir: &std::path::Pa
             std::fs::remove_file(&file).with_context(|| format!("cannot remove {}", file.display()))?;
         }
         let kv = KvStore::open(&file)?;
-        let component = edgekit_host::load(engine, name)?;
+        let component = edgekit_host::load(engines, name)?;
         let grants = Grants { kv: Some(kv), ..Grants::default() };
-        let handler = Handler::with(engine, &component, limits.clone(), grants)?.named(name).guest_log(Log::Off);
+        let handler = Handler::with(&component, limits.clone(), grants)?.named(name).guest_log(Log::Off);
         let line = handler.line();
         let server = serve::start("127.0.0.1:0", handler, false)?;
         let path = "/items/bench";

@@ -6,8 +6,7 @@ use anyhow::Result;
 use xtask::flags;
 
 pub fn run(flags: flags::Call) -> Result<()> {
-    let engine = edgekit_host::engine()?;
-    let component = edgekit_host::load(&engine, &flags.component)?;
-    println!("{}", edgekit_host::call::call(&engine, &component, &flags.expr)?);
+    let component = edgekit_host::load(&edgekit_host::engines(), &flags.component)?;
+    println!("{}", edgekit_host::call::call(&component, &flags.expr)?);
     Ok(())
 }

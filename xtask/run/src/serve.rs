@@ -13,7 +13,7 @@ use edgekit_host::http::{Grants, Handler, Limits, TICK};
 use edgekit_host::kv::KvStore;
 use edgekit_host::profile::Profile;
 use edgekit_host::serve::{
-    Handlers, Log, ServerLimits, connections_for_file_limit, engine, raise_file_limit, serve_blocking_with,
+    Handlers, Log, ServerLimits, connections_for_file_limit, engines, raise_file_limit, serve_blocking_with,
     threads_for_cores,
 };
 use xtask::flags;
@@ -132,12 +132,12 @@ pub fn component_name(component: &str) -> String {
 pub fn run(flags: flags::Serve) -> Result<()> {
     let options = Options::from_flags(&flags.options)?;
     let Some(component) = &flags.component else { return run_app(&flags.options, &options) };
-    let engine = engine(&options.limits)?;
+    let engines = engines(&options.limits);
     // The names file beside the artifact names the guest's functions in
     // the traps the log reports, if it was written for these bytes.
-    let (component_compiled, names) = edgekit_host::load_named(&engine, component)?;
-    let handler = Handler::with(&engine, &component_compiled, options.limits.clone(), options.grants.clone())
-        .with_context(|| {
+    let (component_compiled, names) = edgekit_host::load_named(&engines, component)?;
+    let handler =
+        Handler::with(&component_compiled, options.limits.clone(), options.grants.clone()).with_context(|| {
             format!(
                 "cannot serve `{component}`: serve takes wasi:http components; use `{}` for others",
                 xtask::tool::cmd("call")
@@ -160,8 +160,8 @@ pub fn run(flags: flags::Serve) -> Result<()> {
 fn run_app(flags: &flags::ServeOptions, options: &Options) -> Result<()> {
     let project = Project::load(&xtask::workspace::root())?;
     let planned = app::plan(&project, options, "serve")?;
-    let engine = app::engine(&planned)?;
-    let handlers: Vec<Handler> = planned.iter().map(|p| app::handler(&engine, p, options)).collect::<Result<_>>()?;
+    let engines = app::engines(&planned)?;
+    let handlers: Vec<Handler> = planned.iter().map(|p| app::handler(&engines, p, options)).collect::<Result<_>>()?;
     let lines: Vec<String> = planned.iter().zip(&handlers).map(|(p, h)| app::describe(p, h.line())).collect();
     let app = app::app(&planned, handlers.into_iter().map(Handlers::One).collect())?;
     serve_blocking_with(&flags.addr, app, options.server.clone(), |addr| {

@@ -88,9 +88,9 @@ fn the_example_app_answers_each_route_from_its_component() {
     let (guest, guest_lines) = mpsc::channel();
     options.guest_log = Log::Lines(guest);
     let planned = app::plan(&project, &options, "serve").unwrap_or_else(|e| panic!("{e:#}"));
-    let engine = app::engine(&planned).unwrap();
+    let engines = app::engines(&planned).unwrap();
     let handlers: Vec<Handlers> =
-        planned.iter().map(|p| Handlers::One(app::handler(&engine, p, &options).unwrap())).collect();
+        planned.iter().map(|p| Handlers::One(app::handler(&engines, p, &options).unwrap())).collect();
     let (access, access_lines) = mpsc::channel();
     let server =
         start_with("127.0.0.1:0", app::app(&planned, handlers).unwrap(), ServerLimits::default(), Log::Lines(access))

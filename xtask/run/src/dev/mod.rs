@@ -35,7 +35,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use edgekit_host::http::Handler;
-use edgekit_host::serve::{Handlers, engine, serve_blocking_with};
+use edgekit_host::serve::{Handlers, engines, serve_blocking_with};
 use xtask::flags;
 use xtask::project::Project;
 use xtask::workspace;
@@ -73,12 +73,12 @@ pub fn run(flags: flags::Dev) -> Result<()> {
         Some(_) => Vec::new(),
         None => app::plan(&Project::load(&root)?, &options, "dev")?,
     };
-    let engine = match &flags.component {
-        Some(_) => engine(&options.limits)?,
-        None => app::engine(&planned)?,
+    let engines = match &flags.component {
+        Some(_) => engines(&options.limits),
+        None => app::engines(&planned)?,
     };
     let host = |limits, grants| Host {
-        engine: &engine,
+        engines: &engines,
         limits,
         grants,
         guest_log: &options.guest_log,

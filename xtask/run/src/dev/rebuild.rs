@@ -7,11 +7,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use edgekit_host::Engines;
 use edgekit_host::http::{Grants, Handler, Limits, TICK};
 use edgekit_host::profile::Profile;
 use edgekit_host::serve::Log;
 use edgekit_host::trap::Names;
-use wasmtime::Engine;
 use wasmtime::component::Component;
 use xshell::Shell;
 use xtask::artifact::{self, Artifact};
@@ -63,10 +63,10 @@ impl Target {
     }
 }
 
-/// How a request's instances are made: the engine, limits and grants of the
-/// server.
+/// How a request's instances are made: the engines, limits and grants of
+/// the server.
 pub struct Host<'a> {
-    pub engine: &'a Engine,
+    pub engines: &'a Engines,
     pub limits: &'a Limits,
     pub grants: &'a Grants,
     /// Where the component's stdout and stderr lines go.
@@ -88,12 +88,11 @@ impl Host<'_> {
                 &format!("the rebuild that made it (also written to target/dist/{name}.names.json)"),
             ),
         };
-        let handler =
-            Handler::with(self.engine, component, self.limits.clone(), self.grants.clone()).with_context(|| {
-                format!(
-                    "cannot serve `{name}`: dev serves wasi:http components and the compositions the project file lists"
-                )
-            })?;
+        let handler = Handler::with(component, self.limits.clone(), self.grants.clone()).with_context(|| {
+            format!(
+                "cannot serve `{name}`: dev serves wasi:http components and the compositions the project file lists"
+            )
+        })?;
         let handler = handler.named(name).guest_log(self.guest_log.clone()).with_names(names.clone());
         // Each version gets a profile of its own (wasmtime's profiler is
         // made for one component); the one serving at the stop is written.
@@ -107,10 +106,8 @@ impl Host<'_> {
 /// A handler for each of `hosts` (the routes serving one artifact; one for
 /// a component named) from the component `bytes`, compiled once.
 pub fn handlers(hosts: &[&Host], name: &str, bytes: &[u8], names: NamesFrom) -> Result<Vec<Handler>> {
-    let engine = hosts.first().context("no route serves it")?.engine;
-    let component = Component::new(engine, bytes)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("wasmtime cannot compile {name}"))?;
+    let engines = hosts.first().context("no route serves it")?.engines;
+    let component = engines.compile(bytes).with_context(|| format!("wasmtime cannot compile {name}"))?;
     hosts.iter().map(|host| host.handler_of(name, &component, bytes, &names)).collect()
 }
 

@@ -9,11 +9,11 @@ use std::num::NonZeroU64;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use edgekit_host::Engines;
 use edgekit_host::http::{Grants, Handler, Limits};
 use edgekit_host::kv::KvStore;
 use edgekit_host::serve::Handlers;
 use edgekit_host::serve::app::{App, Pattern, Route as Served};
-use wasmtime::Engine;
 use xtask::project::routes::{self, Route, RoutePath};
 use xtask::project::{self, Project};
 
@@ -110,16 +110,16 @@ pub fn plan(project: &Project, options: &Options, command: &str) -> Result<Vec<P
     Ok(planned)
 }
 
-/// The engine for the planned routes: its pool holds all their instances.
-pub fn engine(planned: &[Planned]) -> Result<Engine> {
-    edgekit_host::serve::app::engine(planned.iter().map(|p| &p.limits))
+/// The engines for the planned routes: each pool holds all their instances.
+pub fn engines(planned: &[Planned]) -> Result<Engines> {
+    edgekit_host::serve::app::engines(planned.iter().map(|p| &p.limits))
 }
 
 /// A handler for the dist artifact of `planned`, named with its names file.
-pub fn handler(engine: &Engine, planned: &Planned, options: &Options) -> Result<Handler> {
-    let (component, names) = edgekit_host::load_named(engine, &planned.artifact)
+pub fn handler(engines: &Engines, planned: &Planned, options: &Options) -> Result<Handler> {
+    let (component, names) = edgekit_host::load_named(engines, &planned.artifact)
         .with_context(|| format!("{} of {}", planned.place, project::FILE))?;
-    let handler = Handler::with(engine, &component, planned.limits.clone(), planned.grants.clone())
+    let handler = Handler::with(&component, planned.limits.clone(), planned.grants.clone())
         .with_context(|| format!("cannot serve `{}` for {} of {}", planned.artifact, planned.place, project::FILE))?;
     Ok(handler.named(&planned.artifact).guest_log(options.guest_log.clone()).with_names(names))
 }

@@ -161,7 +161,7 @@ fn run_app(flags: &flags::ServeOptions, options: &Options) -> Result<()> {
     let project = Project::load(&xtask::workspace::root())?;
     let planned = app::plan(&project, options, "serve")?;
     let engines = app::engines(&planned)?;
-    let handlers: Vec<Handler> = planned.iter().map(|p| app::handler(&engines, p, options)).collect::<Result<_>>()?;
+    let handlers = app::handlers(&engines, &planned, options)?;
     let lines: Vec<String> = planned.iter().zip(&handlers).map(|(p, h)| app::describe(p, h.line())).collect();
     let app = app::app(&planned, handlers.into_iter().map(Handlers::One).collect())?;
     serve_blocking_with(&flags.addr, app, options.server.clone(), |addr| {

@@ -90,7 +90,7 @@ fn the_example_app_answers_each_route_from_its_component() {
     let planned = app::plan(&project, &options, "serve").unwrap_or_else(|e| panic!("{e:#}"));
     let engines = app::engines(&planned).unwrap();
     let handlers: Vec<Handlers> =
-        planned.iter().map(|p| Handlers::One(app::handler(&engines, p, &options).unwrap())).collect();
+        app::handlers(&engines, &planned, &options).unwrap().into_iter().map(Handlers::One).collect();
     let (access, access_lines) = mpsc::channel();
     let server =
         start_with("127.0.0.1:0", app::app(&planned, handlers).unwrap(), ServerLimits::default(), Log::Lines(access))

@@ -115,13 +115,26 @@ pub fn engines(planned: &[Planned]) -> Result<Engines> {
     edgekit_host::serve::app::engines(planned.iter().map(|p| &p.limits))
 }
 
-/// A handler for the dist artifact of `planned`, named with its names file.
-pub fn handler(engines: &Engines, planned: &Planned, options: &Options) -> Result<Handler> {
-    let (component, names) = edgekit_host::load_named(engines, &planned.artifact)
-        .with_context(|| format!("{} of {}", planned.place, project::FILE))?;
-    let handler = Handler::with(&component, planned.limits.clone(), planned.grants.clone())
-        .with_context(|| format!("cannot serve `{}` for {} of {}", planned.artifact, planned.place, project::FILE))?;
-    Ok(handler.named(&planned.artifact).guest_log(options.guest_log.clone()).with_names(names))
+/// A handler for the dist artifact of each planned route, named with its
+/// names file; an artifact that several routes serve is compiled once.
+pub fn handlers(engines: &Engines, planned: &[Planned], options: &Options) -> Result<Vec<Handler>> {
+    let mut compiled = BTreeMap::new();
+    let mut handlers = Vec::new();
+    for planned in planned {
+        let (component, names) = match compiled.get(&planned.artifact) {
+            Some(loaded) => loaded,
+            None => {
+                let loaded = edgekit_host::load_named(engines, &planned.artifact)
+                    .with_context(|| format!("{} of {}", planned.place, project::FILE))?;
+                compiled.entry(planned.artifact.clone()).or_insert(loaded)
+            }
+        };
+        let handler = Handler::with(component, planned.limits.clone(), planned.grants.clone()).with_context(|| {
+            format!("cannot serve `{}` for {} of {}", planned.artifact, planned.place, project::FILE)
+        })?;
+        handlers.push(handler.named(&planned.artifact).guest_log(options.guest_log.clone()).with_names(names.clone()));
+    }
+    Ok(handlers)
 }
 
 /// The app of the planned routes, each served by its `handlers`.

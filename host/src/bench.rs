@@ -80,8 +80,8 @@ pub struct ColdStart {
 }
 
 /// Compile and load, common to every kind of component. Compiling picks
-/// the engine as serving does ([`Engines::compile`]): a 0.3 component's
-/// time includes its refusal by the lean engine.
+/// the engine as serving does ([`Engines::compile`]), so its time includes
+/// reading which one the component needs; loading uses that engine.
 fn compile_and_load(engines: &Engines, wasm: &[u8]) -> Result<(Stats, Stats, Component)> {
     let compile = time(20, || engines.compile(wasm).map(drop))?;
     let engine = engines.compile(wasm)?.engine().clone();

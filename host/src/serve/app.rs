@@ -18,10 +18,10 @@
 
 use std::sync::Arc;
 
-use crate::Engines;
 use anyhow::{Result, bail};
 
 use super::Handlers;
+use crate::Engines;
 use crate::http::{Handler, Limits};
 
 /// Which paths a route takes.
